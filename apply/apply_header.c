@@ -1,0 +1,67 @@
+/* Everything decided about a patch before bank B is touched: the format, the
+ * signature, the device's own rules, and the base image in bank A. */
+#include <string.h>
+
+#include "apply_internal.h"
+
+static int find_key(fwd_apply_ctx *ctx)
+{
+    const fwd_apply_config *cfg = ctx->cfg;
+    for (uint32_t i = 0; i < cfg->pubkey_count; i++) {
+        uint8_t id[FWD_KEY_ID_SIZE];
+        fwd_key_id(cfg->pubkeys[i], id);
+        if (memcmp(id, ctx->hdr.key_id, FWD_KEY_ID_SIZE) == 0) {
+            ctx->key_index = i;
+            return FWD_OK;
+        }
+    }
+    return FWD_ERR_UNKNOWN_KEY;
+}
+
+/* Rules that depend on this device: product, rollback, geometry, memory. */
+static int check_device(const fwd_apply_ctx *ctx)
+{
+    const fwd_apply_config *cfg = ctx->cfg;
+    const fwd_header *h = &ctx->hdr;
+    if (memcmp(h->product_id, cfg->product_id, FWD_PRODUCT_ID_SIZE) != 0)
+        return FWD_ERR_WRONG_PRODUCT;
+    if (h->security_version < cfg->min_security_version ||
+        (h->security_version == cfg->min_security_version && !cfg->allow_same_version))
+        return FWD_ERR_ROLLBACK;
+    if (h->old_size > cfg->old_bank_size || h->new_size > cfg->new_bank_size)
+        return FWD_ERR_TOO_LARGE;
+    if (h->block_size != cfg->block_size)
+        return FWD_ERR_BLOCK_SIZE;
+    if (h->window_log > ctx->window_cap || h->max_payload > ctx->payload_cap)
+        return FWD_ERR_NO_MEMORY;
+    return FWD_OK;
+}
+
+int fwd_accept_prefix(fwd_apply_ctx *ctx)
+{
+    fwd_header *h = &ctx->hdr;
+    int st = fwd_header_decode(ctx->prefix, h);
+    if (st != FWD_OK)
+        return st;
+    /* This build applies plain patches without a prediction model. */
+    if (h->enc_alg != FWD_ENC_NONE || h->model_alg != FWD_MODEL_NONE)
+        return FWD_ERR_UNSUPPORTED_ALGORITHM;
+    if (h->sig_alg == FWD_SIG_NONE)
+        return FWD_ERR_UNSIGNED;
+    if ((st = find_key(ctx)) != FWD_OK)
+        return st;
+    fwd_sha256(ctx->prefix, FWD_HEADER_SIZE, ctx->patch_id);
+    st = fwd_verify_signature(ctx, ctx->cfg->pubkeys[ctx->key_index], ctx->patch_id,
+                              ctx->prefix + FWD_HEADER_SIZE);
+    if (st != FWD_OK)
+        return st;
+    if ((st = check_device(ctx)) != FWD_OK)
+        return st;
+
+    uint8_t old_hash[FWD_HASH_SIZE];
+    if ((st = fwd_hash_area(ctx, FWD_AREA_OLD, h->old_size, old_hash)) != FWD_OK)
+        return st;
+    if (memcmp(old_hash, h->old_sha256, FWD_HASH_SIZE) != 0)
+        return FWD_ERR_WRONG_BASE;
+    return FWD_OK;
+}

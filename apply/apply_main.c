@@ -1,0 +1,214 @@
+/* The applier's entry points and the patch stream state machine: prefix,
+ * then for each segment its header and payload, hashed as they arrive and
+ * applied only once the whole segment matches the chain. */
+#include <string.h>
+
+#include "apply_internal.h"
+
+static int fail(fwd_apply_ctx *ctx, int st)
+{
+    ctx->status = st;
+    ctx->phase = PHASE_FAILED;
+    return st;
+}
+
+static int check_config(const fwd_apply_config *cfg)
+{
+    if (!cfg->read || !cfg->prog || !cfg->erase || cfg->pubkey_count == 0 || cfg->pubkey_count > FWD_APPLY_MAX_KEYS ||
+        !cfg->pubkeys)
+        return FWD_ERR_CONFIG;
+    if (cfg->prog_size == 0 || cfg->prog_size > FWD_APPLY_PROG_BUF || (cfg->prog_size & (cfg->prog_size - 1)))
+        return FWD_ERR_CONFIG;
+    if (cfg->block_size < FWD_BLOCK_SIZE_MIN || cfg->block_size > FWD_BLOCK_SIZE_MAX ||
+        (cfg->block_size & (cfg->block_size - 1)))
+        return FWD_ERR_CONFIG;
+    if (cfg->max_window_log > FWD_APPLY_MAX_WINDOW_LOG || cfg->max_payload > FWD_APPLY_MAX_PAYLOAD)
+        return FWD_ERR_CONFIG;
+    if (cfg->journal_size != 0) {
+        /* Two sectors at least, each with room for an anchor and two records. */
+        uint32_t js = cfg->journal_sector_size;
+        if (js == 0 || cfg->journal_size % js != 0 || cfg->journal_size / js < 2 || js < 2048 ||
+            js % cfg->prog_size != 0)
+            return FWD_ERR_JOURNAL;
+    }
+    return FWD_OK;
+}
+
+int fwd_apply_init(fwd_apply_ctx *ctx, const fwd_apply_config *cfg, unsigned flags, uint32_t *resume_offset)
+{
+    /* Only the small state is cleared: the large buffers are always written
+     * before they are read, and clearing them would cost a device time. */
+    memset(ctx, 0, offsetof(fwd_apply_ctx, payload));
+    ctx->cfg = cfg;
+    *resume_offset = 0;
+    int st = check_config(cfg);
+    if (st != FWD_OK)
+        return fail(ctx, st);
+    ctx->window_cap = cfg->max_window_log ? cfg->max_window_log : FWD_APPLY_MAX_WINDOW_LOG;
+    ctx->payload_cap = cfg->max_payload ? cfg->max_payload : FWD_APPLY_MAX_PAYLOAD;
+    if (ctx->payload_cap < 1024)
+        return fail(ctx, FWD_ERR_CONFIG); /* also the journal's and hashing's scratch */
+    mbedtls_sha256_init(&ctx->chain_sha);
+    mbedtls_sha256_init(&ctx->out_sha);
+    ctx->phase = PHASE_PREFIX;
+    st = fwd_journal_load(ctx, flags, resume_offset);
+    if (st != FWD_OK)
+        return fail(ctx, st);
+    return FWD_OK;
+}
+
+/* The prefix is complete and verified: prepare for the first segment. */
+static int start_fresh(fwd_apply_ctx *ctx)
+{
+    int st = fwd_accept_prefix(ctx);
+    if (st != FWD_OK)
+        return st;
+    if ((st = fwd_journal_start(ctx)) != FWD_OK)
+        return st;
+    memcpy(ctx->expect_hash, ctx->hdr.chain_head, FWD_HASH_SIZE);
+    ctx->seg_patch_offset = ctx->patch_pos;
+    ctx->phase = ctx->hdr.segment_count == 0 ? PHASE_END : PHASE_SEG_HEADER;
+    return FWD_OK;
+}
+
+static int begin_segment(fwd_apply_ctx *ctx)
+{
+    fwd_segment_header_decode(ctx->seg_raw, &ctx->seg);
+    /* Only the length is used before the chain check, to bound the buffering. */
+    if (ctx->seg.payload_len == 0 || ctx->seg.payload_len > ctx->hdr.max_payload)
+        return FWD_ERR_BAD_SEGMENT;
+    mbedtls_sha256_starts_ret(&ctx->chain_sha, 0);
+    mbedtls_sha256_update_ret(&ctx->chain_sha, ctx->seg_raw, FWD_SEGMENT_HEADER_SIZE);
+    ctx->phase = PHASE_PAYLOAD;
+    return FWD_OK;
+}
+
+/* The payload is complete: check it against the chain, then apply it. */
+static int end_segment(fwd_apply_ctx *ctx)
+{
+    const fwd_header *h = &ctx->hdr;
+    uint8_t got[FWD_HASH_SIZE];
+    mbedtls_sha256_finish_ret(&ctx->chain_sha, got);
+    if (memcmp(got, ctx->expect_hash, FWD_HASH_SIZE) != 0)
+        return FWD_ERR_CHAIN;
+
+    uint32_t blocks = fwd_block_count(h->new_size, h->block_size);
+    int last = ctx->seg_index + 1 == h->segment_count;
+    if (ctx->seg.out_blocks == 0 || ctx->seg.out_blocks > h->max_segment_blocks ||
+        ctx->seg.out_blocks > blocks - ctx->out_block || last != (ctx->out_block + ctx->seg.out_blocks == blocks) ||
+        last != fwd_is_zero(ctx->seg.next_hash, FWD_HASH_SIZE))
+        return FWD_ERR_BAD_SEGMENT;
+
+    uint32_t start = ctx->out_block * h->block_size;
+    uint64_t end = (uint64_t)(ctx->out_block + ctx->seg.out_blocks) * h->block_size;
+    fwd_out_begin(ctx, start, end < h->new_size ? (uint32_t)end : h->new_size);
+    fwd_ops_begin(ctx);
+    int st = fwd_decode_payload(ctx);
+    if (st == FWD_OK)
+        st = fwd_ops_end(ctx);
+    if (st == FWD_OK)
+        st = fwd_out_end(ctx);
+    if (st != FWD_OK)
+        return st;
+
+    memcpy(ctx->seg_hash, ctx->expect_hash, FWD_HASH_SIZE);
+    memcpy(ctx->expect_hash, ctx->seg.next_hash, FWD_HASH_SIZE);
+    ctx->seg_index++;
+    ctx->out_block += ctx->seg.out_blocks;
+    st = fwd_journal_checkpoint(ctx);
+    ctx->seg_patch_offset = ctx->patch_pos;
+    ctx->phase = last ? PHASE_END : PHASE_SEG_HEADER;
+    if (st == FWD_OK && last && ctx->patch_pos != h->patch_size)
+        st = FWD_ERR_BAD_HEADER; /* signed patch_size disagrees with the segments */
+    return st;
+}
+
+/* Copies up to want - ctx->fill bytes into dst + ctx->fill. */
+static size_t gather(fwd_apply_ctx *ctx, uint8_t *dst, uint32_t want, const uint8_t *p, size_t n)
+{
+    size_t k = want - ctx->fill;
+    if (k > n)
+        k = n;
+    memcpy(dst + ctx->fill, p, k);
+    ctx->fill += (uint32_t)k;
+    ctx->patch_pos += (uint32_t)k;
+    return k;
+}
+
+int fwd_apply_feed(fwd_apply_ctx *ctx, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    if (ctx->phase == PHASE_FAILED)
+        return ctx->status;
+    if (ctx->phase == PHASE_DONE)
+        return fail(ctx, FWD_ERR_STATE);
+    while (len > 0) {
+        size_t k;
+        int st = FWD_OK;
+        switch (ctx->phase) {
+        case PHASE_PREFIX:
+            k = gather(ctx, ctx->prefix, FWD_PREFIX_SIZE, p, len);
+            if (ctx->fill == FWD_PREFIX_SIZE) {
+                ctx->fill = 0;
+                st = start_fresh(ctx);
+            }
+            break;
+        case PHASE_SEG_HEADER:
+            k = gather(ctx, ctx->seg_raw, FWD_SEGMENT_HEADER_SIZE, p, len);
+            if (ctx->fill == FWD_SEGMENT_HEADER_SIZE) {
+                ctx->fill = 0;
+                st = begin_segment(ctx);
+            }
+            break;
+        case PHASE_PAYLOAD:
+            k = gather(ctx, ctx->payload, ctx->seg.payload_len, p, len);
+            mbedtls_sha256_update_ret(&ctx->chain_sha, p, k);
+            if (ctx->fill == ctx->seg.payload_len) {
+                ctx->fill = 0;
+                st = end_segment(ctx);
+            }
+            break;
+        default:
+            return fail(ctx, FWD_ERR_TRAILING_DATA);
+        }
+        if (st != FWD_OK)
+            return fail(ctx, st);
+        p += k;
+        len -= k;
+    }
+    return FWD_OK;
+}
+
+int fwd_apply_finish(fwd_apply_ctx *ctx)
+{
+    if (ctx->phase == PHASE_FAILED)
+        return ctx->status;
+    if (ctx->phase == PHASE_DONE)
+        return FWD_OK;
+    if (ctx->phase != PHASE_END)
+        return fail(ctx, FWD_ERR_INCOMPLETE);
+    uint8_t h[FWD_HASH_SIZE];
+    int st = fwd_hash_area(ctx, FWD_AREA_NEW, ctx->hdr.new_size, h);
+    if (st == FWD_OK && memcmp(h, ctx->hdr.new_sha256, FWD_HASH_SIZE) != 0)
+        st = FWD_ERR_NEW_HASH;
+    if (st == FWD_OK)
+        st = fwd_journal_done(ctx);
+    if (st != FWD_OK)
+        return fail(ctx, st);
+    ctx->phase = PHASE_DONE;
+    return FWD_OK;
+}
+
+void fwd_apply_get_info(const fwd_apply_ctx *ctx, fwd_apply_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->resumed = ctx->resumed;
+    memcpy(info->patch_id, ctx->patch_id, FWD_HASH_SIZE);
+    info->resume_offset = ctx->seg_patch_offset;
+    info->resume_out = ctx->skip_below;
+    info->segments_done = ctx->seg_index;
+    info->segment_count = ctx->hdr.segment_count;
+    info->out_done = ctx->out_block * ctx->hdr.block_size < ctx->hdr.new_size ? ctx->out_block * ctx->hdr.block_size
+                                                                               : ctx->hdr.new_size;
+    info->new_size = ctx->hdr.new_size;
+}

@@ -1,0 +1,241 @@
+/* Interpreter for the operations of a decoded segment (FORMAT.md,
+ * "Operations"). It is a byte-driven state machine, so the decoder may hand it
+ * output in pieces of any size. Every length and offset is checked against
+ * the segment's output and bank A's image before it is used. */
+#include <string.h>
+
+#include "apply_internal.h"
+
+enum op_state {
+    OS_TAG = 0,   /* reading an operation tag */
+    OS_DELTA,     /* COPY: reading the old-position delta */
+    OS_ZEROS,     /* COPY: reading a zero-run length */
+    OS_RAW_LEN,   /* COPY: reading a raw-run length */
+    OS_RAW,       /* COPY: consuming raw residual bytes */
+    OS_INSERT,    /* INSERT: consuming literal bytes */
+    OS_FILL       /* FILL: reading the fill byte */
+};
+
+void fwd_ops_begin(fwd_apply_ctx *ctx)
+{
+    ctx->op_state = OS_TAG;
+    ctx->varint = 0;
+    ctx->varint_bytes = 0;
+    ctx->old_cursor = 0;
+    ctx->old_buf_len = 0;
+}
+
+/* Accumulates one varint byte; returns 1 when the value is complete, 0 when
+ * more bytes are needed, and a negative status when it is malformed. */
+static int varint_step(fwd_apply_ctx *ctx, uint8_t b)
+{
+    if (ctx->varint_bytes == FWD_VARINT_MAX_BYTES - 1 && b > 0x0F)
+        return FWD_ERR_BAD_OPS; /* over 32 bits */
+    ctx->varint |= (uint32_t)(b & 0x7F) << (7 * ctx->varint_bytes);
+    ctx->varint_bytes++;
+    return (b & 0x80) ? 0 : 1;
+}
+
+/* Makes old[ctx->old_pos] available in old_buf; returns the bytes available. */
+static int old_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
+{
+    uint32_t pos = ctx->old_pos;
+    if (pos < ctx->old_buf_off || pos >= ctx->old_buf_off + ctx->old_buf_len) {
+        uint32_t n = ctx->hdr.old_size - pos; /* pos < old_size: checked when the copy began */
+        if (n > FWD_APPLY_OLD_BUF)
+            n = FWD_APPLY_OLD_BUF;
+        const fwd_apply_config *cfg = ctx->cfg;
+        if (cfg->read(cfg->user, FWD_AREA_OLD, pos, ctx->old_buf, n) != 0)
+            return FWD_ERR_FLASH_IO;
+        ctx->old_buf_off = pos;
+        ctx->old_buf_len = n;
+    }
+    *p = ctx->old_buf + (pos - ctx->old_buf_off);
+    *avail = ctx->old_buf_off + ctx->old_buf_len - pos;
+    return FWD_OK;
+}
+
+/* Emits n old bytes unchanged (a zero run of the residual). */
+static int emit_old(fwd_apply_ctx *ctx, uint32_t n)
+{
+    while (n > 0) {
+        const uint8_t *p;
+        uint32_t k;
+        int st = old_window(ctx, &k, &p);
+        if (st != FWD_OK)
+            return st;
+        if (k > n)
+            k = n;
+        if ((st = fwd_out_emit(ctx, p, k)) != FWD_OK)
+            return st;
+        ctx->old_pos += k;
+        n -= k;
+    }
+    return FWD_OK;
+}
+
+/* Emits old bytes plus residual bytes taken from the input. */
+static int emit_raw(fwd_apply_ctx *ctx, const uint8_t *in, uint32_t n)
+{
+    uint8_t tmp[64];
+    while (n > 0) {
+        const uint8_t *p;
+        uint32_t k;
+        int st = old_window(ctx, &k, &p);
+        if (st != FWD_OK)
+            return st;
+        if (k > n)
+            k = n;
+        if (k > sizeof(tmp))
+            k = sizeof(tmp);
+        for (uint32_t i = 0; i < k; i++)
+            tmp[i] = (uint8_t)(p[i] + in[i]);
+        if ((st = fwd_out_emit(ctx, tmp, k)) != FWD_OK)
+            return st;
+        ctx->old_pos += k;
+        in += k;
+        n -= k;
+    }
+    return FWD_OK;
+}
+
+static int emit_fill(fwd_apply_ctx *ctx, uint8_t value, uint32_t n)
+{
+    uint8_t tmp[64];
+    memset(tmp, value, sizeof(tmp));
+    while (n > 0) {
+        uint32_t k = n < sizeof(tmp) ? n : (uint32_t)sizeof(tmp);
+        int st = fwd_out_emit(ctx, tmp, k);
+        if (st != FWD_OK)
+            return st;
+        n -= k;
+    }
+    return FWD_OK;
+}
+
+/* A complete tag: start the operation it names. */
+static int begin_op(fwd_apply_ctx *ctx, uint32_t tag)
+{
+    uint32_t len = tag >> 2;
+    if (len == 0 || len > ctx->out_end - ctx->out_pos)
+        return FWD_ERR_BAD_OPS;
+    ctx->op_kind = (uint8_t)(tag & 3u);
+    ctx->op_left = len;
+    switch (ctx->op_kind) {
+    case FWD_OP_COPY: ctx->op_state = OS_DELTA; return FWD_OK;
+    case FWD_OP_INSERT: ctx->op_state = OS_INSERT; return FWD_OK;
+    case FWD_OP_FILL: ctx->op_state = OS_FILL; return FWD_OK;
+    default: return FWD_ERR_BAD_OPS; /* EXT needs a model, which this patch has not */
+    }
+}
+
+/* old_pos = cursor + zigzag-decoded delta, inside bank A's image with the
+ * whole copy, computed without signed overflow. */
+static int begin_copy(fwd_apply_ctx *ctx, uint32_t zz)
+{
+    uint32_t mag = (zz >> 1) + (zz & 1u); /* |delta|: 2^31 for zz = 2^32-1, no overflow */
+    uint32_t pos;
+    if (zz & 1u) {
+        if (mag > ctx->old_cursor)
+            return FWD_ERR_BAD_OPS;
+        pos = ctx->old_cursor - mag;
+    } else {
+        if (mag > ctx->hdr.old_size - ctx->old_cursor)
+            return FWD_ERR_BAD_OPS;
+        pos = ctx->old_cursor + mag;
+    }
+    if (ctx->op_left > ctx->hdr.old_size - pos)
+        return FWD_ERR_BAD_OPS;
+    ctx->old_pos = pos;
+    ctx->old_cursor = pos + ctx->op_left;
+    ctx->op_state = OS_ZEROS;
+    return FWD_OK;
+}
+
+/* A run ended: next run, or the copy is complete. */
+static void after_run(fwd_apply_ctx *ctx)
+{
+    ctx->op_state = ctx->op_left == 0 ? OS_TAG : OS_ZEROS;
+}
+
+int fwd_ops_feed(fwd_apply_ctx *ctx, const uint8_t *in, size_t n)
+{
+    size_t i = 0;
+    int st = FWD_OK;
+    while (i < n && st == FWD_OK) {
+        switch (ctx->op_state) {
+        case OS_TAG:
+        case OS_DELTA:
+        case OS_ZEROS:
+        case OS_RAW_LEN: {
+            int r = varint_step(ctx, in[i++]);
+            if (r < 0)
+                return r;
+            if (r == 0)
+                break;
+            uint32_t v = ctx->varint;
+            ctx->varint = 0;
+            ctx->varint_bytes = 0;
+            if (ctx->op_state == OS_TAG) {
+                st = begin_op(ctx, v);
+            } else if (ctx->op_state == OS_DELTA) {
+                st = begin_copy(ctx, v);
+            } else if (ctx->op_state == OS_ZEROS) {
+                if (v > ctx->op_left)
+                    return FWD_ERR_BAD_OPS;
+                ctx->run_left = v; /* zero run now, raw length next */
+                st = emit_old(ctx, v);
+                ctx->op_left -= v;
+                ctx->op_state = OS_RAW_LEN;
+            } else {
+                if (v > ctx->op_left || (v == 0 && ctx->run_left == 0))
+                    return FWD_ERR_BAD_OPS; /* a run pair must make progress */
+                ctx->run_left = v;
+                ctx->op_left -= v;
+                if (v == 0)
+                    after_run(ctx);
+                else
+                    ctx->op_state = OS_RAW;
+            }
+            break;
+        }
+        case OS_RAW: {
+            uint32_t k = ctx->run_left;
+            if (k > n - i)
+                k = (uint32_t)(n - i);
+            st = emit_raw(ctx, in + i, k);
+            i += k;
+            ctx->run_left -= k;
+            if (ctx->run_left == 0)
+                after_run(ctx);
+            break;
+        }
+        case OS_INSERT: {
+            uint32_t k = ctx->op_left;
+            if (k > n - i)
+                k = (uint32_t)(n - i);
+            st = fwd_out_emit(ctx, in + i, k);
+            i += k;
+            ctx->op_left -= k;
+            if (ctx->op_left == 0)
+                ctx->op_state = OS_TAG;
+            break;
+        }
+        case OS_FILL:
+            st = emit_fill(ctx, in[i++], ctx->op_left);
+            ctx->op_left = 0;
+            ctx->op_state = OS_TAG;
+            break;
+        default:
+            return FWD_ERR_INTERNAL;
+        }
+    }
+    return st;
+}
+
+int fwd_ops_end(fwd_apply_ctx *ctx)
+{
+    if (ctx->op_state != OS_TAG || ctx->varint_bytes != 0 || ctx->out_pos != ctx->out_end)
+        return FWD_ERR_BAD_OPS;
+    return FWD_OK;
+}

@@ -1,0 +1,117 @@
+/* Bank B writer: erase each sector before its first program, program in
+ * FWD_APPLY_PROG_BUF chunks padded to the program unit, read every chunk back,
+ * and hash what the segment produces. */
+#include <string.h>
+
+#include "apply_internal.h"
+
+void fwd_out_begin(fwd_apply_ctx *ctx, uint32_t start, uint32_t end)
+{
+    ctx->out_pos = start;
+    ctx->out_end = end;
+    ctx->prog_off = start;
+    ctx->prog_fill = 0;
+    mbedtls_sha256_starts_ret(&ctx->out_sha, 0);
+}
+
+static int ensure_erased(fwd_apply_ctx *ctx, uint32_t end)
+{
+    const fwd_apply_config *cfg = ctx->cfg;
+    while (ctx->erased_upto < end) {
+        uint32_t size = cfg->sector_size ? cfg->sector_size(cfg->user, ctx->erased_upto) : cfg->block_size;
+        if (size == 0 || size % cfg->block_size != 0 || (uint64_t)ctx->erased_upto + size > cfg->new_bank_size)
+            return FWD_ERR_CONFIG;
+        if (cfg->erase(cfg->user, FWD_AREA_NEW, ctx->erased_upto, size) != 0)
+            return FWD_ERR_FLASH_IO;
+        ctx->sector_start = ctx->erased_upto;
+        ctx->erased_upto += size;
+    }
+    return FWD_OK;
+}
+
+static int flush(fwd_apply_ctx *ctx)
+{
+    const fwd_apply_config *cfg = ctx->cfg;
+    uint32_t fill = ctx->prog_fill;
+    uint32_t off = ctx->prog_off;
+    if (fill == 0)
+        return FWD_OK;
+    ctx->prog_off += fill;
+    ctx->prog_fill = 0;
+    if (off < ctx->skip_below) /* resumed: this chunk was programmed and checked before the cut */
+        return FWD_OK;
+
+    uint32_t len = (fill + cfg->prog_size - 1) & ~(cfg->prog_size - 1);
+    memset(ctx->prog_buf + fill, 0xFF, len - fill);
+    int st = ensure_erased(ctx, off + len);
+    if (st != FWD_OK)
+        return st;
+    uint8_t all = 0xFF;
+    for (uint32_t i = 0; i < len; i++)
+        all &= ctx->prog_buf[i];
+    if (all != 0xFF && cfg->prog(cfg->user, FWD_AREA_NEW, off, ctx->prog_buf, len) != 0)
+        return FWD_ERR_FLASH_IO;
+    for (uint32_t done = 0; done < len; done += FWD_APPLY_CHECK_BUF) {
+        uint32_t n = len - done < FWD_APPLY_CHECK_BUF ? len - done : FWD_APPLY_CHECK_BUF;
+        if (cfg->read(cfg->user, FWD_AREA_NEW, off + done, ctx->check_buf, n) != 0)
+            return FWD_ERR_FLASH_IO;
+        if (memcmp(ctx->check_buf, ctx->prog_buf + done, n) != 0)
+            return FWD_ERR_FLASH_VERIFY;
+    }
+    return FWD_OK;
+}
+
+int fwd_out_emit(fwd_apply_ctx *ctx, const uint8_t *p, uint32_t n)
+{
+    /* Callers bound n by the operation length, itself bounded by out_end. */
+    mbedtls_sha256_update_ret(&ctx->out_sha, p, n);
+    ctx->out_pos += n;
+    while (n > 0) {
+        uint32_t k = FWD_APPLY_PROG_BUF - ctx->prog_fill;
+        if (k > n)
+            k = n;
+        memcpy(ctx->prog_buf + ctx->prog_fill, p, k);
+        ctx->prog_fill += k;
+        p += k;
+        n -= k;
+        if (ctx->prog_fill == FWD_APPLY_PROG_BUF) {
+            int st = flush(ctx);
+            if (st != FWD_OK)
+                return st;
+        }
+    }
+    return FWD_OK;
+}
+
+int fwd_out_end(fwd_apply_ctx *ctx)
+{
+    int st = flush(ctx);
+    if (st != FWD_OK)
+        return st;
+    uint8_t h[FWD_HASH_SIZE];
+    mbedtls_sha256_finish_ret(&ctx->out_sha, h);
+    return memcmp(h, ctx->seg.out_hash, FWD_HASH_SIZE) == 0 ? FWD_OK : FWD_ERR_OUTPUT_MISMATCH;
+}
+
+/* Hashes the first size bytes of an area, using the payload buffer as the
+ * read window: it is free whenever this runs (init and finish). */
+int fwd_hash_area(fwd_apply_ctx *ctx, fwd_area area, uint32_t size, uint8_t out[FWD_HASH_SIZE])
+{
+    const fwd_apply_config *cfg = ctx->cfg;
+    mbedtls_sha256_context sha;
+    mbedtls_sha256_init(&sha);
+    mbedtls_sha256_starts_ret(&sha, 0);
+    uint32_t chunk = ctx->payload_cap < 4096u ? ctx->payload_cap : 4096u;
+    for (uint32_t off = 0; off < size;) {
+        uint32_t n = size - off < chunk ? size - off : chunk;
+        if (cfg->read(cfg->user, area, off, ctx->payload, n) != 0) {
+            mbedtls_sha256_free(&sha);
+            return FWD_ERR_FLASH_IO;
+        }
+        mbedtls_sha256_update_ret(&sha, ctx->payload, n);
+        off += n;
+    }
+    mbedtls_sha256_finish_ret(&sha, out);
+    mbedtls_sha256_free(&sha);
+    return FWD_OK;
+}

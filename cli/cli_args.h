@@ -1,0 +1,15 @@
+/* A small option parser: "--name value", "--name=value", flags, positionals. */
+#ifndef FWD_CLI_ARGS_H
+#define FWD_CLI_ARGS_H
+
+typedef struct cli_opt {
+    const char *name;  /* without the leading "--"; "o" also matches "-o" */
+    int takes_value;
+    const char *value; /* set when given; "1" for a flag */
+} cli_opt;
+
+/* Fills opts and up to max_pos positionals. Returns the number of positionals,
+ * or -1 after printing a usage error; -2 when --help was asked for. */
+int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos);
+
+#endif

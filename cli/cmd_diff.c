@@ -1,0 +1,145 @@
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "fwd_gen.h"
+
+static const char help[] =
+    "usage: fwdelta diff --key KEY.pem [options] OLD NEW -o PATCH\n"
+    "Builds a signed patch that turns image OLD into image NEW.\n"
+    "  --product ID            product identifier (at most 32 bytes) the device must have\n"
+    "  --security-version N    anti-rollback counter written into the patch (default 0)\n"
+    "  --block-size B          flash erase unit of the device (default 4096)\n"
+    "  --window-log W          zstd window 2^W the device can afford, 10..27 (default 12)\n"
+    "  --level L               zstd level 1..22 (default 19)\n"
+    "  --max-payload BYTES     largest segment the device buffers (default block size + 512)\n"
+    "  --segment-blocks N      most blocks per segment: work redone after a power cut (default 256)\n"
+    "  --stored                no compression (for tiny devices and tests)\n"
+    "  --json                  print the result as JSON on stdout\n";
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+    enum { KEY, PRODUCT, SECVER, BLOCK, WINDOW, LEVEL, PAYLOAD, SEGBLOCKS, STORED, JSON, OUT, NOPT };
+    cli_opt o[NOPT] = { { "key", 1, 0 },          { "product", 1, 0 },     { "security-version", 1, 0 },
+                        { "block-size", 1, 0 },   { "window-log", 1, 0 },  { "level", 1, 0 },
+                        { "max-payload", 1, 0 },  { "segment-blocks", 1, 0 }, { "stored", 0, 0 },
+                        { "json", 0, 0 },         { "o", 1, 0 } };
+    const char *pos[2];
+    int n = cli_parse("diff", argc, argv, o, NOPT, pos, 2);
+    if (n == -2)
+        return fputs(help, stdout), 0;
+    if (n < 0)
+        return EXIT_USAGE;
+    if (n != 2 || !o[KEY].value || !o[OUT].value) {
+        cli_error("diff", "needs --key KEY.pem, OLD, NEW and -o PATCH (see --help)");
+        return EXIT_USAGE;
+    }
+    fwd_gen_options opt;
+    fwd_gen_options_default(&opt);
+    uint32_t v;
+    struct { int idx; uint32_t *dst; } nums[] = { { SECVER, &opt.security_version }, { BLOCK, &opt.block_size },
+                                                  { PAYLOAD, &opt.max_payload }, { SEGBLOCKS, &opt.max_segment_blocks } };
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (o[nums[i].idx].value && cli_parse_u32(o[nums[i].idx].value, nums[i].dst) != 0) {
+            cli_error("diff", "--%s takes a number, not '%s'", o[nums[i].idx].name, o[nums[i].idx].value);
+            return EXIT_USAGE;
+        }
+    }
+    if (o[WINDOW].value) {
+        if (cli_parse_u32(o[WINDOW].value, &v) != 0 || v < FWD_WINDOW_LOG_MIN || v > FWD_WINDOW_LOG_MAX) {
+            cli_error("diff", "--window-log takes %u..%u", FWD_WINDOW_LOG_MIN, FWD_WINDOW_LOG_MAX);
+            return EXIT_USAGE;
+        }
+        opt.window_log = v;
+    }
+    if (o[LEVEL].value) {
+        if (cli_parse_u32(o[LEVEL].value, &v) != 0 || v < 1 || v > 22) {
+            cli_error("diff", "--level takes 1..22");
+            return EXIT_USAGE;
+        }
+        opt.level = (int)v;
+    }
+    if (o[PRODUCT].value) {
+        if (strlen(o[PRODUCT].value) > FWD_PRODUCT_ID_SIZE) {
+            cli_error("diff", "--product is at most %u bytes", FWD_PRODUCT_ID_SIZE);
+            return EXIT_USAGE;
+        }
+        strcpy(opt.product_id, o[PRODUCT].value);
+    }
+    if (o[STORED].value)
+        opt.codec = FWD_CODEC_STORED;
+    if (cli_progress_enabled() && !o[JSON].value)
+        opt.progress = cli_progress;
+
+    cli_file oldf, newf;
+    if (cli_read_file(pos[0], &oldf) != 0) {
+        cli_error("diff", "cannot read OLD %s: %s", pos[0], strerror(errno));
+        return EXIT_IO;
+    }
+    if (cli_read_file(pos[1], &newf) != 0) {
+        cli_error("diff", "cannot read NEW %s: %s", pos[1], strerror(errno));
+        free(oldf.data);
+        return EXIT_IO;
+    }
+    fwd_gen_key *key = NULL;
+    int rc = EXIT_IO;
+    uint8_t *patch = NULL;
+    size_t patch_len = 0;
+    fwd_gen_stats stats;
+    double t0 = now();
+    int st = fwd_gen_key_load(o[KEY].value, &key);
+    if (st != FWD_OK) {
+        cli_error("diff", "cannot load private key %s: not a P-256 key in PEM (make one with `fwdelta keygen`)",
+                  o[KEY].value);
+        goto out;
+    }
+    st = fwd_gen_diff(oldf.data, oldf.len, newf.data, newf.len, &opt, key, &patch, &patch_len, &stats);
+    if (st == FWD_ERR_ARGUMENT) {
+        cli_error("diff", "invalid options: block size must be a power of two in 256..1048576, max payload at "
+                          "least block size + 128, segment blocks 1..65536");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (st != FWD_OK) {
+        rc = cli_refusal("diff", st, NULL, NULL);
+        goto out;
+    }
+    if (cli_write_file(o[OUT].value, patch, patch_len) != 0) {
+        cli_error("diff", "cannot write %s: %s", o[OUT].value, strerror(errno));
+        goto out;
+    }
+    double secs = now() - t0;
+    double ratio = newf.len ? 100.0 * patch_len / newf.len : 0;
+    if (o[JSON].value)
+        printf("{\"patch\":\"%s\",\"patch_size\":%zu,\"old_size\":%zu,\"new_size\":%zu,\"ratio_percent\":%.3f,"
+               "\"seconds\":%.3f,\"segments\":%u,\"ops_bytes\":%llu,\"payload_bytes\":%llu,\"framing_bytes\":%llu,"
+               "\"header_bytes\":%llu,\"copy_bytes\":%llu,\"insert_bytes\":%llu,\"fill_bytes\":%llu,"
+               "\"residual_nonzero\":%llu}\n",
+               o[OUT].value, patch_len, oldf.len, newf.len, ratio, secs, stats.segments,
+               (unsigned long long)stats.ops_raw_bytes, (unsigned long long)stats.payload_bytes,
+               (unsigned long long)stats.framing_bytes, (unsigned long long)stats.header_bytes,
+               (unsigned long long)stats.copy_bytes, (unsigned long long)stats.insert_bytes,
+               (unsigned long long)stats.fill_bytes, (unsigned long long)stats.residual_nonzero);
+    else
+        fprintf(stderr, "%s: %zu bytes (%.2f%% of the new image), %u segments, %.2f s\n", o[OUT].value, patch_len,
+                ratio, stats.segments, secs);
+    rc = 0;
+out:
+    free(patch);
+    fwd_gen_key_free(key);
+    free(oldf.data);
+    free(newf.data);
+    return rc;
+}

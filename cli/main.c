@@ -1,0 +1,46 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: fwdelta <command> [options]\n"
+    "\n"
+    "Signed, streaming, resumable delta updates for firmware.\n"
+    "\n"
+    "commands:\n"
+    "  keygen -o KEY.pem              make a P-256 signing key and KEY.pub.pem beside it\n"
+    "  diff --key KEY.pem [--product ID] [--security-version N] [--block-size B]\n"
+    "       [--window-log W] [--level L] [--max-payload BYTES] [--segment-blocks N]\n"
+    "       [--json] OLD NEW -o PATCH  build a signed patch\n"
+    "  apply --pubkey PUB.pem [--product ID] [--min-security-version N] [--strict-version]\n"
+    "       [--chunk BYTES] [--json] OLD PATCH -o NEW\n"
+    "                                 rebuild NEW with the device applier on a simulated flash\n"
+    "  verify --pubkey PUB.pem PATCH  check the signature and the whole hash chain\n"
+    "  info [--json] PATCH            print the header\n"
+    "\n"
+    "Run `fwdelta <command> --help` for a command's details.\n"
+    "\n"
+    "exit status: 0 success, 2 usage error, 3 patch refused or invalid, 4 file or key error\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        puts("fwdelta 1.0 (patch format 1)");
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = { { "keygen", cmd_keygen }, { "diff", cmd_diff }, { "apply", cmd_apply },
+                 { "verify", cmd_verify }, { "info", cmd_info } };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "fwdelta: unknown command '%s'\n\n%s", argv[1], usage);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,48 @@
+#include "fwd_crypto.h"
+
+#include <string.h>
+
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/sha256.h>
+
+#include "fwd_status.h"
+
+void fwd_sha256(const void *data, size_t len, uint8_t out[FWD_HASH_SIZE])
+{
+    mbedtls_sha256_ret(data, len, out, 0);
+}
+
+void fwd_key_id(const uint8_t pubkey[65], uint8_t id[FWD_KEY_ID_SIZE])
+{
+    uint8_t h[FWD_HASH_SIZE];
+    fwd_sha256(pubkey, 65, h);
+    memcpy(id, h, FWD_KEY_ID_SIZE);
+}
+
+int fwd_ecdsa_p256_verify(const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
+                          const uint8_t sig[FWD_SIGNATURE_SIZE])
+{
+    mbedtls_ecp_group grp;
+    mbedtls_ecp_point q;
+    mbedtls_mpi r, s;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&q);
+    mbedtls_mpi_init(&r);
+    mbedtls_mpi_init(&s);
+    int st = FWD_ERR_BAD_SIGNATURE;
+    if (mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) != 0) {
+        st = FWD_ERR_INTERNAL;
+    } else if (mbedtls_ecp_point_read_binary(&grp, &q, pubkey, 65) != 0 ||
+               mbedtls_ecp_check_pubkey(&grp, &q) != 0) {
+        st = FWD_ERR_KEY;
+    } else if (mbedtls_mpi_read_binary(&r, sig, 32) == 0 && mbedtls_mpi_read_binary(&s, sig + 32, 32) == 0 &&
+               mbedtls_ecdsa_verify(&grp, hash, FWD_HASH_SIZE, &q, &r, &s) == 0) {
+        st = FWD_OK;
+    }
+    mbedtls_mpi_free(&s);
+    mbedtls_mpi_free(&r);
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    return st;
+}

@@ -1,0 +1,110 @@
+/* The fwdelta patch format, version 1: constants, the header and segment
+ * layouts, and their encoding. docs/FORMAT.md is the byte-level description;
+ * this file and fwd_format.c are its only implementation, shared by the
+ * generator and the applier. */
+#ifndef FWD_FORMAT_H
+#define FWD_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FWD_MAGIC               0x50445746u /* "FWDP" read as little-endian */
+#define FWD_FORMAT_VERSION      1u
+#define FWD_HEADER_SIZE         256u
+#define FWD_SIGNATURE_SIZE      64u
+#define FWD_PREFIX_SIZE         (FWD_HEADER_SIZE + FWD_SIGNATURE_SIZE)
+#define FWD_SEGMENT_HEADER_SIZE 72u
+#define FWD_HASH_SIZE           32u
+#define FWD_PRODUCT_ID_SIZE     32u
+#define FWD_KEY_ID_SIZE         8u
+#define FWD_NONCE_SIZE          12u
+
+#define FWD_DIFF_SPARSE         1u
+#define FWD_CODEC_STORED        0u
+#define FWD_CODEC_ZSTD          1u
+#define FWD_HASH_SHA256         1u
+#define FWD_SIG_NONE            0u
+#define FWD_SIG_ECDSA_P256      1u
+#define FWD_ENC_NONE            0u
+#define FWD_ENC_AES128CTR_ECIES 1u
+#define FWD_MODEL_NONE          0u
+#define FWD_MODEL_THUMB2        1u
+
+#define FWD_BLOCK_SIZE_MIN      256u
+#define FWD_BLOCK_SIZE_MAX      (1u << 20)
+#define FWD_WINDOW_LOG_MIN      10u
+#define FWD_WINDOW_LOG_MAX      27u
+#define FWD_MAX_PAYLOAD_LIMIT   (16u << 20)
+#define FWD_MAX_SEGMENT_BLOCKS_LIMIT 65536u
+#define FWD_MODEL_SIZE_LIMIT    4096u
+
+/* Operation kinds in a decoded data segment (low two bits of the tag). */
+#define FWD_OP_COPY   0u
+#define FWD_OP_INSERT 1u
+#define FWD_OP_FILL   2u
+#define FWD_OP_EXT    3u
+#define FWD_VARINT_MAX_BYTES 5u
+
+typedef struct fwd_header {
+    uint16_t format_version;
+    uint8_t diff_alg, codec, hash_alg, sig_alg, enc_alg, model_alg, window_log;
+    uint32_t flags;
+    uint8_t product_id[FWD_PRODUCT_ID_SIZE];
+    uint32_t security_version;
+    uint32_t old_size, new_size;
+    uint8_t old_sha256[FWD_HASH_SIZE], new_sha256[FWD_HASH_SIZE];
+    uint32_t block_size;
+    uint32_t segment_count;
+    uint32_t max_payload;
+    uint32_t max_segment_blocks;
+    uint32_t patch_size;
+    uint32_t load_address;
+    uint32_t model_size;
+    uint8_t chain_head[FWD_HASH_SIZE];
+    uint8_t key_commitment[FWD_HASH_SIZE];
+    uint8_t key_id[FWD_KEY_ID_SIZE];
+    uint8_t nonce[FWD_NONCE_SIZE];
+} fwd_header;
+
+typedef struct fwd_segment_header {
+    uint32_t payload_len;
+    uint32_t out_blocks;
+    uint8_t next_hash[FWD_HASH_SIZE];
+    uint8_t out_hash[FWD_HASH_SIZE];
+} fwd_segment_header;
+
+static inline uint16_t fwd_load16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t fwd_load32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline void fwd_store16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void fwd_store32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+/* Number of output blocks of an image, computed without overflow. */
+static inline uint32_t fwd_block_count(uint32_t size, uint32_t block_size)
+{
+    return size / block_size + (size % block_size != 0);
+}
+
+/* Ring the applier decodes a zstd frame into (see FORMAT.md, decoder memory). */
+static inline uint32_t fwd_ring_size(unsigned window_log) { return (2u << window_log) + 64u; }
+
+void fwd_header_encode(const fwd_header *h, uint8_t out[FWD_HEADER_SIZE]);
+
+/* Decodes the fixed fields and checks what can be checked without a device:
+ * magic, version, algorithm identifiers, reserved bytes, and the bounds and
+ * consistency rules of FORMAT.md. Returns FWD_OK or a FWD_ERR_* code. */
+int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h);
+
+void fwd_segment_header_encode(const fwd_segment_header *s, uint8_t out[FWD_SEGMENT_HEADER_SIZE]);
+void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_segment_header *s);
+
+/* Constant-time comparison for secrets and authenticators; 0 when equal. */
+int fwd_memneq(const void *a, const void *b, size_t n);
+int fwd_is_zero(const void *p, size_t n);
+
+#endif

@@ -1,0 +1,145 @@
+/* bsdiff-style matching: a suffix array of the old image (libdivsufsort)
+ * finds the longest exact match for each position of the new image; matches
+ * are then extended forwards and backwards while at least half the bytes
+ * agree, because a copy with a sparse residual is cheaper than literals when
+ * code moved and its addresses changed. */
+#include <divsufsort.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_internal.h"
+
+static uint32_t match_len(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn)
+{
+    uint32_t n = an < bn ? an : bn, i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Longest match of new_img[0..new_len) among the suffixes of old (binary
+ * search over the suffix array). */
+static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_t old_len, const uint8_t *s,
+                          uint32_t s_len, uint32_t *pos)
+{
+    uint32_t lo = 0, hi = old_len - 1;
+    while (hi - lo >= 2) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint32_t off = (uint32_t)sa[mid];
+        uint32_t n = old_len - off < s_len ? old_len - off : s_len;
+        if (memcmp(old_img + off, s, n) < 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    uint32_t a = match_len(old_img + sa[lo], old_len - (uint32_t)sa[lo], s, s_len);
+    uint32_t b = match_len(old_img + sa[hi], old_len - (uint32_t)sa[hi], s, s_len);
+    *pos = (uint32_t)(a >= b ? sa[lo] : sa[hi]);
+    return a >= b ? a : b;
+}
+
+static int push(gen_ops *ops, uint8_t kind, uint32_t new_off, uint32_t len, uint32_t old_off)
+{
+    if (len == 0)
+        return FWD_OK;
+    if (ops->n == ops->cap) {
+        size_t cap = ops->cap ? ops->cap * 2 : 1024;
+        gen_op *v = realloc(ops->v, cap * sizeof(*v));
+        if (!v)
+            return FWD_ERR_INTERNAL;
+        ops->v = v;
+        ops->cap = cap;
+    }
+    ops->v[ops->n++] = (gen_op){ .kind = kind, .new_off = new_off, .len = len, .old_off = old_off };
+    return FWD_OK;
+}
+
+int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len, gen_ops *ops,
+              const fwd_gen_options *opt)
+{
+    if (old_len == 0)
+        return push(ops, FWD_OP_INSERT, 0, new_len, 0);
+    saidx_t *sa = malloc((size_t)old_len * sizeof(*sa));
+    if (!sa || divsufsort(old_img, sa, (saidx_t)old_len) != 0) {
+        free(sa);
+        return FWD_ERR_INTERNAL;
+    }
+    int st = FWD_OK;
+    uint32_t scan = 0, len = 0, pos = 0;
+    uint32_t last_scan = 0, last_pos = 0;
+    int64_t last_offset = 0; /* old position minus new position of the previous match */
+    while (scan < new_len && st == FWD_OK) {
+        int64_t old_score = 0; /* may dip below 0, as in bsdiff */
+        uint32_t scsc = scan += len;
+        for (; scan < new_len; scan++) {
+            len = suffix_search(sa, old_img, old_len, new_img + scan, new_len - scan, &pos);
+            for (; scsc < scan + len; scsc++) {
+                int64_t o = scsc + last_offset;
+                if (o >= 0 && o < old_len && old_img[o] == new_img[scsc])
+                    old_score++;
+            }
+            /* Stop at a match that is exact where the previous alignment is
+             * not, or clearly better than continuing the previous alignment. */
+            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + 8)
+                break;
+            int64_t o = scan + last_offset;
+            if (o >= 0 && o < old_len && old_img[o] == new_img[scan])
+                old_score--;
+        }
+        if ((int64_t)len == old_score && scan != new_len)
+            continue;
+
+        /* Extend the previous match forwards and this one backwards. */
+        uint32_t lenf = 0, lenb = 0;
+        {
+            int64_t s = 0, best = 0;
+            for (uint32_t i = 0; last_scan + i < scan && last_pos + i < old_len;) {
+                if (old_img[last_pos + i] == new_img[last_scan + i])
+                    s++;
+                i++;
+                if (s * 2 - i > best * 2 - lenf) {
+                    best = s;
+                    lenf = i;
+                }
+            }
+        }
+        if (scan < new_len) {
+            int64_t s = 0, best = 0;
+            for (uint32_t i = 1; scan >= last_scan + i && pos >= i; i++) {
+                if (old_img[pos - i] == new_img[scan - i])
+                    s++;
+                if (s * 2 - i > best * 2 - lenb) {
+                    best = s;
+                    lenb = i;
+                }
+            }
+        }
+        if (last_scan + lenf > scan - lenb) { /* the two extensions overlap: split where it pays */
+            uint32_t overlap = (last_scan + lenf) - (scan - lenb);
+            int64_t s = 0, best = 0;
+            uint32_t lens = 0;
+            for (uint32_t i = 0; i < overlap; i++) {
+                if (new_img[last_scan + lenf - overlap + i] == old_img[last_pos + lenf - overlap + i])
+                    s++;
+                if (new_img[scan - lenb + i] == old_img[pos - lenb + i])
+                    s--;
+                if (s > best) {
+                    best = s;
+                    lens = i + 1;
+                }
+            }
+            lenf += lens - overlap;
+            lenb -= lens;
+        }
+        st = push(ops, FWD_OP_COPY, last_scan, lenf, last_pos);
+        if (st == FWD_OK)
+            st = push(ops, FWD_OP_INSERT, last_scan + lenf, (scan - lenb) - (last_scan + lenf), 0);
+        last_scan = scan - lenb;
+        last_pos = pos - lenb;
+        last_offset = (int64_t)pos - scan;
+        if (opt->progress && (ops->n & 1023) == 0)
+            opt->progress(opt->progress_user, "matching", scan, new_len);
+    }
+    free(sa);
+    return st;
+}

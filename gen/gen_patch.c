@@ -1,0 +1,327 @@
+/* Patch assembly: match, cut the output into block-aligned segments whose
+ * compressed payload fits the device's buffer, chain them back to front, and
+ * sign the header. */
+#include <stdlib.h>
+#include <string.h>
+
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
+#include "gen_internal.h"
+
+typedef struct gen_segment {
+    uint32_t first_block, blocks;
+    gen_buf payload;
+    uint8_t out_hash[FWD_HASH_SIZE];
+} gen_segment;
+
+void fwd_gen_options_default(fwd_gen_options *opt)
+{
+    memset(opt, 0, sizeof(*opt));
+    opt->block_size = 4096;
+    opt->window_log = 12;
+    opt->level = 19;
+    opt->codec = FWD_CODEC_ZSTD;
+    opt->max_segment_blocks = 256;
+}
+
+static uint32_t payload_bound(const fwd_gen_options *opt)
+{
+    return opt->max_payload ? opt->max_payload : opt->block_size + 512;
+}
+
+static int check_options(const fwd_gen_options *opt, size_t old_len, size_t new_len)
+{
+    uint32_t b = opt->block_size;
+    if (old_len > UINT32_MAX || new_len > UINT32_MAX - FWD_BLOCK_SIZE_MAX)
+        return FWD_ERR_TOO_LARGE;
+    if (b < FWD_BLOCK_SIZE_MIN || b > FWD_BLOCK_SIZE_MAX || (b & (b - 1)))
+        return FWD_ERR_ARGUMENT;
+    if (opt->codec == FWD_CODEC_ZSTD &&
+        (opt->window_log < FWD_WINDOW_LOG_MIN || opt->window_log > FWD_WINDOW_LOG_MAX || opt->level < 1 ||
+         opt->level > ZSTD_maxCLevel()))
+        return FWD_ERR_ARGUMENT;
+    if (opt->codec > FWD_CODEC_ZSTD || opt->max_segment_blocks == 0 ||
+        opt->max_segment_blocks > FWD_MAX_SEGMENT_BLOCKS_LIMIT)
+        return FWD_ERR_ARGUMENT;
+    /* A segment of one block must always fit, even of random data. */
+    uint32_t s = payload_bound(opt);
+    if (s > FWD_MAX_PAYLOAD_LIMIT || s < b + 128)
+        return FWD_ERR_ARGUMENT;
+    if (strlen(opt->product_id) > FWD_PRODUCT_ID_SIZE)
+        return FWD_ERR_ARGUMENT;
+    return FWD_OK;
+}
+
+typedef struct seg_ctx {
+    const uint8_t *old_img, *new_img;
+    uint32_t new_len;
+    const gen_ops *ops;
+    const fwd_gen_options *opt;
+    ZSTD_CCtx *cctx;
+    gen_buf raw;
+} seg_ctx;
+
+/* Encodes and compresses blocks [first, first + n) into out. */
+static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_index, gen_buf *out,
+                         fwd_gen_stats *st)
+{
+    uint32_t b = c->opt->block_size;
+    uint64_t end = (uint64_t)(first + n) * b;
+    c->raw.n = 0;
+    int rc = gen_encode_range(c->old_img, c->new_img, c->ops, op_index, first * b,
+                              end < c->new_len ? (uint32_t)end : c->new_len, &c->raw, st);
+    if (rc != FWD_OK)
+        return rc;
+    st->ops_raw_bytes += c->raw.n;
+    out->n = 0;
+    if (c->opt->codec == FWD_CODEC_STORED)
+        return gen_buf_put(out, c->raw.p, c->raw.n);
+    size_t bound = ZSTD_compressBound(c->raw.n);
+    if (gen_buf_reserve(out, bound) != FWD_OK)
+        return FWD_ERR_INTERNAL;
+    size_t r = ZSTD_compress2(c->cctx, out->p, bound, c->raw.p, c->raw.n);
+    if (ZSTD_isError(r))
+        return FWD_ERR_INTERNAL;
+    out->n = r;
+    return FWD_OK;
+}
+
+/* Chooses how many blocks the segment starting at `first` takes: as many as
+ * fit the payload bound, found by scaling from the sizes seen. */
+static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double *bytes_per_block,
+                       size_t *op_index, gen_segment *seg, fwd_gen_stats *stats)
+{
+    uint32_t bound = payload_bound(c->opt);
+    uint32_t limit = blocks_left < c->opt->max_segment_blocks ? blocks_left : c->opt->max_segment_blocks;
+    uint32_t k = limit;
+    if (*bytes_per_block > 0 && bound * 0.9 / *bytes_per_block < k)
+        k = (uint32_t)(bound * 0.9 / *bytes_per_block) + 1;
+    uint32_t best = 0, too_big = limit + 1;
+    size_t best_index = *op_index;
+    fwd_gen_stats best_stats = { 0 };
+    gen_buf trial = { 0 };
+    int rc = FWD_OK;
+    for (int iter = 0; iter < 16 && rc == FWD_OK; iter++) {
+        size_t idx = *op_index;
+        fwd_gen_stats st = { 0 };
+        rc = build_payload(c, first, k, &idx, &trial, &st);
+        if (rc != FWD_OK)
+            break;
+        double scale = (double)bound / (double)(trial.n ? trial.n : 1);
+        if (trial.n <= bound) {
+            best = k;
+            best_index = idx;
+            best_stats = st;
+            gen_buf tmp = seg->payload;
+            seg->payload = trial;
+            trial = tmp;
+            *bytes_per_block = (double)seg->payload.n / k;
+            uint32_t next = (uint32_t)(k * scale * 0.97);
+            if (next >= too_big)
+                next = too_big - 1;
+            if (next > limit)
+                next = limit;
+            if (next <= k)
+                break;
+            k = next;
+        } else {
+            too_big = k;
+            if (k == 1) {
+                rc = FWD_ERR_ARGUMENT; /* one block does not fit: raise max_payload */
+                break;
+            }
+            uint32_t next = (uint32_t)(k * scale * 0.97);
+            if (next >= k)
+                next = k - 1;
+            if (next <= best)
+                break;
+            k = next ? next : 1;
+        }
+    }
+    free(trial.p);
+    if (rc != FWD_OK)
+        return rc;
+    if (best == 0)
+        return FWD_ERR_INTERNAL;
+    seg->first_block = first;
+    seg->blocks = best;
+    *op_index = best_index;
+    stats->copy_bytes += best_stats.copy_bytes;
+    stats->insert_bytes += best_stats.insert_bytes;
+    stats->fill_bytes += best_stats.fill_bytes;
+    stats->residual_nonzero += best_stats.residual_nonzero;
+    stats->ops_raw_bytes += best_stats.ops_raw_bytes;
+    stats->payload_bytes += seg->payload.n;
+    return FWD_OK;
+}
+
+static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen_stats *stats)
+{
+    uint32_t b = c->opt->block_size;
+    uint32_t blocks = fwd_block_count(c->new_len, b);
+    gen_segment *segs = calloc(blocks ? blocks : 1, sizeof(*segs));
+    if (!segs)
+        return FWD_ERR_INTERNAL;
+    uint32_t n = 0, first = 0;
+    size_t op_index = 0;
+    double bytes_per_block = 0;
+    int rc = FWD_OK;
+    while (first < blocks && rc == FWD_OK) {
+        rc = cut_segment(c, first, blocks - first, &bytes_per_block, &op_index, &segs[n], stats);
+        if (rc != FWD_OK)
+            break;
+        uint64_t end = (uint64_t)(first + segs[n].blocks) * b;
+        uint32_t e = end < c->new_len ? (uint32_t)end : c->new_len;
+        fwd_sha256(c->new_img + (size_t)first * b, e - first * b, segs[n].out_hash);
+        first += segs[n].blocks;
+        n++;
+        if (c->opt->progress)
+            c->opt->progress(c->opt->progress_user, "compressing", first, blocks);
+    }
+    *out = segs;
+    *count = n;
+    return rc;
+}
+
+static int create_cctx(seg_ctx *c)
+{
+    if (c->opt->codec != FWD_CODEC_ZSTD)
+        return FWD_OK;
+    c->cctx = ZSTD_createCCtx();
+    if (!c->cctx)
+        return FWD_ERR_INTERNAL;
+    int r = ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, c->opt->level));
+    r |= ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_windowLog, (int)c->opt->window_log));
+    r |= ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 0)); /* the chain covers it */
+    r |= ZSTD_isError(ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_contentSizeFlag, 0));
+    return r ? FWD_ERR_INTERNAL : FWD_OK;
+}
+
+int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+                 const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
+                 fwd_gen_stats *stats_out)
+{
+    fwd_gen_stats stats = { 0 };
+    *patch = NULL;
+    *patch_len = 0;
+    int rc = check_options(opt, old_len, new_len);
+    if (rc != FWD_OK)
+        return rc;
+    gen_ops ops = { 0 };
+    seg_ctx c = { .old_img = old_img, .new_img = new_img, .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt };
+    gen_segment *segs = NULL;
+    uint32_t nseg = 0;
+    rc = gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt);
+    if (rc == FWD_OK)
+        rc = create_cctx(&c);
+    if (rc == FWD_OK)
+        rc = make_segments(&c, &segs, &nseg, &stats);
+
+    fwd_header h = { .format_version = FWD_FORMAT_VERSION, .diff_alg = FWD_DIFF_SPARSE, .codec = (uint8_t)opt->codec,
+                     .hash_alg = FWD_HASH_SHA256, .sig_alg = FWD_SIG_ECDSA_P256,
+                     .window_log = opt->codec == FWD_CODEC_ZSTD ? (uint8_t)opt->window_log : 0,
+                     .security_version = opt->security_version, .old_size = (uint32_t)old_len,
+                     .new_size = (uint32_t)new_len, .block_size = opt->block_size, .segment_count = nseg,
+                     .max_payload = payload_bound(opt), .max_segment_blocks = opt->max_segment_blocks };
+    uint64_t total = FWD_PREFIX_SIZE;
+    for (uint32_t i = 0; i < nseg; i++)
+        total += FWD_SEGMENT_HEADER_SIZE + segs[i].payload.n;
+    uint8_t *out = rc == FWD_OK ? malloc(total) : NULL;
+    if (rc == FWD_OK && (!out || total > UINT32_MAX))
+        rc = FWD_ERR_TOO_LARGE;
+    if (rc == FWD_OK) {
+        /* Back to front: each segment carries the hash of the next one. */
+        uint8_t next[FWD_HASH_SIZE] = { 0 };
+        uint64_t pos = total;
+        for (uint32_t i = nseg; i-- > 0;) {
+            fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].payload.n, .out_blocks = segs[i].blocks };
+            memcpy(sh.next_hash, next, FWD_HASH_SIZE);
+            memcpy(sh.out_hash, segs[i].out_hash, FWD_HASH_SIZE);
+            pos -= FWD_SEGMENT_HEADER_SIZE + segs[i].payload.n;
+            fwd_segment_header_encode(&sh, out + pos);
+            memcpy(out + pos + FWD_SEGMENT_HEADER_SIZE, segs[i].payload.p, segs[i].payload.n);
+            fwd_sha256(out + pos, FWD_SEGMENT_HEADER_SIZE + segs[i].payload.n, next);
+        }
+        if (nseg)
+            memcpy(h.chain_head, next, FWD_HASH_SIZE);
+        memcpy(h.product_id, opt->product_id, strlen(opt->product_id));
+        fwd_sha256(old_img, old_len, h.old_sha256);
+        fwd_sha256(new_img, new_len, h.new_sha256);
+        h.patch_size = (uint32_t)total;
+        uint8_t point[65], hash[FWD_HASH_SIZE];
+        gen_key_point(key, point);
+        fwd_key_id(point, h.key_id);
+        fwd_header_encode(&h, out);
+        fwd_sha256(out, FWD_HEADER_SIZE, hash);
+        rc = gen_sign(key, hash, out + FWD_HEADER_SIZE);
+    }
+    for (uint32_t i = 0; i < nseg; i++)
+        free(segs[i].payload.p);
+    free(segs);
+    free(ops.v);
+    free(c.raw.p);
+    ZSTD_freeCCtx(c.cctx);
+    if (rc != FWD_OK) {
+        free(out);
+        return rc;
+    }
+    stats.segments = nseg;
+    stats.framing_bytes = (uint64_t)nseg * FWD_SEGMENT_HEADER_SIZE;
+    stats.header_bytes = FWD_PREFIX_SIZE;
+    if (stats_out)
+        *stats_out = stats;
+    *patch = out;
+    *patch_len = (size_t)total;
+    return FWD_OK;
+}
+
+int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_header *hdr)
+{
+    if (len < FWD_HEADER_SIZE)
+        return len >= 4 && fwd_load32(patch) != FWD_MAGIC ? FWD_ERR_BAD_MAGIC : FWD_ERR_INCOMPLETE;
+    int rc = fwd_header_decode(patch, hdr);
+    if (rc != FWD_OK)
+        return rc;
+    if (hdr->sig_alg == FWD_SIG_NONE)
+        return FWD_ERR_UNSIGNED;
+    if (len < FWD_PREFIX_SIZE)
+        return FWD_ERR_INCOMPLETE;
+    uint8_t id[FWD_KEY_ID_SIZE], hash[FWD_HASH_SIZE];
+    fwd_key_id(pub, id);
+    if (memcmp(id, hdr->key_id, FWD_KEY_ID_SIZE) != 0)
+        return FWD_ERR_UNKNOWN_KEY;
+    fwd_sha256(patch, FWD_HEADER_SIZE, hash);
+    if ((rc = fwd_ecdsa_p256_verify(pub, hash, patch + FWD_HEADER_SIZE)) != FWD_OK)
+        return rc;
+    if (hdr->enc_alg != FWD_ENC_NONE)
+        return FWD_ERR_UNSUPPORTED_ALGORITHM; /* the recipients area is not parsed by this version */
+    uint8_t expect[FWD_HASH_SIZE];
+    memcpy(expect, hdr->chain_head, FWD_HASH_SIZE);
+    size_t pos = FWD_PREFIX_SIZE;
+    uint64_t blocks = 0;
+    for (uint32_t i = 0; i < hdr->segment_count; i++) {
+        if (len - pos < FWD_SEGMENT_HEADER_SIZE)
+            return FWD_ERR_INCOMPLETE;
+        fwd_segment_header sh;
+        fwd_segment_header_decode(patch + pos, &sh);
+        if (sh.payload_len == 0 || sh.payload_len > hdr->max_payload)
+            return FWD_ERR_BAD_SEGMENT;
+        if (len - pos - FWD_SEGMENT_HEADER_SIZE < sh.payload_len)
+            return FWD_ERR_INCOMPLETE;
+        fwd_sha256(patch + pos, FWD_SEGMENT_HEADER_SIZE + sh.payload_len, hash);
+        if (memcmp(hash, expect, FWD_HASH_SIZE) != 0)
+            return FWD_ERR_CHAIN;
+        int last = i + 1 == hdr->segment_count;
+        if (sh.out_blocks == 0 || sh.out_blocks > hdr->max_segment_blocks || last != fwd_is_zero(sh.next_hash, FWD_HASH_SIZE))
+            return FWD_ERR_BAD_SEGMENT;
+        blocks += sh.out_blocks;
+        memcpy(expect, sh.next_hash, FWD_HASH_SIZE);
+        pos += FWD_SEGMENT_HEADER_SIZE + sh.payload_len;
+    }
+    if (blocks != fwd_block_count(hdr->new_size, hdr->block_size))
+        return FWD_ERR_BAD_SEGMENT;
+    if (pos != hdr->patch_size)
+        return FWD_ERR_BAD_HEADER;
+    return pos == len ? FWD_OK : FWD_ERR_TRAILING_DATA;
+}

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Installs everything fwdelta needs on a fresh Debian 12 machine.
+# Idempotent: packages already present are not fetched again, so `make test`
+# and `make demo` can call it on every run at almost no cost.
+set -eu
+
+PKGS_BUILD="build-essential pkg-config libzstd-dev libmbedtls-dev libxxhash-dev libdivsufsort-dev"
+PKGS_PEERS="bsdiff xdelta3 zstd gnuplot-nox"
+PKGS_DEVICE="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev"
+PKGS_FUZZ="afl++ clang"
+
+case "${1:-all}" in
+  build)  want="$PKGS_BUILD" ;;
+  device) want="$PKGS_BUILD $PKGS_DEVICE" ;;
+  bench)  want="$PKGS_BUILD $PKGS_PEERS" ;;
+  fuzz)   want="$PKGS_BUILD $PKGS_FUZZ" ;;
+  all)    want="$PKGS_BUILD $PKGS_PEERS $PKGS_DEVICE $PKGS_FUZZ" ;;
+  *) echo "usage: $0 [build|device|bench|fuzz|all]" >&2; exit 2 ;;
+esac
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# The device build compiles zstd and mbedTLS from Debian's source packages,
+# which needs a deb-src entry mirroring the binary one.
+add_deb_src() {
+  src=/etc/apt/sources.list.d/debian.sources
+  dst=/etc/apt/sources.list.d/fwdelta-deb-src.sources
+  [ -f "$dst" ] && return 0
+  [ -f "$src" ] || { echo "setup: $src not found; add a deb-src entry by hand" >&2; return 1; }
+  sed -e 's/^Types:.*/Types: deb-src/' "$src" | $SUDO tee "$dst" >/dev/null
+  echo updated
+}
+
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+
+need_update=""
+case " $want " in *" dpkg-dev "*) [ -n "$(add_deb_src)" ] && need_update=1 ;; esac
+
+if [ -n "$missing" ] || [ -n "$need_update" ]; then
+  echo "setup: installing:${missing:- (deb-src index only)}" >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  [ -z "$missing" ] || $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

@@ -1,0 +1,61 @@
+/* A NOR flash model for tests and the CLI: erased value 0xFF, programming
+ * only clears bits, a program unit written at most once per erase, only whole
+ * aligned sectors erased, and power cuts before, after or in the middle of an
+ * operation (torn program: the units before the tear plus a random subset of
+ * the torn unit's bit-clears; torn erase: random bits). Rule violations are
+ * counted, not fatal, so a test can assert there were none. */
+#ifndef NOR_SIM_H
+#define NOR_SIM_H
+
+#include <stdint.h>
+
+#include "fwd_apply.h"
+
+#define NOR_MAX_SECTORS 4096u
+
+typedef enum nor_cut_mode { NOR_CUT_BEFORE = 0, NOR_CUT_AFTER = 1, NOR_CUT_TORN = 2 } nor_cut_mode;
+
+typedef struct nor_flash {
+    uint8_t *mem;
+    uint8_t *unit_used;   /* per program unit: programmed since the last erase */
+    uint32_t size, prog_unit, nsectors;
+    uint32_t sector_start[NOR_MAX_SECTORS + 1];
+    uint32_t erases[NOR_MAX_SECTORS], programs[NOR_MAX_SECTORS];
+    uint32_t violations;  /* misaligned, double program, partial-sector erase, out of range */
+} nor_flash;
+
+/* One power domain: the mutating operations of every area count together. */
+typedef struct nor_power {
+    uint64_t ops;          /* mutating operations so far */
+    uint64_t cut_at;       /* 1-based operation that the cut hits; 0: never */
+    nor_cut_mode mode;
+    uint64_t rng;          /* torn-operation randomness */
+    int dead;              /* power is off: every operation fails */
+} nor_power;
+
+typedef struct sim_device {
+    const uint8_t *old_image;
+    uint32_t old_bank_size;
+    nor_flash bank_b, journal;
+    nor_power power;
+    uint32_t old_writes;   /* attempts to write bank A: must stay 0 */
+    /* Optional hook called before each bank B program (the refusal tests
+     * check every program against the verified segments). */
+    void (*on_prog)(void *hook_user, uint32_t off, uint32_t len);
+    void *hook_user;
+    int fail_readback;     /* simulate a failing flash: reads of bank B return flipped bits */
+} sim_device;
+
+/* Uniform sectors of sector_size; mixed = STM32F4-style 16,16,16,16,64,128,128... KiB. */
+int nor_init(nor_flash *f, uint32_t size, uint32_t sector_size, uint32_t prog_unit);
+int nor_init_mixed(nor_flash *f, uint32_t size, uint32_t prog_unit);
+void nor_free(nor_flash *f);
+uint32_t nor_sector_at(const nor_flash *f, uint32_t off); /* size of the sector starting at off, else 0 */
+
+/* Fills cfg's callbacks and geometry for dev; keys, product and limits are the caller's. */
+void sim_device_config(sim_device *dev, fwd_apply_config *cfg);
+int sim_read(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len);
+int sim_prog(void *user, fwd_area area, uint32_t off, const void *buf, uint32_t len);
+int sim_erase(void *user, fwd_area area, uint32_t off, uint32_t len);
+
+#endif
