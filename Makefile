@@ -23,7 +23,7 @@ LIB_GEN   = $(BUILD)/libfwdgen.a
 CLI       = $(BUILD)/fwdelta
 TESTS     = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all setup test test-run demo install bench bench-device device fuzz clean
+.PHONY: all setup test test-run demo install clean
 all: $(CLI) $(LIB_APPLY) $(LIB_GEN)
 
 setup:
@@ -68,3 +68,9 @@ install: all
 
 clean:
 	rm -rf build build-san build-device build-fuzz
+
+# Workstreams with their own rules: the device build (issue 5), benchmarks
+# (issue 6) and fuzzing (issue 7).
+-include device/device.mk
+-include bench/bench.mk
+-include tests/fuzz/fuzz.mk

@@ -1,0 +1,81 @@
+/* A small test library: checks that count, a key made once per process, a
+ * simulated device, and a driver that applies a patch in chunks of any size. */
+#ifndef FWD_TESTLIB_H
+#define FWD_TESTLIB_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fwd_apply.h"
+#include "fwd_gen.h"
+#include "nor_sim.h"
+
+extern int tl_pass, tl_fail;
+
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (cond) {                                                          \
+            tl_pass++;                                                       \
+        } else {                                                             \
+            tl_fail++;                                                       \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_STATUS(got, want, what)                                                     \
+    CHECK((got) == (want), "%s: got %s, want %s", what, fwd_status_name(got), fwd_status_name(want))
+
+/* Prints the summary line and returns the exit code. */
+int tl_finish(void);
+
+typedef struct tl_buf {
+    uint8_t *p;
+    size_t n;
+} tl_buf;
+
+/* Deterministic pseudo-random bytes. */
+uint64_t tl_rand(uint64_t *state);
+tl_buf tl_random(size_t n, uint64_t seed);
+/* Code-like data: Thumb-ish halfwords, repeated idioms, a few tables. */
+tl_buf tl_code_like(size_t n, uint64_t seed);
+
+/* The test signing key (made once), its public point, and a second key. */
+const fwd_gen_key *tl_key(void);
+const uint8_t *tl_pubkey(void);
+const fwd_gen_key *tl_other_key(void);
+const uint8_t *tl_other_pubkey(void);
+
+/* Default generator options for tests: product "test-product", version 5. */
+fwd_gen_options tl_options(void);
+tl_buf tl_diff(const tl_buf *old_img, const tl_buf *new_img, const fwd_gen_options *opt);
+
+typedef struct tl_device {
+    sim_device dev;
+    fwd_apply_config cfg;
+    uint8_t keys[2][65];
+} tl_device;
+
+typedef struct tl_geometry {
+    uint32_t block_size;   /* erase unit patches are made for */
+    uint32_t prog_unit;
+    int mixed;             /* bank B with STM32F4-style sectors */
+    uint32_t bank_size;    /* 0: enough for new_size */
+} tl_geometry;
+
+/* A device holding old_img in bank A, accepting the test key. */
+void tl_device_init(tl_device *d, const tl_buf *old_img, uint32_t new_size, const tl_geometry *g);
+void tl_device_free(tl_device *d);
+/* Feeds patch[from..) in chunks of `chunk` bytes (0: whole) then finishes;
+ * returns the first error or the finish status. */
+int tl_feed(fwd_apply_ctx *ctx, const tl_buf *patch, size_t from, size_t chunk);
+/* init + tl_feed. */
+int tl_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, size_t chunk);
+
+/* Reads a corpus file named in corpus/manifest.tsv; returns 0 if found. */
+const char *tl_corpus_dir(void);
+int tl_read_file(const char *path, tl_buf *out);
+
+#endif
