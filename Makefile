@@ -24,6 +24,7 @@ CLI       = $(BUILD)/fwdelta
 TESTS     = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all setup test test-run demo install clean
+.SECONDARY:
 all: $(CLI) $(LIB_APPLY) $(LIB_GEN)
 
 setup:
