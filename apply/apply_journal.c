@@ -188,7 +188,8 @@ int fwd_journal_load(fwd_apply_ctx *ctx, unsigned flags, uint32_t *resume_offset
     ctx->journal_sector = best.sector;
     ctx->journal_slot = best.slot;
     const record *r = &best.rec;
-    if ((flags & FWD_APPLY_RESTART) || r->state != STATE_APPLYING || r->attempts >= FWD_APPLY_MAX_RESUMES)
+    if ((flags & FWD_APPLY_RESTART) || (r->state != STATE_APPLYING && r->state != STATE_DONE) ||
+        r->attempts >= FWD_APPLY_MAX_RESUMES)
         return FWD_OK;
 
     st = fwd_accept_prefix(ctx);
@@ -196,6 +197,21 @@ int fwd_journal_load(fwd_apply_ctx *ctx, unsigned flags, uint32_t *resume_offset
         return st;
     if (st != FWD_OK)
         return FWD_OK; /* the journalled patch no longer applies here: start clean */
+    if (r->state == STATE_DONE) {
+        /* Power may have failed before the caller saw finish succeed: finish
+         * again, which re-hashes bank B against the signed hash. */
+        ctx->resumed = 1;
+        ctx->journal_done = 1;
+        ctx->patch_pos = ctx->hdr.patch_size;
+        ctx->seg_patch_offset = ctx->hdr.patch_size;
+        ctx->seg_index = ctx->hdr.segment_count;
+        ctx->out_block = fwd_block_count(ctx->hdr.new_size, ctx->hdr.block_size);
+        ctx->skip_below = ctx->hdr.new_size;
+        ctx->journal_resume_out = ctx->hdr.new_size;
+        ctx->phase = PHASE_END;
+        *resume_offset = ctx->hdr.patch_size;
+        return FWD_OK;
+    }
     /* Bound the journal's claims by the signed header before trusting them. */
     uint32_t blocks = fwd_block_count(ctx->hdr.new_size, ctx->hdr.block_size);
     if (r->segment >= ctx->hdr.segment_count || r->out_block >= blocks ||
@@ -264,7 +280,7 @@ int fwd_journal_checkpoint(fwd_apply_ctx *ctx)
 
 int fwd_journal_done(fwd_apply_ctx *ctx)
 {
-    if (ctx->cfg->journal_size == 0)
+    if (ctx->cfg->journal_size == 0 || ctx->journal_done)
         return FWD_OK;
     record r = { .state = STATE_DONE, .resume_out = ctx->hdr.new_size, .segment = ctx->hdr.segment_count,
                  .patch_offset = ctx->patch_pos };

@@ -153,6 +153,7 @@ typedef struct fwd_apply_ctx {
     uint32_t journal_slot;     /* offset of the next free record slot */
     uint32_t journal_resume_out;
     uint32_t journal_attempts;
+    uint8_t journal_done;      /* the journal already records this apply as finished */
 
     /* Buffers: the payload under verification, the zstd ring, and a scratch
      * area shared by signature verification (at init) and the zstd decoder

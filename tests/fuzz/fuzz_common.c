@@ -1,0 +1,175 @@
+/* The helpers the fuzz targets share (see fuzz.h). */
+#include "fuzz.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "fwd_crypto.h"
+
+fwd_apply_ctx fz_ctx;
+
+uint32_t fz_take(fz_input *in, unsigned bytes)
+{
+    uint32_t v = 0;
+    for (unsigned i = 0; i < bytes && i < 4; i++) {
+        if (in->n > 0) {
+            v |= (uint32_t)in->p[0] << (8 * i);
+            in->p++;
+            in->n--;
+        }
+    }
+    return v;
+}
+
+static const fwd_gen_key *key;
+static uint8_t pubkey[65];
+static fwd_gen_key *loaded_key;
+
+void fz_setup(void)
+{
+    if (key)
+        return;
+    const char *path = getenv("FWD_FUZZ_KEY");
+    if (path && *path) {
+        if (fwd_gen_key_load(path, &loaded_key) != FWD_OK || fwd_gen_pubkey_load(path, pubkey) != FWD_OK)
+            fz_fail("cannot load FWD_FUZZ_KEY=%s", path);
+        key = loaded_key;
+    } else {
+        key = tl_key();
+        memcpy(pubkey, tl_pubkey(), sizeof(pubkey));
+    }
+}
+
+const fwd_gen_key *fz_key(void) { return fz_setup(), key; }
+const uint8_t *fz_pubkey(void) { return fz_setup(), pubkey; }
+
+_Noreturn void fz_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fuzz oracle failed: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+void fz_device_init(tl_device *d, const tl_buf *old_img, uint32_t new_size, uint32_t block_size, unsigned geo)
+{
+    static const uint32_t prog_units[8] = { 1, 2, 4, 8, 16, 32, 64, 256 };
+    tl_geometry g = { .block_size = block_size, .prog_unit = prog_units[geo & 7u], .mixed = (geo & 8u) != 0 };
+    tl_device_init(d, old_img, new_size < FZ_MAX_BANK ? new_size : FZ_MAX_BANK, &g);
+    memcpy(d->keys[0], fz_pubkey(), sizeof(d->keys[0]));
+}
+
+void fz_mark_programmed(nor_flash *f)
+{
+    for (uint32_t u = 0; u < f->size / f->prog_unit; u++) {
+        const uint8_t *b = f->mem + (size_t)u * f->prog_unit;
+        uint8_t all = 0xFF;
+        for (uint32_t i = 0; i < f->prog_unit; i++)
+            all &= b[i];
+        f->unit_used[u] = all != 0xFF;
+    }
+}
+
+void fz_check_flash(const tl_device *d, const char *when)
+{
+    if (d->dev.old_writes != 0)
+        fz_fail("%s: bank A written %u times", when, d->dev.old_writes);
+    if (d->dev.bank_b.violations != 0 || d->dev.journal.violations != 0)
+        fz_fail("%s: flash rules broken: bank B %u, journal %u", when, d->dev.bank_b.violations,
+                d->dev.journal.violations);
+}
+
+int fz_apply_stream(fwd_apply_ctx *ctx, const uint8_t *p, size_t n, uint32_t seed)
+{
+    uint64_t s = (uint64_t)seed * 0x9E3779B97F4A7C15ull + 1; /* xorshift needs a non-zero state */
+    int st = FWD_OK;
+    for (size_t off = 0; off < n && st == FWD_OK;) {
+        uint64_t r = tl_rand(&s);
+        size_t k;
+        switch (r & 3) { /* bytes, small pieces, large pieces, or the rest at once */
+        case 0: k = 1 + (size_t)((r >> 8) % 8); break;
+        case 1: k = 1 + (size_t)((r >> 8) % 600); break;
+        case 2: k = 1 + (size_t)((r >> 8) % 20000); break;
+        default: k = n - off; break;
+        }
+        if (k > n - off)
+            k = n - off;
+        if (((r >> 40) & 15) == 0) /* an empty feed is legal anywhere */
+            st = fwd_apply_feed(ctx, p + off, 0);
+        if (st == FWD_OK)
+            st = fwd_apply_feed(ctx, p + off, k);
+        off += k;
+    }
+    if (st != FWD_OK) {
+        uint8_t more = 0;
+        if (fwd_apply_feed(ctx, &more, 1) != st || fwd_apply_finish(ctx) != st)
+            fz_fail("error %s is not sticky", fwd_status_name(st));
+        return st;
+    }
+    st = fwd_apply_finish(ctx);
+    fwd_apply_info info;
+    fwd_apply_get_info(ctx, &info);
+    if (st == FWD_OK && (info.out_done != info.new_size || info.segments_done != info.segment_count))
+        fz_fail("finished with %u of %u bytes, %u of %u segments", info.out_done, info.new_size,
+                info.segments_done, info.segment_count);
+    return st;
+}
+
+void fz_fix_key_id(uint8_t *patch, size_t n)
+{
+    if (n >= FWD_HEADER_SIZE)
+        fwd_key_id(fz_pubkey(), patch + 224);
+}
+
+void fz_fix_chain(uint8_t *patch, size_t n)
+{
+    enum { MAX_SEGMENTS = 4096 };
+    static size_t start[MAX_SEGMENTS];
+    size_t count = 0;
+    for (size_t pos = FWD_PREFIX_SIZE; count < MAX_SEGMENTS && n - pos >= FWD_SEGMENT_HEADER_SIZE;) {
+        uint32_t len = fwd_load32(patch + pos);
+        if (n < FWD_PREFIX_SIZE || len > n - pos - FWD_SEGMENT_HEADER_SIZE)
+            break;
+        start[count++] = pos;
+        pos += FWD_SEGMENT_HEADER_SIZE + len;
+    }
+    /* Back to front: a segment's hash covers the next_hash written into it. */
+    for (size_t i = count; i-- > 0;) {
+        uint32_t len = fwd_load32(patch + start[i]);
+        uint8_t *dst = i == 0 ? patch + 160 : patch + start[i - 1] + 8;
+        fwd_sha256(patch + start[i], FWD_SEGMENT_HEADER_SIZE + len, dst);
+    }
+}
+
+const tl_buf *fz_apply_old(void)
+{
+    static tl_buf old;
+    if (!old.p)
+        old = tl_code_like(32 * 1024, 1);
+    return &old;
+}
+
+const fz_journal_fixture *fz_journal_fixture_get(void)
+{
+    static fz_journal_fixture fx;
+    if (fx.patch.p)
+        return &fx;
+    /* 24 one-block segments: enough records to roll the journal over to its
+     * second sector with the larger program units. */
+    fx.old_img = tl_code_like(16 * 1024, 11);
+    fx.new_img = tl_code_like(24 * 1024, 11);
+    for (size_t i = 0; i < fx.new_img.n; i += 1500)
+        fx.new_img.p[i] ^= 0x5A;
+    fwd_gen_options opt = tl_options();
+    opt.block_size = FZ_JOURNAL_BLOCK;
+    opt.max_segment_blocks = 1;
+    opt.level = 1;
+    opt.window_log = 10;
+    if (fwd_gen_diff(fx.old_img.p, fx.old_img.n, fx.new_img.p, fx.new_img.n, &opt, fz_key(), &fx.patch.p,
+                     &fx.patch.n, NULL) != FWD_OK)
+        fz_fail("cannot build the journal fixture");
+    return &fx;
+}

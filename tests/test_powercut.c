@@ -1,0 +1,277 @@
+/* Power loss at every mutating flash operation: for a clean run's N
+ * operations, cut before, after, and in the middle (torn, three seeds) of each
+ * one, reboot, resume from the journal, cut again during recovery, reboot,
+ * resume to the end. Every run must end with bank B byte-exact, finish having
+ * checked the signed hash, bank A untouched and no NOR rule broken. */
+#include <string.h>
+
+#include "testlib.h"
+
+static fwd_apply_ctx ctx;
+static uint32_t prog_end; /* highest bank B byte programmed so far */
+
+static void on_prog(void *user, uint32_t off, uint32_t len)
+{
+    (void)user;
+    if (off + len > prog_end)
+        prog_end = off + len;
+}
+
+typedef struct config {
+    const char *name;
+    tl_buf old_img, new_img, patch;
+    tl_geometry geo;
+    uint32_t sample;  /* 0: every cut point; else this many seeded cut points */
+} config;
+
+typedef struct totals {
+    uint32_t cuts, exact, bricked, max_redo_blocks;
+    uint64_t extra_erases;
+} totals;
+
+static uint64_t erases(const tl_device *d)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < d->dev.bank_b.nsectors; i++)
+        n += d->dev.bank_b.erases[i];
+    for (uint32_t i = 0; i < d->dev.journal.nsectors; i++)
+        n += d->dev.journal.erases[i];
+    return n;
+}
+
+/* A device whose bank B holds stale programmed data, as after a previous update. */
+static void fresh_device(tl_device *d, const config *c, uint64_t seed)
+{
+    tl_device_init(d, &c->old_img, (uint32_t)c->new_img.n, &c->geo);
+    tl_buf junk = tl_random(d->dev.bank_b.size, seed);
+    memcpy(d->dev.bank_b.mem, junk.p, junk.n);
+    memset(d->dev.bank_b.unit_used, 1, d->dev.bank_b.size / d->dev.bank_b.prog_unit);
+    free(junk.p);
+    d->dev.on_prog = on_prog;
+}
+
+/* Boots, resumes from the journal, and feeds the rest of the patch. */
+static int boot_and_apply(tl_device *d, const config *c, uint32_t *resume_out)
+{
+    d->dev.power.dead = 0;
+    uint32_t resume;
+    int st = fwd_apply_init(&ctx, &d->cfg, 0, &resume);
+    if (st != FWD_OK)
+        return st;
+    fwd_apply_info info;
+    fwd_apply_get_info(&ctx, &info);
+    if (resume_out)
+        *resume_out = info.resume_out;
+    return tl_feed(&ctx, &c->patch, resume, 0);
+}
+
+static uint64_t clean_run(const config *c, uint64_t *clean_erases)
+{
+    tl_device d;
+    fresh_device(&d, c, 1);
+    int st = boot_and_apply(&d, c, NULL);
+    CHECK(st == FWD_OK && memcmp(d.dev.bank_b.mem, c->new_img.p, c->new_img.n) == 0, "%s: clean run: %s", c->name,
+          fwd_status_name(st));
+    uint64_t ops = d.dev.power.ops;
+    *clean_erases = erases(&d);
+    tl_device_free(&d);
+    return ops;
+}
+
+static void one_cut(const config *c, uint64_t k, nor_cut_mode mode, uint64_t seed, uint64_t n_ops,
+                    uint64_t clean_erases, totals *t)
+{
+    tl_device d;
+    fresh_device(&d, c, seed);
+    d.dev.power.cut_at = k;
+    d.dev.power.mode = mode;
+    d.dev.power.rng = seed * 2654435761u + 1;
+    prog_end = 0;
+    int st = boot_and_apply(&d, c, NULL);
+    CHECK(st != FWD_OK || k > n_ops, "%s: cut at op %llu did not stop the apply", c->name, (unsigned long long)k);
+    uint32_t before_cut = prog_end;
+
+    /* Second cut, somewhere in the recovery. */
+    uint64_t s = seed ^ 0x5bd1e995;
+    d.dev.power.cut_at = d.dev.power.ops + 1 + tl_rand(&s) % (n_ops - (k < n_ops ? k : n_ops) + 8);
+    d.dev.power.mode = (nor_cut_mode)(tl_rand(&s) % 3);
+    uint32_t resume_out = 0;
+    st = boot_and_apply(&d, c, &resume_out);
+    if (st != FWD_OK) {
+        d.dev.power.cut_at = 0;
+        st = boot_and_apply(&d, c, &resume_out);
+    }
+    d.dev.power.cut_at = 0;
+
+    int exact = st == FWD_OK && memcmp(d.dev.bank_b.mem, c->new_img.p, c->new_img.n) == 0 &&
+                d.dev.old_writes == 0 && d.dev.bank_b.violations == 0 && d.dev.journal.violations == 0;
+    CHECK(exact, "%s: cut %s at op %llu seed %llu: %s, bank A writes %u, NOR violations %u/%u", c->name,
+          mode == NOR_CUT_BEFORE ? "before" : mode == NOR_CUT_AFTER ? "after" : "torn", (unsigned long long)k,
+          (unsigned long long)seed, fwd_status_name(st), d.dev.old_writes, d.dev.bank_b.violations,
+          d.dev.journal.violations);
+    t->cuts++;
+    t->exact += exact;
+    t->bricked += !exact;
+    uint32_t bs = c->geo.block_size;
+    uint32_t redo = before_cut > resume_out ? (before_cut - resume_out + bs - 1) / bs : 0;
+    if (redo > t->max_redo_blocks)
+        t->max_redo_blocks = redo;
+    uint64_t e = erases(&d);
+    t->extra_erases += e > clean_erases ? e - clean_erases : 0;
+    tl_device_free(&d);
+}
+
+static void run_config(const config *c)
+{
+    uint64_t clean_erases;
+    uint64_t n = clean_run(c, &clean_erases);
+    totals t = { 0 };
+    if (c->sample == 0) {
+        for (uint64_t k = 1; k <= n; k++) {
+            one_cut(c, k, NOR_CUT_BEFORE, k, n, clean_erases, &t);
+            one_cut(c, k, NOR_CUT_AFTER, k + 1000003, n, clean_erases, &t);
+            for (uint64_t seed = 1; seed <= 3; seed++)
+                one_cut(c, k, NOR_CUT_TORN, k * 7919 + seed, n, clean_erases, &t);
+        }
+    } else {
+        uint64_t s = 0xC0FFEE;
+        for (uint32_t i = 0; i < c->sample; i++) {
+            uint64_t k = 1 + tl_rand(&s) % n;
+            one_cut(c, k, (nor_cut_mode)(tl_rand(&s) % 3), tl_rand(&s), n, clean_erases, &t);
+        }
+    }
+    printf("%s: ops %llu, cuts: %u, resumed byte-exact: %u, bricked: %u, max redo blocks: %u, extra erases: %llu\n",
+           c->name, (unsigned long long)n, t.cuts, t.exact, t.bricked, t.max_redo_blocks,
+           (unsigned long long)t.extra_erases);
+}
+
+/* The journal only serves the patch it was written for, and a damaged one
+ * means starting clean. */
+static void journal_cases(const config *c, const tl_buf *other_patch)
+{
+    tl_device d;
+    fresh_device(&d, c, 9);
+    d.dev.power.cut_at = 40;
+    boot_and_apply(&d, c, NULL);
+    d.dev.power.cut_at = 0;
+    d.dev.power.dead = 0;
+
+    uint32_t resume;
+    CHECK_STATUS(fwd_apply_init(&ctx, &d.cfg, 0, &resume), FWD_OK, "init with a journal of another patch");
+    fwd_apply_info info;
+    fwd_apply_get_info(&ctx, &info);
+    uint8_t other_id[32];
+    fwd_sha256(other_patch->p, FWD_HEADER_SIZE, other_id);
+    CHECK(info.resumed && memcmp(info.patch_id, other_id, 32) != 0, "journal names its own patch");
+    CHECK_STATUS(tl_feed(&ctx, other_patch, resume, 0), FWD_ERR_CHAIN,
+                 "another patch fed from the journal's offset");
+    CHECK_STATUS(fwd_apply_init(&ctx, &d.cfg, FWD_APPLY_RESTART, &resume), FWD_OK, "restart");
+    CHECK(resume == 0, "restart feeds from 0");
+    CHECK_STATUS(tl_feed(&ctx, other_patch, 0, 0), FWD_OK, "the other patch after a restart");
+
+    /* A corrupted journal: garbage everywhere. */
+    tl_buf junk = tl_random(d.dev.journal.size, 77);
+    memcpy(d.dev.journal.mem, junk.p, junk.n);
+    memset(d.dev.journal.unit_used, 1, d.dev.journal.size / d.dev.journal.prog_unit);
+    free(junk.p);
+    CHECK_STATUS(fwd_apply_init(&ctx, &d.cfg, 0, &resume), FWD_OK, "init over a garbage journal");
+    CHECK(resume == 0, "garbage journal: clean start");
+    int st = tl_feed(&ctx, &c->patch, 0, 0);
+    CHECK(st == FWD_OK && memcmp(d.dev.bank_b.mem, c->new_img.p, c->new_img.n) == 0,
+          "apply over a garbage journal: %s", fwd_status_name(st));
+    CHECK(d.dev.journal.violations == 0, "garbage journal erased before use");
+    tl_device_free(&d);
+
+    /* Resumes that never make progress are capped, then the apply starts over. */
+    fresh_device(&d, c, 10);
+    d.dev.power.cut_at = 60;
+    boot_and_apply(&d, c, NULL);
+    uint32_t restarts = 0;
+    for (int i = 0; i < 40; i++) {
+        d.dev.power.dead = 0;
+        d.dev.power.cut_at = d.dev.power.ops + 2; /* dies right after the resume record */
+        fwd_apply_init(&ctx, &d.cfg, 0, &resume);
+        restarts += resume == 0;
+        tl_feed(&ctx, &c->patch, resume, 0);
+    }
+    d.dev.power.cut_at = 0;
+    st = boot_and_apply(&d, c, NULL);
+    CHECK(restarts > 0, "failed resumes were capped (restarts: %u)", restarts);
+    CHECK(st == FWD_OK && memcmp(d.dev.bank_b.mem, c->new_img.p, c->new_img.n) == 0,
+          "apply after capped resumes: %s", fwd_status_name(st));
+    tl_device_free(&d);
+}
+
+static config make_config(const char *name, tl_buf old_img, tl_buf new_img, tl_geometry geo, uint32_t sample)
+{
+    config c = { .name = name, .old_img = old_img, .new_img = new_img, .geo = geo, .sample = sample };
+    fwd_gen_options o = tl_options();
+    o.max_segment_blocks = 4; /* several segments, so resumes land mid-patch */
+    c.patch = tl_diff(&c.old_img, &c.new_img, &o);
+    return c;
+}
+
+static tl_buf copy(const tl_buf *b)
+{
+    tl_buf r = { malloc(b->n ? b->n : 1), b->n };
+    memcpy(r.p, b->p, b->n);
+    return r;
+}
+
+int main(void)
+{
+    tl_buf a = tl_code_like(40000, 31), b = tl_code_like(46000, 31);
+    memcpy(b.p + 2000, a.p + 1000, 20000); /* code moved */
+    const tl_geometry uni4 = { .block_size = 4096, .prog_unit = 4 };
+    const tl_geometry mixed8 = { .block_size = 4096, .prog_unit = 8, .mixed = 1 };
+
+    config cs[6];
+    int n = 0;
+    cs[n++] = make_config("synthetic 46 KB, uniform 4 KiB, program unit 4", copy(&a), copy(&b), uni4, 0);
+    cs[n++] = make_config("synthetic 46 KB, mixed 16/64/128 KiB, program unit 8", copy(&a), copy(&b), mixed8, 0);
+
+    const char *dir = tl_corpus_dir();
+    if (dir) {
+        static const struct {
+            const char *name, *old_p, *new_p;
+            tl_geometry geo;
+            uint32_t sample;
+        } pairs[] = {
+            { "P01 (39 KB), uniform 4 KiB, program unit 256", "nodon-sin4-metering-stm32/1.4.5.bin",
+              "nodon-sin4-metering-stm32/1.5.0.bin", { 4096, 256, 0, 0 }, 0 },
+            { "P04 (99 KB), mixed 16/64/128 KiB, program unit 1", "rpi4-vl805-usb3/000138a1.bin",
+              "rpi4-vl805-usb3/000138c0.bin", { 4096, 1, 1, 0 }, 0 },
+            { "P10 (360 KB), uniform 4 KiB, program unit 16, sampled", "zstack-cc2652r-znp/20220103.bin",
+              "zstack-cc2652r-znp/20220219.bin", { 4096, 16, 0, 0 }, 5000 },
+        };
+        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+            char p1[1024], p2[1024];
+            tl_buf o, nw;
+            snprintf(p1, sizeof(p1), "%s/%s", dir, pairs[i].old_p);
+            snprintf(p2, sizeof(p2), "%s/%s", dir, pairs[i].new_p);
+            if (tl_read_file(p1, &o) != 0 || tl_read_file(p2, &nw) != 0) {
+                CHECK(0, "%s: corpus files", pairs[i].name);
+                continue;
+            }
+            cs[n++] = make_config(pairs[i].name, o, nw, pairs[i].geo, pairs[i].sample);
+        }
+    } else {
+        printf("SKIPPED: corpus power-cut configurations (no corpus)\n");
+    }
+    for (int i = 0; i < n; i++)
+        run_config(&cs[i]);
+
+    config other = make_config("other", copy(&a), tl_code_like(46000, 32), uni4, 0);
+    journal_cases(&cs[0], &other.patch);
+    free(other.old_img.p);
+    free(other.new_img.p);
+    free(other.patch.p);
+    for (int i = 0; i < n; i++) {
+        free(cs[i].old_img.p);
+        free(cs[i].new_img.p);
+        free(cs[i].patch.p);
+    }
+    free(a.p);
+    free(b.p);
+    return tl_finish();
+}
