@@ -53,11 +53,14 @@ test-run: $(TESTS) $(CLI)
 	@./tests/run.sh $(BUILD)
 
 # The whole suite, plain and under ASan+UBSan.
-test: setup
+test:
+	@./scripts/setup.sh test
 	@$(MAKE) --no-print-directory test-run
 	@$(MAKE) --no-print-directory test-run BUILD=build-san OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)"
 
-demo: setup all
+demo:
+	@./scripts/setup.sh demo
+	@$(MAKE) --no-print-directory all
 	@./scripts/demo.sh $(BUILD)
 
 install: all

@@ -24,6 +24,8 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 /* Parses a decimal or 0x-prefixed 32-bit number. */
 int cli_parse_u32(const char *s, uint32_t *v);
 int cli_progress_enabled(void);
+/* Monotonic seconds, for the timings the commands print. */
+double cli_now(void);
 void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total);
 /* Exit code and one-line explanation for a refusal, with the header when known. */
 int cli_refusal(const char *cmd, int status, const fwd_header *h, const char *detail);

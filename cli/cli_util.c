@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -136,4 +137,11 @@ int cli_refusal(const char *cmd, int status, const fwd_header *h, const char *de
                   fwd_status_name(status));
     }
     return status == FWD_ERR_IO ? EXIT_IO : EXIT_REFUSED;
+}
+
+double cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }

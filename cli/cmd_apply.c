@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "cli_args.h"
@@ -20,13 +19,6 @@ static const char help[] =
     "  --strict-version            refuse a patch whose security version equals the minimum\n"
     "  --chunk BYTES               feed the patch in chunks of this size (default 4096)\n"
     "  --json                      print the result as JSON on stdout\n";
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static fwd_apply_ctx ctx; /* large: the host build's capacities */
 
@@ -101,7 +93,7 @@ int cmd_apply(int argc, char **argv)
     cfg.min_security_version = min_ver;
     cfg.allow_same_version = !o[STRICT].value;
 
-    double t0 = now();
+    double t0 = cli_now();
     uint32_t resume;
     int st = fwd_apply_init(&ctx, &cfg, 0, &resume);
     int progress = cli_progress_enabled() && !o[JSON].value;
@@ -113,7 +105,7 @@ int cmd_apply(int argc, char **argv)
     }
     if (st == FWD_OK)
         st = fwd_apply_finish(&ctx);
-    double secs = now() - t0;
+    double secs = cli_now() - t0;
     if (st != FWD_OK) {
         char detail[80];
         const char *d = NULL;

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "cli_args.h"
@@ -21,13 +20,6 @@ static const char help[] =
     "  --segment-blocks N      most blocks per segment: work redone after a power cut (default 256)\n"
     "  --stored                no compression (for tiny devices and tests)\n"
     "  --json                  print the result as JSON on stdout\n";
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 int cmd_diff(int argc, char **argv)
 {
@@ -98,7 +90,7 @@ int cmd_diff(int argc, char **argv)
     uint8_t *patch = NULL;
     size_t patch_len = 0;
     fwd_gen_stats stats;
-    double t0 = now();
+    double t0 = cli_now();
     int st = fwd_gen_key_load(o[KEY].value, &key);
     if (st != FWD_OK) {
         cli_error("diff", "cannot load private key %s: not a P-256 key in PEM (make one with `fwdelta keygen`)",
@@ -120,7 +112,7 @@ int cmd_diff(int argc, char **argv)
         cli_error("diff", "cannot write %s: %s", o[OUT].value, strerror(errno));
         goto out;
     }
-    double secs = now() - t0;
+    double secs = cli_now() - t0;
     double ratio = newf.len ? 100.0 * patch_len / newf.len : 0;
     if (o[JSON].value)
         printf("{\"patch\":\"%s\",\"patch_size\":%zu,\"old_size\":%zu,\"new_size\":%zu,\"ratio_percent\":%.3f,"

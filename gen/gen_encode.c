@@ -8,7 +8,7 @@
 
 #define MAX_OP_LEN (1u << 29) /* keeps len << 2 inside a 32-bit varint */
 #define FILL_MIN 16u          /* shorter runs cost less as literals */
-#define RAW_BREAK 3u          /* zeros that end a raw run: a new run header costs about 2 bytes */
+#define RAW_BREAK 1u          /* zeros that end a raw run; 1..6 measured on the corpus, 1 smallest */
 
 int gen_buf_reserve(gen_buf *b, size_t extra)
 {

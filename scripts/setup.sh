@@ -5,7 +5,7 @@
 set -eu
 
 PKGS_BUILD="build-essential pkg-config libzstd-dev libmbedtls-dev libxxhash-dev libdivsufsort-dev"
-PKGS_PEERS="bsdiff xdelta3 zstd gnuplot-nox"
+PKGS_PEERS="bsdiff xdelta3 zstd gnuplot-nox time python3"
 PKGS_DEVICE="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev"
 PKGS_FUZZ="afl++ clang"
 
@@ -14,8 +14,10 @@ case "${1:-all}" in
   device) want="$PKGS_BUILD $PKGS_DEVICE" ;;
   bench)  want="$PKGS_BUILD $PKGS_PEERS" ;;
   fuzz)   want="$PKGS_BUILD $PKGS_FUZZ" ;;
+  test)   want="$PKGS_BUILD $PKGS_DEVICE $PKGS_FUZZ" ;;
+  demo)   want="$PKGS_BUILD $PKGS_DEVICE" ;;
   all)    want="$PKGS_BUILD $PKGS_PEERS $PKGS_DEVICE $PKGS_FUZZ" ;;
-  *) echo "usage: $0 [build|device|bench|fuzz|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|device|bench|fuzz|test|demo|all]" >&2; exit 2 ;;
 esac
 
 SUDO=""
