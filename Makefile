@@ -6,7 +6,6 @@ OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(OPT) -Icommon -Iapply -Igen -Isim
 LDLIBS   = -lzstd -lmbedcrypto -ldivsufsort
 PREFIX  ?= /usr/local
-SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 COMMON_SRC = $(wildcard common/*.c)
 APPLY_SRC  = $(wildcard apply/*.c)
@@ -53,10 +52,10 @@ test-run: $(TESTS) $(CLI)
 	@./tests/run.sh $(BUILD)
 
 # The whole suite, plain and under ASan+UBSan.
+# Everything: the suite plain and under ASan+UBSan, the QEMU run, fuzzing.
 test:
 	@./scripts/setup.sh test
-	@$(MAKE) --no-print-directory test-run
-	@$(MAKE) --no-print-directory test-run BUILD=build-san OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)"
+	@./scripts/test_all.sh
 
 demo:
 	@./scripts/setup.sh demo

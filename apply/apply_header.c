@@ -41,6 +41,9 @@ static int check_device(const fwd_apply_ctx *ctx)
         return FWD_ERR_BLOCK_SIZE;
     if (h->window_log > ctx->window_cap || h->max_payload > ctx->payload_cap)
         return FWD_ERR_NO_MEMORY;
+    /* A compressed model is decoded whole into the ring. */
+    if (h->model_size > (h->codec == FWD_CODEC_ZSTD ? fwd_ring_size(h->window_log) : h->max_payload))
+        return FWD_ERR_NO_MEMORY;
     return FWD_OK;
 }
 
@@ -50,8 +53,7 @@ int fwd_accept_prefix(fwd_apply_ctx *ctx)
     int st = fwd_header_decode(ctx->prefix, h);
     if (st != FWD_OK)
         return st;
-    /* This build applies plain patches without a prediction model. */
-    if (h->enc_alg != FWD_ENC_NONE || h->model_alg != FWD_MODEL_NONE)
+    if (h->model_alg != FWD_MODEL_NONE && !FWD_APPLY_MODEL)
         return FWD_ERR_UNSUPPORTED_ALGORITHM;
     if (h->sig_alg == FWD_SIG_NONE)
         return FWD_ERR_UNSIGNED;
@@ -65,6 +67,8 @@ int fwd_accept_prefix(fwd_apply_ctx *ctx)
         return st;
 #endif
     if ((st = check_device(ctx)) != FWD_OK)
+        return st;
+    if ((st = fwd_enc_policy(ctx)) != FWD_OK)
         return st;
 
     uint8_t old_hash[FWD_HASH_SIZE];

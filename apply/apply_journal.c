@@ -12,9 +12,14 @@
 
 #include "apply_internal.h"
 
-#define ANCHOR_MAGIC 0x41445746u /* "FWDA" */
+#define ANCHOR_MAGIC 0x41445746u   /* "FWDA": an apply starts, at segment 0 */
+#define CONTINUE_MAGIC 0x43445746u /* "FWDC": the journal moved to a new sector; no progress of its own */
 #define RECORD_MAGIC 0x4A445746u /* "FWDJ" */
 #define ANCHOR_BYTES (8u + FWD_PREFIX_SIZE + 4u)
+/* An encrypted patch's anchor also holds the size of its recipients area and
+ * the device's own (public) entry, so that a resume can unwrap again. */
+#define ANCHOR_ENC_BYTES (ANCHOR_BYTES + 4u + FWD_RECIPIENT_SIZE)
+#define ANCHOR_ENC (8u + FWD_PREFIX_SIZE)
 #define RECORD_BYTES 84u
 #define STATE_APPLYING 1u
 #define STATE_DONE 2u
@@ -25,7 +30,9 @@ typedef struct record {
 } record;
 
 static uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
-static uint32_t anchor_slot(const fwd_apply_config *cfg) { return round_up(ANCHOR_BYTES, cfg->prog_size); }
+/* Anchor bytes, from the enc_alg byte (header offset 12) of its prefix. */
+static uint32_t anchor_bytes(const uint8_t *prefix) { return prefix[12] == FWD_ENC_NONE ? ANCHOR_BYTES : ANCHOR_ENC_BYTES; }
+static uint32_t anchor_slot(const fwd_apply_config *cfg, uint32_t bytes) { return round_up(bytes, cfg->prog_size); }
 static uint32_t record_slot(const fwd_apply_config *cfg) { return round_up(RECORD_BYTES, cfg->prog_size); }
 static uint32_t sector_count(const fwd_apply_config *cfg) { return cfg->journal_size / cfg->journal_sector_size; }
 
@@ -51,33 +58,64 @@ static int jprog(fwd_apply_ctx *ctx, uint32_t off, uint32_t len)
     return FWD_OK;
 }
 
-static int write_anchor(fwd_apply_ctx *ctx, uint32_t sector)
+static int write_anchor(fwd_apply_ctx *ctx, uint32_t sector, uint32_t magic)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     uint32_t base = sector * cfg->journal_sector_size;
     if (cfg->erase(cfg->user, FWD_AREA_JOURNAL, base, cfg->journal_sector_size) != 0)
         return FWD_ERR_FLASH_IO;
     uint8_t *b = ctx->payload;
-    uint32_t slot = anchor_slot(cfg);
+    uint32_t n = anchor_bytes(ctx->prefix), slot = anchor_slot(cfg, n);
     memset(b, 0xFF, slot);
-    fwd_store32(b, ANCHOR_MAGIC);
+    fwd_store32(b, magic);
     fwd_store32(b + 4, ++ctx->journal_seq);
     memcpy(b + 8, ctx->prefix, FWD_PREFIX_SIZE);
-    fwd_store32(b + 8 + FWD_PREFIX_SIZE, XXH32(b, 8 + FWD_PREFIX_SIZE, 0));
+    if (n == ANCHOR_ENC_BYTES) {
+        fwd_store32(b + ANCHOR_ENC, ctx->recipients_size);
+        memcpy(b + ANCHOR_ENC + 4, ctx->recipient, FWD_RECIPIENT_SIZE);
+    }
+    fwd_store32(b + n - 4, XXH32(b, n - 4, 0));
     int st = jprog(ctx, base, slot);
     ctx->journal_sector = sector;
     ctx->journal_slot = slot;
     return st;
 }
 
+static int all_erased(const uint8_t *b, uint32_t n);
+
+/* *erased: whether the whole slot at off reads as erased. */
+static int slot_erased(fwd_apply_ctx *ctx, uint32_t off, uint32_t len, int *erased)
+{
+    *erased = 1;
+    for (uint32_t done = 0; done < len && *erased; done += FWD_APPLY_CHECK_BUF) {
+        uint32_t n = len - done < FWD_APPLY_CHECK_BUF ? len - done : FWD_APPLY_CHECK_BUF;
+        if (jread(ctx, off + done, ctx->check_buf, n) != FWD_OK)
+            return FWD_ERR_FLASH_IO;
+        *erased = all_erased(ctx->check_buf, n);
+    }
+    return FWD_OK;
+}
+
 static int write_record(fwd_apply_ctx *ctx, const record *r)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     uint32_t slot = record_slot(cfg);
-    if (ctx->journal_slot + slot > cfg->journal_sector_size) {
-        int st = write_anchor(ctx, (ctx->journal_sector + 1) % sector_count(cfg));
-        if (st != FWD_OK)
+    /* The scan vouches for the first free slot only, and for its first
+     * RECORD_BYTES: a slot that is not wholly erased is skipped, never
+     * programmed twice. A sector erased just now must have room. */
+    for (int rolled = 0;; ctx->journal_slot += slot) {
+        int st, erased;
+        if (ctx->journal_slot + slot > cfg->journal_sector_size) {
+            if (rolled++)
+                return FWD_ERR_JOURNAL;
+            if ((st = write_anchor(ctx, (ctx->journal_sector + 1) % sector_count(cfg), CONTINUE_MAGIC)) != FWD_OK)
+                return st;
+        }
+        if ((st = slot_erased(ctx, ctx->journal_sector * cfg->journal_sector_size + ctx->journal_slot, slot,
+                              &erased)) != FWD_OK)
             return st;
+        if (erased)
+            break;
     }
     uint8_t *b = ctx->payload;
     memset(b, 0xFF, slot);
@@ -113,13 +151,19 @@ typedef struct scan_result {
 
 static void consider(fwd_apply_ctx *ctx, scan_result *best, const record *r, uint32_t sector, const uint8_t *anchor)
 {
-    if (best->found && r->seq <= ctx->journal_seq)
+    if (r->seq > ctx->journal_seq)
+        ctx->journal_seq = r->seq; /* new records must supersede every one seen */
+    if (best->found && r->seq <= best->rec.seq)
         return;
-    ctx->journal_seq = r->seq;
     best->found = 1;
     best->sector = sector;
     best->rec = *r;
     memcpy(ctx->prefix, anchor + 8, FWD_PREFIX_SIZE);
+    ctx->recipients_size = 0;
+    if (anchor_bytes(anchor + 8) == ANCHOR_ENC_BYTES) {
+        ctx->recipients_size = fwd_load32(anchor + ANCHOR_ENC);
+        memcpy(ctx->recipient, anchor + ANCHOR_ENC + 4, FWD_RECIPIENT_SIZE);
+    }
 }
 
 /* Reads every sector and keeps the newest intact record bound to an intact
@@ -134,19 +178,24 @@ static int scan(fwd_apply_ctx *ctx, scan_result *best)
     memset(best, 0, sizeof(*best));
     for (uint32_t s = 0; s < sector_count(cfg); s++) {
         uint32_t base = s * cfg->journal_sector_size;
-        int st = jread(ctx, base, anchor, ANCHOR_BYTES);
+        int st = jread(ctx, base, anchor, ANCHOR_ENC_BYTES);
         if (st != FWD_OK)
             return st;
-        if (fwd_load32(anchor) != ANCHOR_MAGIC ||
-            fwd_load32(anchor + 8 + FWD_PREFIX_SIZE) != XXH32(anchor, 8 + FWD_PREFIX_SIZE, 0))
+        uint32_t magic = fwd_load32(anchor);
+        if ((magic != ANCHOR_MAGIC && magic != CONTINUE_MAGIC) ||
+            fwd_load32(anchor + anchor_bytes(anchor + 8) - 4) != XXH32(anchor, anchor_bytes(anchor + 8) - 4, 0))
             continue;
         uint8_t pid[FWD_HASH_SIZE];
         fwd_sha256(anchor + 8, FWD_HEADER_SIZE, pid);
-        record r = { .seq = fwd_load32(anchor + 4), .patch_offset = FWD_PREFIX_SIZE, .state = STATE_APPLYING };
+        uint32_t area = anchor_bytes(anchor + 8) == ANCHOR_ENC_BYTES ? fwd_load32(anchor + ANCHOR_ENC) : 0;
+        record r = { .seq = fwd_load32(anchor + 4), .patch_offset = FWD_PREFIX_SIZE + area, .state = STATE_APPLYING };
         memcpy(r.hash, anchor + 8 + 160, FWD_HASH_SIZE); /* chain_head: segment 0 comes next */
-        consider(ctx, best, &r, s, anchor);
+        if (magic == ANCHOR_MAGIC)
+            consider(ctx, best, &r, s, anchor);
+        else if (r.seq > ctx->journal_seq)
+            ctx->journal_seq = r.seq; /* a continuation only vouches for the records after it */
         uint32_t free_slot = cfg->journal_sector_size;
-        for (uint32_t slot = anchor_slot(cfg); slot + rs <= cfg->journal_sector_size; slot += rs) {
+        for (uint32_t slot = anchor_slot(cfg, anchor_bytes(anchor + 8)); slot + rs <= cfg->journal_sector_size; slot += rs) {
             uint8_t rb[RECORD_BYTES];
             if ((st = jread(ctx, base + slot, rb, RECORD_BYTES)) != FWD_OK)
                 return st;
@@ -202,22 +251,36 @@ int fwd_journal_load(fwd_apply_ctx *ctx, unsigned flags, uint32_t *resume_offset
          * again, which re-hashes bank B against the signed hash. */
         ctx->resumed = 1;
         ctx->journal_done = 1;
-        ctx->patch_pos = ctx->hdr.patch_size;
-        ctx->seg_patch_offset = ctx->hdr.patch_size;
+        ctx->patch_pos = ctx->hdr.patch_size + ctx->recipients_size;
+        ctx->seg_patch_offset = ctx->patch_pos;
         ctx->seg_index = ctx->hdr.segment_count;
         ctx->out_block = fwd_block_count(ctx->hdr.new_size, ctx->hdr.block_size);
         ctx->skip_below = ctx->hdr.new_size;
         ctx->journal_resume_out = ctx->hdr.new_size;
         ctx->phase = PHASE_END;
-        *resume_offset = ctx->hdr.patch_size;
+        *resume_offset = ctx->patch_pos;
         return FWD_OK;
     }
     /* Bound the journal's claims by the signed header before trusting them. */
     uint32_t blocks = fwd_block_count(ctx->hdr.new_size, ctx->hdr.block_size);
     if (r->segment >= ctx->hdr.segment_count || r->out_block >= blocks ||
-        r->patch_offset < FWD_PREFIX_SIZE || r->patch_offset >= ctx->hdr.patch_size ||
+        r->patch_offset < (uint64_t)FWD_PREFIX_SIZE + ctx->recipients_size +
+                              (uint64_t)(FWD_SEGMENT_HEADER_SIZE + 1) * r->segment ||
+        r->patch_offset - ctx->recipients_size >= ctx->hdr.patch_size ||
         r->resume_out > ctx->hdr.new_size || r->resume_out % ctx->hdr.block_size != 0 ||
         (uint64_t)r->out_block * ctx->hdr.block_size > r->resume_out)
+        return FWD_OK;
+    record from = *r;
+    if (ctx->hdr.model_alg != FWD_MODEL_NONE) {
+        /* The model lives only in segment 0: read from there again, programming
+         * nothing below resume_out (FORMAT.md, "Prediction model"). */
+        from.segment = 0;
+        from.patch_offset = FWD_PREFIX_SIZE + ctx->recipients_size;
+        from.out_block = 0;
+        memcpy(from.hash, ctx->hdr.chain_head, FWD_HASH_SIZE);
+    }
+    /* The journal never holds the content key: unwrap again from the anchored entry. */
+    if (ctx->hdr.enc_alg != FWD_ENC_NONE && fwd_enc_resume(ctx, from.patch_offset, from.segment) != FWD_OK)
         return FWD_OK;
 
     record again = *r;
@@ -226,18 +289,18 @@ int fwd_journal_load(fwd_apply_ctx *ctx, unsigned flags, uint32_t *resume_offset
         return st;
     ctx->journal_attempts = again.attempts;
     ctx->journal_resume_out = r->resume_out;
-    ctx->seg_index = r->segment;
-    ctx->seg_patch_offset = r->patch_offset;
-    ctx->patch_pos = r->patch_offset;
-    ctx->out_block = r->out_block;
+    ctx->seg_index = from.segment;
+    ctx->seg_patch_offset = from.patch_offset;
+    ctx->patch_pos = from.patch_offset;
+    ctx->out_block = from.out_block;
     ctx->skip_below = r->resume_out;
     ctx->erased_upto = r->resume_out;
     ctx->sector_start = r->resume_out;
     ctx->out_pos = r->resume_out;
-    memcpy(ctx->expect_hash, r->hash, FWD_HASH_SIZE);
+    memcpy(ctx->expect_hash, from.hash, FWD_HASH_SIZE);
     ctx->phase = PHASE_SEG_HEADER;
     ctx->resumed = 1;
-    *resume_offset = r->patch_offset;
+    *resume_offset = from.patch_offset;
     return FWD_OK;
 }
 
@@ -248,7 +311,7 @@ int fwd_journal_start(fwd_apply_ctx *ctx)
         return FWD_OK;
     ctx->journal_resume_out = 0;
     ctx->journal_attempts = 0;
-    return write_anchor(ctx, (ctx->journal_sector + 1) % sector_count(cfg));
+    return write_anchor(ctx, (ctx->journal_sector + 1) % sector_count(cfg), ANCHOR_MAGIC);
 }
 
 /* After a segment is programmed and verified: record the newest erase-sector

@@ -7,6 +7,7 @@
 
 static int fail(fwd_apply_ctx *ctx, int st)
 {
+    fwd_enc_wipe(ctx);
     ctx->status = st;
     ctx->phase = PHASE_FAILED;
     return st;
@@ -24,6 +25,8 @@ static int check_config(const fwd_apply_config *cfg)
         return FWD_ERR_CONFIG;
     if (cfg->max_window_log > FWD_APPLY_MAX_WINDOW_LOG || cfg->max_payload > FWD_APPLY_MAX_PAYLOAD)
         return FWD_ERR_CONFIG;
+    if (cfg->require_encryption && (!cfg->device_key || !FWD_APPLY_ENCRYPTION))
+        return FWD_ERR_CONFIG; /* could apply nothing */
     if (cfg->journal_size != 0) {
         /* Two sectors at least, each with room for an anchor and two records. */
         uint32_t js = cfg->journal_sector_size;
@@ -57,13 +60,25 @@ int fwd_apply_init(fwd_apply_ctx *ctx, const fwd_apply_config *cfg, unsigned fla
     return FWD_OK;
 }
 
-/* The prefix is complete and verified: prepare for the first segment. */
+/* The prefix is complete: verify it, then read the recipients area of an
+ * encrypted patch, or go straight to the first segment. */
 static int start_fresh(fwd_apply_ctx *ctx)
 {
+    fwd_enc_reset(ctx); /* a journal scan may have left another patch's area */
     int st = fwd_accept_prefix(ctx);
     if (st != FWD_OK)
         return st;
-    if ((st = fwd_journal_start(ctx)) != FWD_OK)
+    if (ctx->hdr.enc_alg != FWD_ENC_NONE) {
+        ctx->phase = PHASE_RECIPIENTS;
+        return FWD_OK;
+    }
+    return fwd_begin_segments(ctx);
+}
+
+int fwd_begin_segments(fwd_apply_ctx *ctx)
+{
+    int st = fwd_journal_start(ctx);
+    if (st != FWD_OK)
         return st;
     memcpy(ctx->expect_hash, ctx->hdr.chain_head, FWD_HASH_SIZE);
     ctx->seg_patch_offset = ctx->patch_pos;
@@ -83,6 +98,28 @@ static int begin_segment(fwd_apply_ctx *ctx)
     return FWD_OK;
 }
 
+/* Segment 0 of a model patch: it rebuilds no block and is never the last. */
+static int model_segment(fwd_apply_ctx *ctx)
+{
+#if FWD_APPLY_MODEL
+    if (ctx->seg.out_blocks != 0 || ctx->hdr.segment_count < 2 || fwd_is_zero(ctx->seg.next_hash, FWD_HASH_SIZE))
+        return FWD_ERR_BAD_SEGMENT;
+    fwd_decrypt_payload(ctx);
+    int st = fwd_model_segment(ctx);
+    if (st != FWD_OK)
+        return st;
+    memcpy(ctx->seg_hash, ctx->expect_hash, FWD_HASH_SIZE);
+    memcpy(ctx->expect_hash, ctx->seg.next_hash, FWD_HASH_SIZE);
+    ctx->seg_index++;
+    ctx->seg_patch_offset = ctx->patch_pos;
+    ctx->phase = PHASE_SEG_HEADER;
+    return FWD_OK;
+#else
+    (void)ctx;
+    return FWD_ERR_UNSUPPORTED_ALGORITHM;
+#endif
+}
+
 /* The payload is complete: check it against the chain, then apply it. */
 static int end_segment(fwd_apply_ctx *ctx)
 {
@@ -94,6 +131,8 @@ static int end_segment(fwd_apply_ctx *ctx)
 
     uint32_t blocks = fwd_block_count(h->new_size, h->block_size);
     int last = ctx->seg_index + 1 == h->segment_count;
+    if (ctx->seg_index == 0 && h->model_alg != FWD_MODEL_NONE)
+        return model_segment(ctx);
     if (ctx->seg.out_blocks == 0 || ctx->seg.out_blocks > h->max_segment_blocks ||
         ctx->seg.out_blocks > blocks - ctx->out_block || last != (ctx->out_block + ctx->seg.out_blocks == blocks) ||
         last != fwd_is_zero(ctx->seg.next_hash, FWD_HASH_SIZE))
@@ -103,6 +142,7 @@ static int end_segment(fwd_apply_ctx *ctx)
     uint64_t end = (uint64_t)(ctx->out_block + ctx->seg.out_blocks) * h->block_size;
     fwd_out_begin(ctx, start, end < h->new_size ? (uint32_t)end : h->new_size);
     fwd_ops_begin(ctx);
+    fwd_decrypt_payload(ctx);
     int st = fwd_decode_payload(ctx);
     if (st == FWD_OK)
         st = fwd_ops_end(ctx);
@@ -118,7 +158,7 @@ static int end_segment(fwd_apply_ctx *ctx)
     st = fwd_journal_checkpoint(ctx);
     ctx->seg_patch_offset = ctx->patch_pos;
     ctx->phase = last ? PHASE_END : PHASE_SEG_HEADER;
-    if (st == FWD_OK && last && ctx->patch_pos != h->patch_size)
+    if (st == FWD_OK && last && ctx->patch_pos - ctx->recipients_size != h->patch_size)
         st = FWD_ERR_BAD_HEADER; /* signed patch_size disagrees with the segments */
     return st;
 }
@@ -153,6 +193,18 @@ int fwd_apply_feed(fwd_apply_ctx *ctx, const void *data, size_t len)
                 st = start_fresh(ctx);
             }
             break;
+        case PHASE_RECIPIENTS: {
+            uint32_t want = fwd_recipients_want(ctx);
+            k = gather(ctx, ctx->payload, want, p, len);
+            if (ctx->fill == want) {
+                int done;
+                ctx->fill = 0;
+                st = fwd_recipients_item(ctx, &done);
+                if (st == FWD_OK && done)
+                    st = fwd_begin_segments(ctx);
+            }
+            break;
+        }
         case PHASE_SEG_HEADER:
             k = gather(ctx, ctx->seg_raw, FWD_SEGMENT_HEADER_SIZE, p, len);
             if (ctx->fill == FWD_SEGMENT_HEADER_SIZE) {
@@ -195,6 +247,7 @@ int fwd_apply_finish(fwd_apply_ctx *ctx)
         st = fwd_journal_done(ctx);
     if (st != FWD_OK)
         return fail(ctx, st);
+    fwd_enc_wipe(ctx);
     ctx->phase = PHASE_DONE;
     return FWD_OK;
 }

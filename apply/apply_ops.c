@@ -23,6 +23,10 @@ void fwd_ops_begin(fwd_apply_ctx *ctx)
     ctx->varint_bytes = 0;
     ctx->old_cursor = 0;
     ctx->old_buf_len = 0;
+#if FWD_APPLY_MODEL
+    ctx->predict = ctx->hdr.model_alg != FWD_MODEL_NONE ? ctx->model.flags : 0;
+    ctx->pred_len = 0;
+#endif
 }
 
 /* Accumulates one varint byte; returns 1 when the value is complete, 0 when
@@ -55,13 +59,52 @@ static int old_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
     return FWD_OK;
 }
 
-/* Emits n old bytes unchanged (a zero run of the residual). */
+#if FWD_APPLY_MODEL
+/* The predicted bytes at old_pos: old bytes with moved branches and pointers
+ * translated (FORMAT.md, "Prediction model"), a chunk at a time. The window
+ * read around the chunk is old data too, so it also serves old_window. */
+static int predicted_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
+{
+    uint32_t pos = ctx->old_pos;
+    if (pos < ctx->pred_off || pos >= ctx->pred_off + ctx->pred_len) {
+        const fwd_copy *c = &ctx->copy;
+        uint32_t end = c->old_pos + c->len; /* pos < end: the copy still has bytes */
+        uint32_t to = end - pos < FWD_APPLY_PRED_CHUNK ? end : pos + FWD_APPLY_PRED_CHUNK;
+        uint32_t w0 = pos - c->old_pos > FWD_PREDICT_MARGIN ? pos - FWD_PREDICT_MARGIN : c->old_pos;
+        uint32_t w1 = end - to > FWD_PREDICT_MARGIN ? to + FWD_PREDICT_MARGIN : end;
+        const fwd_apply_config *cfg = ctx->cfg;
+        if (cfg->read(cfg->user, FWD_AREA_OLD, w0, ctx->old_buf, w1 - w0) != 0)
+            return FWD_ERR_FLASH_IO;
+        ctx->old_buf_off = w0;
+        ctx->old_buf_len = w1 - w0;
+        fwd_model_predict(&ctx->model, ctx->hdr.load_address, ctx->predict, c, ctx->old_buf, w0, w1 - w0, pos, to,
+                          ctx->pred_buf);
+        ctx->pred_off = pos;
+        ctx->pred_len = to - pos;
+    }
+    *p = ctx->pred_buf + (pos - ctx->pred_off);
+    *avail = ctx->pred_off + ctx->pred_len - pos;
+    return FWD_OK;
+}
+#endif
+
+/* The bytes a copy starts from at old_pos: old bytes, or their prediction. */
+static int source_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
+{
+#if FWD_APPLY_MODEL
+    if (ctx->predict)
+        return predicted_window(ctx, avail, p);
+#endif
+    return old_window(ctx, avail, p);
+}
+
+/* Emits n source bytes unchanged (a zero run of the residual). */
 static int emit_old(fwd_apply_ctx *ctx, uint32_t n)
 {
     while (n > 0) {
         const uint8_t *p;
         uint32_t k;
-        int st = old_window(ctx, &k, &p);
+        int st = source_window(ctx, &k, &p);
         if (st != FWD_OK)
             return st;
         if (k > n)
@@ -74,14 +117,14 @@ static int emit_old(fwd_apply_ctx *ctx, uint32_t n)
     return FWD_OK;
 }
 
-/* Emits old bytes plus residual bytes taken from the input. */
+/* Emits source bytes plus residual bytes taken from the input. */
 static int emit_raw(fwd_apply_ctx *ctx, const uint8_t *in, uint32_t n)
 {
     uint8_t tmp[64];
     while (n > 0) {
         const uint8_t *p;
         uint32_t k;
-        int st = old_window(ctx, &k, &p);
+        int st = source_window(ctx, &k, &p);
         if (st != FWD_OK)
             return st;
         if (k > n)
@@ -117,6 +160,15 @@ static int emit_fill(fwd_apply_ctx *ctx, uint8_t value, uint32_t n)
 static int begin_op(fwd_apply_ctx *ctx, uint32_t tag)
 {
     uint32_t len = tag >> 2;
+    if ((tag & 3u) == FWD_OP_EXT) { /* switches prediction; produces nothing */
+#if FWD_APPLY_MODEL
+        if (ctx->hdr.model_alg != FWD_MODEL_NONE && len <= (FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS)) {
+            ctx->predict = (uint8_t)len;
+            return FWD_OK;
+        }
+#endif
+        return FWD_ERR_BAD_OPS;
+    }
     if (len == 0 || len > ctx->out_end - ctx->out_pos)
         return FWD_ERR_BAD_OPS;
     ctx->op_kind = (uint8_t)(tag & 3u);
@@ -125,7 +177,7 @@ static int begin_op(fwd_apply_ctx *ctx, uint32_t tag)
     case FWD_OP_COPY: ctx->op_state = OS_DELTA; return FWD_OK;
     case FWD_OP_INSERT: ctx->op_state = OS_INSERT; return FWD_OK;
     case FWD_OP_FILL: ctx->op_state = OS_FILL; return FWD_OK;
-    default: return FWD_ERR_BAD_OPS; /* EXT needs a model, which this patch has not */
+    default: return FWD_ERR_INTERNAL; /* EXT was handled above */
     }
 }
 
@@ -149,6 +201,10 @@ static int begin_copy(fwd_apply_ctx *ctx, uint32_t zz)
     ctx->old_pos = pos;
     ctx->old_cursor = pos + ctx->op_left;
     ctx->op_state = OS_ZEROS;
+#if FWD_APPLY_MODEL
+    ctx->copy = (fwd_copy){ .old_pos = pos, .len = ctx->op_left, .out_pos = ctx->out_pos };
+    ctx->pred_len = 0;
+#endif
     return FWD_OK;
 }
 

@@ -21,10 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mbedtls/aes.h>
 #include <mbedtls/sha256.h>
 
 #include "fwd_crypto.h"
 #include "fwd_format.h"
+#include "fwd_model.h"
 #include "fwd_status.h"
 
 /* Compile-time capacities. The defaults suit a host; a device build sets them
@@ -42,6 +44,13 @@
 #ifndef FWD_APPLY_MAX_KEYS
 #define FWD_APPLY_MAX_KEYS 4
 #endif
+#ifndef FWD_APPLY_MODEL
+#define FWD_APPLY_MODEL 1 /* 0: refuse model patches and save the model's 2 KiB */
+#endif
+#ifndef FWD_APPLY_ENCRYPTION
+#define FWD_APPLY_ENCRYPTION 1 /* 0: refuse encrypted patches; no AES, HMAC, HKDF or ECDH code is linked */
+#endif
+#define FWD_APPLY_PRED_CHUNK 64u /* old bytes predicted at a time */
 #define FWD_APPLY_PROG_BUF 256u  /* program chunk; a multiple of every supported program unit */
 #define FWD_APPLY_OLD_BUF 256u   /* read-ahead window into bank A */
 #define FWD_APPLY_CHECK_BUF 64u  /* read-back comparison piece */
@@ -80,6 +89,15 @@ typedef struct fwd_apply_config {
 
     uint8_t max_window_log;  /* 0: FWD_APPLY_MAX_WINDOW_LOG */
     uint32_t max_payload;    /* 0: FWD_APPLY_MAX_PAYLOAD */
+
+    /* Encrypted patches (FORMAT.md, "Encryption"). device_key: the device's
+     * P-256 private scalar (32 bytes, big-endian), read only while a content
+     * key is unwrapped, never copied; NULL: encrypted patches are refused.
+     * device_key_id: the key id of its public key, which selects the device's
+     * recipient entry. require_encryption: refuse plain patches. */
+    const uint8_t *device_key;
+    uint8_t device_key_id[FWD_KEY_ID_SIZE];
+    uint8_t require_encryption;
 } fwd_apply_config;
 
 /* Flags for fwd_apply_init. */
@@ -147,6 +165,16 @@ typedef struct fwd_apply_ctx {
     uint32_t old_buf_len;
     uint8_t old_buf[FWD_APPLY_OLD_BUF];
 
+    /* prediction model (model_alg 1) */
+#if FWD_APPLY_MODEL
+    fwd_model model;
+    uint8_t predict;           /* FWD_PREDICT_* in force for the coming copies */
+    fwd_copy copy;             /* the copy being applied, for the predictor */
+    uint32_t pred_off;         /* old offset of pred_buf[0] */
+    uint32_t pred_len;         /* predicted bytes held; 0 when none */
+    uint8_t pred_buf[FWD_APPLY_PRED_CHUNK];
+#endif
+
     /* journal */
     uint32_t journal_seq;
     uint32_t journal_sector;
@@ -154,6 +182,15 @@ typedef struct fwd_apply_ctx {
     uint32_t journal_resume_out;
     uint32_t journal_attempts;
     uint8_t journal_done;      /* the journal already records this apply as finished */
+
+    /* encryption: the content key exists only as this key schedule */
+    mbedtls_aes_context aes;
+    uint8_t enc_ready;         /* aes holds the content key */
+    uint8_t recipient_found;
+    uint32_t recipients_size;  /* bytes of the recipients area as fed; 0 for a plain patch */
+    uint32_t recipients_left;  /* entries still to read */
+    uint32_t stream_off;       /* offset of the next payload in the encrypted stream */
+    uint8_t recipient[FWD_RECIPIENT_SIZE]; /* this device's entry: public, kept in the journal's anchor */
 
     /* Buffers: the payload under verification, the zstd ring, and a scratch
      * area shared by signature verification (at init) and the zstd decoder

@@ -27,6 +27,12 @@ int cli_progress_enabled(void);
 /* Monotonic seconds, for the timings the commands print. */
 double cli_now(void);
 void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total);
+/* Creates path readable by its owner only, never overwriting: for secrets. */
+int cli_write_secret(const char *path, const void *data, size_t len);
+/* Loads n public keys (PEM) as 65-byte points; prints the error and returns
+ * EXIT_IO on failure. */
+int cli_load_points(const char *cmd, const char *const *paths, int n, uint8_t (*points)[65]);
+
 /* Exit code and one-line explanation for a refusal, with the header when known. */
 int cli_refusal(const char *cmd, int status, const fwd_header *h, const char *detail);
 
@@ -35,5 +41,6 @@ int cmd_diff(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_wrap(int argc, char **argv);
 
 #endif

@@ -12,7 +12,8 @@ static cli_opt *find(cli_opt *opts, int n, const char *name, size_t len)
     return NULL;
 }
 
-int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos)
+int cli_parse_lists(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos,
+                    cli_list *lists, int nlists)
 {
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -44,6 +45,20 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, 
             cli_error(cmd, "option '%s' needs a value", a);
             return -1;
         }
+        for (int l = 0; l < nlists; l++) {
+            if (&opts[lists[l].opt] != o)
+                continue;
+            if (lists[l].n == lists[l].max) {
+                cli_error(cmd, "option '%s' is given more than %d times", a, lists[l].max);
+                return -1;
+            }
+            lists[l].values[lists[l].n++] = o->value;
+        }
     }
     return npos;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos)
+{
+    return cli_parse_lists(cmd, argc, argv, opts, nopts, pos, max_pos, NULL, 0);
 }

@@ -8,8 +8,17 @@ typedef struct cli_opt {
     const char *value; /* set when given; "1" for a flag */
 } cli_opt;
 
+/* A repeatable option: every value of opts[opt] goes to values (at most max). */
+typedef struct cli_list {
+    int opt;
+    const char **values;
+    int max, n;
+} cli_list;
+
 /* Fills opts and up to max_pos positionals. Returns the number of positionals,
  * or -1 after printing a usage error; -2 when --help was asked for. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos);
+int cli_parse_lists(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos,
+                    cli_list *lists, int nlists);
 
 #endif

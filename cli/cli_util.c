@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fwd_gen.h"
 #include "fwd_status.h"
 
 int cli_read_file(const char *path, cli_file *f)
@@ -66,6 +68,31 @@ int cli_write_file(const char *path, const void *data, size_t len)
         remove(tmp);
     free(tmp);
     return ok ? 0 : -1;
+}
+
+int cli_write_secret(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return -1;
+    int ok = write(fd, data, len) == (ssize_t)len;
+    ok &= fsync(fd) == 0;
+    ok &= close(fd) == 0;
+    if (!ok)
+        remove(path);
+    return ok ? 0 : -1;
+}
+
+int cli_load_points(const char *cmd, const char *const *paths, int n, uint8_t (*points)[65])
+{
+    for (int i = 0; i < n; i++) {
+        if (fwd_gen_pubkey_load(paths[i], points[i]) != FWD_OK) {
+            cli_error(cmd, "cannot load device public key %s: not a P-256 key in PEM (make one with `fwdelta keygen "
+                           "--device`)", paths[i]);
+            return EXIT_IO;
+        }
+    }
+    return 0;
 }
 
 void cli_hex(const uint8_t *p, size_t n, char *out)

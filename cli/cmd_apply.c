@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/platform_util.h>
+
 #include "cli.h"
 #include "cli_args.h"
 #include "fwd_apply.h"
@@ -18,15 +20,18 @@ static const char help[] =
     "  --min-security-version N    the device's anti-rollback minimum (default 0)\n"
     "  --strict-version            refuse a patch whose security version equals the minimum\n"
     "  --chunk BYTES               feed the patch in chunks of this size (default 4096)\n"
+    "  --device-key DEV.pem        the device's private key: decrypts patches encrypted for it\n"
+    "  --require-encryption        refuse plain patches (needs --device-key)\n"
     "  --json                      print the result as JSON on stdout\n";
 
 static fwd_apply_ctx ctx; /* large: the host build's capacities */
 
 int cmd_apply(int argc, char **argv)
 {
-    enum { PUB, PRODUCT, MINVER, STRICT, CHUNK, JSON, OUT, NOPT };
+    enum { PUB, PRODUCT, MINVER, STRICT, CHUNK, JSON, OUT, DEVKEY, REQENC, NOPT };
     cli_opt o[NOPT] = { { "pubkey", 1, 0 }, { "product", 1, 0 }, { "min-security-version", 1, 0 },
-                        { "strict-version", 0, 0 }, { "chunk", 1, 0 }, { "json", 0, 0 }, { "o", 1, 0 } };
+                        { "strict-version", 0, 0 }, { "chunk", 1, 0 }, { "json", 0, 0 }, { "o", 1, 0 },
+                        { "device-key", 1, 0 }, { "require-encryption", 0, 0 } };
     const char *pos[2];
     int n = cli_parse("apply", argc, argv, o, NOPT, pos, 2);
     if (n == -2)
@@ -47,18 +52,37 @@ int cmd_apply(int argc, char **argv)
         cli_error("apply", "--product is at most %u bytes", FWD_PRODUCT_ID_SIZE);
         return EXIT_USAGE;
     }
+    if (o[REQENC].value && !o[DEVKEY].value) {
+        cli_error("apply", "--require-encryption needs --device-key DEV.pem");
+        return EXIT_USAGE;
+    }
     uint8_t pub[65];
     if (fwd_gen_pubkey_load(o[PUB].value, pub) != FWD_OK) {
         cli_error("apply", "cannot load public key %s: not a P-256 key in PEM", o[PUB].value);
         return EXIT_IO;
     }
+    uint8_t dev_scalar[FWD_SCALAR_SIZE], dev_point[FWD_POINT_SIZE], dev_id[FWD_KEY_ID_SIZE] = { 0 };
+    if (o[DEVKEY].value) {
+        fwd_gen_key *dk = NULL;
+        int kst = fwd_gen_key_load(o[DEVKEY].value, &dk);
+        if (kst == FWD_OK)
+            kst = fwd_gen_key_export(dk, dev_scalar, dev_point);
+        fwd_gen_key_free(dk);
+        if (kst != FWD_OK) {
+            cli_error("apply", "cannot load device key %s: not a P-256 private key in PEM", o[DEVKEY].value);
+            return EXIT_IO;
+        }
+        fwd_key_id(dev_point, dev_id);
+    }
     cli_file oldf, patchf;
     if (cli_read_file(pos[0], &oldf) != 0) {
         cli_error("apply", "cannot read OLD %s: %s", pos[0], strerror(errno));
+        mbedtls_platform_zeroize(dev_scalar, sizeof(dev_scalar));
         return EXIT_IO;
     }
     if (cli_read_file(pos[1], &patchf) != 0) {
         cli_error("apply", "cannot read PATCH %s: %s", pos[1], strerror(errno));
+        mbedtls_platform_zeroize(dev_scalar, sizeof(dev_scalar));
         free(oldf.data);
         return EXIT_IO;
     }
@@ -92,6 +116,11 @@ int cmd_apply(int argc, char **argv)
         memcpy(cfg.product_id, h.product_id, FWD_PRODUCT_ID_SIZE);
     cfg.min_security_version = min_ver;
     cfg.allow_same_version = !o[STRICT].value;
+    if (o[DEVKEY].value) {
+        cfg.device_key = dev_scalar;
+        memcpy(cfg.device_key_id, dev_id, FWD_KEY_ID_SIZE);
+    }
+    cfg.require_encryption = o[REQENC].value != NULL;
 
     double t0 = cli_now();
     uint32_t resume;
@@ -120,6 +149,12 @@ int cmd_apply(int argc, char **argv)
         } else if (st == FWD_ERR_ROLLBACK) {
             snprintf(detail, sizeof(detail), "%u%s", (unsigned)min_ver, o[STRICT].value ? " (equal refused)" : "");
             d = detail;
+        } else if (st == FWD_ERR_NO_DEVICE_KEY) {
+            d = "pass the device's key with --device-key DEV.pem";
+        } else if (st == FWD_ERR_NO_RECIPIENT) {
+            snprintf(detail, sizeof(detail), "device key id ");
+            cli_hex(dev_id, FWD_KEY_ID_SIZE, detail + strlen(detail));
+            d = detail;
         }
         if (o[JSON].value)
             printf("{\"status\":\"%s\",\"message\":\"%s\"}\n", fwd_status_name(st), fwd_strerror(st));
@@ -145,6 +180,7 @@ int cmd_apply(int argc, char **argv)
                 o[OUT].value, h.new_size, secs, erases, progs);
     rc = 0;
 out:
+    mbedtls_platform_zeroize(dev_scalar, sizeof(dev_scalar));
     nor_free(&dev.bank_b);
     nor_free(&dev.journal);
     free(oldf.data);

@@ -6,6 +6,8 @@
 
 #include "cli.h"
 #include "cli_args.h"
+#include <mbedtls/platform_util.h>
+
 #include "fwd_gen.h"
 
 static const char help[] =
@@ -18,18 +20,30 @@ static const char help[] =
     "  --level L               zstd level 1..22 (default 19)\n"
     "  --max-payload BYTES     largest segment the device buffers (default block size + 512)\n"
     "  --segment-blocks N      most blocks per segment: work redone after a power cut (default 256)\n"
+    "  --model auto|on|off     predict moved branches and pointers (auto: keep whichever patch is smaller)\n"
+    "  --load-address ADDR     address the images run at, for the model (default: inferred)\n"
     "  --stored                no compression (for tiny devices and tests)\n"
+    "  --encrypt-for DEV.pub.pem\n"
+    "                          encrypt the patch (AES-128-CTR, fresh key) for this device; repeat for\n"
+    "                          up to 64 devices (make device keys with `fwdelta keygen --device`)\n"
+    "  --content-key-out FILE  also write the content key (hex, mode 0600) for `fwdelta wrap --content-key`;\n"
+    "                          anyone holding it can decrypt the patch\n"
     "  --json                  print the result as JSON on stdout\n";
 
 int cmd_diff(int argc, char **argv)
 {
-    enum { KEY, PRODUCT, SECVER, BLOCK, WINDOW, LEVEL, PAYLOAD, SEGBLOCKS, STORED, JSON, OUT, NOPT };
+    enum { KEY, PRODUCT, SECVER, BLOCK, WINDOW, LEVEL, PAYLOAD, SEGBLOCKS, STORED, JSON, OUT, MODEL, LOAD, ENCRYPT,
+           KEYOUT, NOPT };
+    const char *enc_paths[FWD_RECIPIENTS_MAX];
     cli_opt o[NOPT] = { { "key", 1, 0 },          { "product", 1, 0 },     { "security-version", 1, 0 },
                         { "block-size", 1, 0 },   { "window-log", 1, 0 },  { "level", 1, 0 },
                         { "max-payload", 1, 0 },  { "segment-blocks", 1, 0 }, { "stored", 0, 0 },
-                        { "json", 0, 0 },         { "o", 1, 0 } };
+                        { "json", 0, 0 },         { "o", 1, 0 },           { "model", 1, 0 },
+                        { "load-address", 1, 0 },
+                        { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 } };
+    cli_list enc = { ENCRYPT, enc_paths, FWD_RECIPIENTS_MAX, 0 };
     const char *pos[2];
-    int n = cli_parse("diff", argc, argv, o, NOPT, pos, 2);
+    int n = cli_parse_lists("diff", argc, argv, o, NOPT, pos, 2, &enc, 1);
     if (n == -2)
         return fputs(help, stdout), 0;
     if (n < 0)
@@ -72,8 +86,36 @@ int cmd_diff(int argc, char **argv)
     }
     if (o[STORED].value)
         opt.codec = FWD_CODEC_STORED;
+    if (o[MODEL].value) {
+        static const char *const names[] = { "auto", "off", "on" };
+        int found = 0;
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(o[MODEL].value, names[i]))
+                opt.model = i, found = 1;
+        if (!found) {
+            cli_error("diff", "--model takes auto, on or off");
+            return EXIT_USAGE;
+        }
+    }
+    if (o[LOAD].value) {
+        if (cli_parse_u32(o[LOAD].value, &opt.load_address) != 0) {
+            cli_error("diff", "--load-address takes a number (0x... for hex)");
+            return EXIT_USAGE;
+        }
+        opt.load_address_set = 1;
+    }
     if (cli_progress_enabled() && !o[JSON].value)
         opt.progress = cli_progress;
+    if (o[KEYOUT].value && !enc.n) {
+        cli_error("diff", "--content-key-out needs --encrypt-for");
+        return EXIT_USAGE;
+    }
+    uint8_t devices[FWD_RECIPIENTS_MAX][65], content_key[FWD_CONTENT_KEY_SIZE];
+    if (cli_load_points("diff", enc_paths, enc.n, devices) != 0)
+        return EXIT_IO;
+    opt.recipients = (const uint8_t(*)[65])devices;
+    opt.recipient_count = (uint32_t)enc.n;
+    opt.content_key_out = o[KEYOUT].value ? content_key : NULL;
 
     cli_file oldf, newf;
     if (cli_read_file(pos[0], &oldf) != 0) {
@@ -112,23 +154,38 @@ int cmd_diff(int argc, char **argv)
         cli_error("diff", "cannot write %s: %s", o[OUT].value, strerror(errno));
         goto out;
     }
+    if (o[KEYOUT].value) {
+        char hex[2 * FWD_CONTENT_KEY_SIZE + 2];
+        cli_hex(content_key, FWD_CONTENT_KEY_SIZE, hex);
+        strcat(hex, "\n");
+        int bad = cli_write_secret(o[KEYOUT].value, hex, strlen(hex));
+        mbedtls_platform_zeroize(hex, sizeof(hex));
+        if (bad) {
+            cli_error("diff", "cannot write %s: %s (an existing file is never overwritten)", o[KEYOUT].value,
+                      strerror(errno));
+            goto out;
+        }
+    }
     double secs = cli_now() - t0;
     double ratio = newf.len ? 100.0 * patch_len / newf.len : 0;
     if (o[JSON].value)
         printf("{\"patch\":\"%s\",\"patch_size\":%zu,\"old_size\":%zu,\"new_size\":%zu,\"ratio_percent\":%.3f,"
                "\"seconds\":%.3f,\"segments\":%u,\"ops_bytes\":%llu,\"payload_bytes\":%llu,\"framing_bytes\":%llu,"
                "\"header_bytes\":%llu,\"copy_bytes\":%llu,\"insert_bytes\":%llu,\"fill_bytes\":%llu,"
-               "\"residual_nonzero\":%llu}\n",
+               "\"residual_nonzero\":%llu,\"model_entries\":%u,\"load_address\":%u,\"plain_size\":%llu,"
+               "\"model_size\":%llu}\n",
                o[OUT].value, patch_len, oldf.len, newf.len, ratio, secs, stats.segments,
                (unsigned long long)stats.ops_raw_bytes, (unsigned long long)stats.payload_bytes,
                (unsigned long long)stats.framing_bytes, (unsigned long long)stats.header_bytes,
                (unsigned long long)stats.copy_bytes, (unsigned long long)stats.insert_bytes,
-               (unsigned long long)stats.fill_bytes, (unsigned long long)stats.residual_nonzero);
+               (unsigned long long)stats.fill_bytes, (unsigned long long)stats.residual_nonzero, stats.model_entries,
+               stats.load_address, (unsigned long long)stats.plain_size, (unsigned long long)stats.model_size);
     else
-        fprintf(stderr, "%s: %zu bytes (%.2f%% of the new image), %u segments, %.2f s\n", o[OUT].value, patch_len,
-                ratio, stats.segments, secs);
+        fprintf(stderr, "%s: %zu bytes (%.2f%% of the new image), %u segments, %.2f s%s\n", o[OUT].value, patch_len,
+                ratio, stats.segments, secs, opt.recipient_count ? ", encrypted" : "");
     rc = 0;
 out:
+    mbedtls_platform_zeroize(content_key, sizeof(content_key));
     free(patch);
     fwd_gen_key_free(key);
     free(oldf.data);

@@ -8,9 +8,12 @@
 #include "fwd_gen.h"
 
 static const char help[] =
-    "usage: fwdelta keygen -o KEY.pem\n"
-    "Writes a new ECDSA P-256 private key to KEY.pem (mode 0600) and its public key\n"
-    "to KEY.pub.pem. Existing files are never overwritten.\n";
+    "usage: fwdelta keygen [--device] -o KEY.pem\n"
+    "Writes a new P-256 private key to KEY.pem (mode 0600) and its public key\n"
+    "to KEY.pub.pem. Existing files are never overwritten.\n"
+    "  --device    the key is a device's decryption key (the same PEM format): KEY.pem\n"
+    "              is provisioned into that one device, KEY.pub.pem goes to\n"
+    "              `fwdelta diff --encrypt-for` and `fwdelta wrap --key-for`\n";
 
 /* KEY.pem -> KEY.pub.pem; any other name gets ".pub.pem" appended. */
 static char *public_name(const char *priv)
@@ -28,8 +31,8 @@ static char *public_name(const char *priv)
 
 int cmd_keygen(int argc, char **argv)
 {
-    cli_opt opts[] = { { "o", 1, NULL } };
-    int n = cli_parse("keygen", argc, argv, opts, 1, NULL, 0);
+    cli_opt opts[] = { { "o", 1, NULL }, { "device", 0, NULL } };
+    int n = cli_parse("keygen", argc, argv, opts, 2, NULL, 0);
     if (n == -2)
         return fputs(help, stdout), 0;
     if (n < 0 || !opts[0].value) {
@@ -47,7 +50,11 @@ int cmd_keygen(int argc, char **argv)
         free(pub);
         return EXIT_IO;
     }
-    fprintf(stderr, "wrote %s (private, keep it secret) and %s (public, for devices)\n", opts[0].value, pub);
+    if (opts[1].value)
+        fprintf(stderr, "wrote %s (device private key: provision it into one device, keep it secret) and %s "
+                        "(public, for `fwdelta diff --encrypt-for`)\n", opts[0].value, pub);
+    else
+        fprintf(stderr, "wrote %s (private, keep it secret) and %s (public, for devices)\n", opts[0].value, pub);
     free(pub);
     return 0;
 }

@@ -9,15 +9,18 @@ static const char usage[] =
     "Signed, streaming, resumable delta updates for firmware.\n"
     "\n"
     "commands:\n"
-    "  keygen -o KEY.pem              make a P-256 signing key and KEY.pub.pem beside it\n"
+    "  keygen [--device] -o KEY.pem   make a P-256 signing (or device) key and KEY.pub.pem beside it\n"
     "  diff --key KEY.pem [--product ID] [--security-version N] [--block-size B]\n"
     "       [--window-log W] [--level L] [--max-payload BYTES] [--segment-blocks N]\n"
-    "       [--json] OLD NEW -o PATCH  build a signed patch\n"
+    "       [--encrypt-for DEV.pub.pem]... [--json] OLD NEW -o PATCH\n"
+    "                                 build a signed (and, for the given devices, encrypted) patch\n"
     "  apply --pubkey PUB.pem [--product ID] [--min-security-version N] [--strict-version]\n"
-    "       [--chunk BYTES] [--json] OLD PATCH -o NEW\n"
+    "       [--chunk BYTES] [--device-key DEV.pem] [--require-encryption] [--json] OLD PATCH -o NEW\n"
     "                                 rebuild NEW with the device applier on a simulated flash\n"
     "  verify --pubkey PUB.pem PATCH  check the signature and the whole hash chain\n"
     "  info [--json] PATCH            print the header\n"
+    "  wrap --key-for DEV.pub.pem... (--device-key HOLDER.pem | --content-key KEY.hex) PATCH -o OUT\n"
+    "                                 add devices to an encrypted patch, without the signing key\n"
     "\n"
     "Run `fwdelta <command> --help` for a command's details.\n"
     "\n"
@@ -37,7 +40,7 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = { { "keygen", cmd_keygen }, { "diff", cmd_diff }, { "apply", cmd_apply },
-                 { "verify", cmd_verify }, { "info", cmd_info } };
+                 { "verify", cmd_verify }, { "info", cmd_info }, { "wrap", cmd_wrap } };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

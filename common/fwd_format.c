@@ -153,6 +153,14 @@ void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_se
     memcpy(s->out_hash, in + 40, FWD_HASH_SIZE);
 }
 
+int fwd_recipients_head_decode(const uint8_t head[FWD_RECIPIENTS_HEAD_SIZE], uint32_t *count)
+{
+    *count = fwd_load16(head);
+    if (*count == 0 || *count > FWD_RECIPIENTS_MAX || fwd_load16(head + 2) != FWD_RECIPIENT_SIZE)
+        return FWD_ERR_BAD_RECIPIENTS;
+    return FWD_OK;
+}
+
 int fwd_memneq(const void *a, const void *b, size_t n)
 {
     const volatile uint8_t *x = a, *y = b;

@@ -38,6 +38,20 @@
 #define FWD_MAX_SEGMENT_BLOCKS_LIMIT 65536u
 #define FWD_MODEL_SIZE_LIMIT    4096u
 
+/* Recipients area of an encrypted patch (FORMAT.md, "Encryption"): a 4-byte
+ * head (count, entry size) and count entries of key_id, ephemeral_pub,
+ * wrapped_key, tag; the tag covers the entry's first FWD_RCPT_TAG bytes. */
+#define FWD_RECIPIENTS_HEAD_SIZE 4u
+#define FWD_RECIPIENTS_MAX      64u
+#define FWD_RECIPIENT_SIZE      121u
+#define FWD_RCPT_KEY_ID         0u
+#define FWD_RCPT_EPHEMERAL      8u
+#define FWD_RCPT_WRAPPED        73u
+#define FWD_RCPT_TAG            89u
+#define FWD_CONTENT_KEY_SIZE    16u
+#define FWD_POINT_SIZE          65u  /* uncompressed SEC1 P-256 point */
+#define FWD_SCALAR_SIZE         32u  /* big-endian P-256 private scalar */
+
 /* Operation kinds in a decoded data segment (low two bits of the tag). */
 #define FWD_OP_COPY   0u
 #define FWD_OP_INSERT 1u
@@ -102,6 +116,11 @@ int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h);
 
 void fwd_segment_header_encode(const fwd_segment_header *s, uint8_t out[FWD_SEGMENT_HEADER_SIZE]);
 void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_segment_header *s);
+
+/* Reads the recipients area head: FWD_OK and the entry count, or
+ * FWD_ERR_BAD_RECIPIENTS when the count is outside 1..64 or the entry size is
+ * not FWD_RECIPIENT_SIZE. The area is FWD_RECIPIENTS_HEAD_SIZE + count entries. */
+int fwd_recipients_head_decode(const uint8_t head[FWD_RECIPIENTS_HEAD_SIZE], uint32_t *count);
 
 /* Constant-time comparison for secrets and authenticators; 0 when equal. */
 int fwd_memneq(const void *a, const void *b, size_t n);

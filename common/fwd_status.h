@@ -36,7 +36,13 @@
     X(FWD_ERR_ARGUMENT,            -28, "invalid argument")                             \
     X(FWD_ERR_IO,                  -29, "file input/output failed")                     \
     X(FWD_ERR_KEY,                 -30, "key cannot be loaded or used")                 \
-    X(FWD_ERR_INTERNAL,            -31, "internal error")
+    X(FWD_ERR_INTERNAL,            -31, "internal error")                               \
+    X(FWD_ERR_NOT_ENCRYPTED,       -32, "patch is not encrypted and this device requires encryption") \
+    X(FWD_ERR_NO_DEVICE_KEY,       -33, "patch is encrypted and this device has no decryption key") \
+    X(FWD_ERR_BAD_RECIPIENTS,      -34, "malformed recipients area")                    \
+    X(FWD_ERR_NO_RECIPIENT,        -35, "patch is not encrypted for this device (no recipient entry with its key id)") \
+    X(FWD_ERR_UNWRAP,              -36, "recipient entry does not unwrap with this device's key") \
+    X(FWD_ERR_KEY_COMMITMENT,      -37, "unwrapped content key does not match the signed key commitment")
 
 typedef enum fwd_status {
 #define FWD_STATUS_ENUM(name, value, text) name = value,

@@ -9,6 +9,12 @@
 #include "fwd_format.h"
 #include "fwd_status.h"
 
+/* Prediction of moved branches and pointers (FORMAT.md, "Prediction model"):
+ * AUTO builds the patch with and without it and keeps the smaller. */
+#define FWD_GEN_MODEL_AUTO 0
+#define FWD_GEN_MODEL_OFF 1
+#define FWD_GEN_MODEL_ON 2
+
 typedef struct fwd_gen_options {
     uint32_t block_size;          /* flash erase unit of the target; default 4096 */
     unsigned window_log;          /* zstd window the device can afford; default 12 (4 KiB) */
@@ -18,9 +24,17 @@ typedef struct fwd_gen_options {
     uint32_t max_segment_blocks;  /* bound on blocks redone after a power cut; default 256 */
     char product_id[FWD_PRODUCT_ID_SIZE + 1];
     uint32_t security_version;
+    int model;                    /* FWD_GEN_MODEL_AUTO (default), _OFF or _ON */
+    int load_address_set;         /* use load_address instead of inferring it */
+    uint32_t load_address;        /* address the images run at (model only) */
     /* Called now and then during long work; may be NULL. */
     void (*progress)(void *user, const char *stage, uint64_t done, uint64_t total);
     void *progress_user;
+    /* Encryption (FORMAT.md, "Encryption"): the devices' public keys (65-byte
+     * points) to wrap a fresh content key for; 0 recipients: a plain patch. */
+    const uint8_t (*recipients)[65];
+    uint32_t recipient_count;     /* 0 .. 64 */
+    uint8_t *content_key_out;     /* not NULL: receives the 16-byte content key (a secret) */
 } fwd_gen_options;
 
 /* Where the bytes of a patch went (before compression for the first three). */
@@ -30,8 +44,11 @@ typedef struct fwd_gen_stats {
     uint64_t ops_raw_bytes;                        /* operation stream before zstd */
     uint64_t payload_bytes;                        /* after zstd */
     uint64_t framing_bytes;                        /* segment headers */
-    uint64_t header_bytes;                         /* header and signature */
+    uint64_t header_bytes;                         /* header, signature and recipients area */
     uint32_t segments;
+    uint32_t model_entries;                        /* 0: the patch has no model */
+    uint32_t load_address;
+    uint64_t plain_size, model_size;               /* both candidates' sizes when both were built */
 } fwd_gen_stats;
 
 typedef struct fwd_gen_key fwd_gen_key;
@@ -54,5 +71,23 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
 /* Checks a patch without a device: header, signature against pub, and the
  * whole hash chain. Returns FWD_OK or the FWD_ERR_* a device would report. */
 int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_header *hdr);
+
+/* A key's private scalar and public point, as a device configuration holds
+ * them (fwd_apply_config.device_key). */
+int fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[32], uint8_t point[65]);
+
+/* Recovers the content key of an encrypted patch from the recipient entry of
+ * holder (a device key, or a server's key listed as a recipient) and checks it
+ * against the signed key commitment. FWD_ERR_NOT_ENCRYPTED, FWD_ERR_NO_RECIPIENT,
+ * FWD_ERR_UNWRAP, FWD_ERR_KEY_COMMITMENT, or a structural error. */
+int fwd_gen_unwrap(const uint8_t *patch, size_t len, const fwd_gen_key *holder, uint8_t content_key[16]);
+
+/* Writes a copy of an encrypted patch whose recipients area also wraps
+ * content_key (checked against the signed commitment) for each device key
+ * (an existing entry with the same key id is replaced), or, with replace,
+ * holds only those. The signed part is unchanged: no signing key is needed
+ * and the patch id stays the same. *out is malloc'ed. */
+int fwd_gen_rewrap(const uint8_t *patch, size_t len, const uint8_t content_key[16], const uint8_t (*devices)[65],
+                   uint32_t count, int replace, uint8_t **out, size_t *out_len);
 
 #endif

@@ -51,12 +51,26 @@ int gen_buf_varint(gen_buf *b, uint32_t v)
 
 static uint32_t zigzag(int64_t d) { return d >= 0 ? (uint32_t)(d * 2) : (uint32_t)(-d * 2 - 1); }
 
-static int encode_copy(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_off, uint32_t old_off,
-                       uint32_t len, uint32_t *cursor, gen_buf *out, fwd_gen_stats *st)
+/* The residual is taken against the bytes the applier will predict: the old
+ * bytes themselves, or with a model the old bytes with moved branches and
+ * pointers translated as `enable` allows. */
+static int encode_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_model_use *mu,
+                       unsigned enable, uint32_t new_off, uint32_t old_off, uint32_t len, uint32_t *cursor,
+                       gen_buf *out, fwd_gen_stats *st)
 {
     int rc = gen_buf_varint(out, len << 2 | FWD_OP_COPY);
     rc |= gen_buf_varint(out, zigzag((int64_t)old_off - *cursor));
+    uint8_t *pred = NULL;
     const uint8_t *o = old_img + old_off, *n = new_img + new_off;
+    if (mu && mu->model && enable) {
+        pred = malloc(len);
+        if (!pred)
+            return FWD_ERR_INTERNAL;
+        fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off };
+        fwd_model_predict(mu->model, mu->load_address, enable, &c, old_img, 0, old_len, old_off, old_off + len,
+                          pred);
+        o = pred;
+    }
     uint32_t i = 0;
     while (i < len && rc == FWD_OK) {
         uint32_t z = 0;
@@ -83,9 +97,95 @@ static int encode_copy(const uint8_t *old_img, const uint8_t *new_img, uint32_t 
         }
         i += z + r;
     }
+    free(pred);
     *cursor = old_off + len;
     st->copy_bytes += len;
     return rc == FWD_OK ? FWD_OK : FWD_ERR_INTERNAL;
+}
+
+#define MODES 4u           /* FWD_PREDICT_* combinations */
+#define MODE_SPAN 1024u    /* output bytes a prediction choice covers */
+#define SWITCH_COST 6u     /* an EXT operation plus the split copy's tag and delta, in residual bytes */
+
+/* Picks the prediction mode for each MODE_SPAN of a copy by dynamic
+ * programming over (mismatching bytes + switches), starting from `mode`.
+ * Returns the number of spans; modes[] receives one mode per span. */
+static uint32_t choose_modes(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_model_use *mu,
+                             unsigned mode, uint32_t new_off, uint32_t old_off, uint32_t len, uint8_t **modes_out)
+{
+    uint32_t spans = (len + MODE_SPAN - 1) / MODE_SPAN;
+    uint8_t *pred = malloc((size_t)len * MODES);
+    uint32_t *cost = calloc((size_t)spans * MODES, sizeof(*cost));
+    uint8_t *from = malloc((size_t)spans * MODES), *modes = malloc(spans);
+    if (!pred || !cost || !from || !modes) {
+        free(pred), free(cost), free(from), free(modes);
+        return 0;
+    }
+    fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off };
+    for (unsigned m = 0; m < MODES; m++) {
+        fwd_model_predict(mu->model, mu->load_address, m, &c, old_img, 0, old_len, old_off, old_off + len,
+                          pred + (size_t)m * len);
+        for (uint32_t i = 0; i < len; i++)
+            cost[(i / MODE_SPAN) * MODES + m] += pred[(size_t)m * len + i] != new_img[new_off + i];
+    }
+    /* best[m]: cheapest cost of spans so far ending in mode m */
+    uint64_t best[MODES], next[MODES];
+    for (unsigned m = 0; m < MODES; m++)
+        best[m] = (m == mode ? 0 : SWITCH_COST) + cost[m];
+    for (uint32_t s = 1; s < spans; s++) {
+        for (unsigned m = 0; m < MODES; m++) {
+            unsigned arg = m;
+            uint64_t b = best[m];
+            for (unsigned k = 0; k < MODES; k++)
+                if (best[k] + SWITCH_COST < b)
+                    b = best[k] + SWITCH_COST, arg = k;
+            next[m] = b + cost[s * MODES + m];
+            from[s * MODES + m] = (uint8_t)arg;
+        }
+        memcpy(best, next, sizeof(best));
+    }
+    unsigned m = 0;
+    for (unsigned k = 1; k < MODES; k++)
+        if (best[k] < best[m])
+            m = k;
+    for (uint32_t s = spans; s-- > 0;) {
+        modes[s] = (uint8_t)m;
+        if (s > 0)
+            m = from[s * MODES + m];
+    }
+    free(pred);
+    free(cost);
+    free(from);
+    *modes_out = modes;
+    return spans;
+}
+
+/* A copy with a model: runs of spans sharing a mode become one copy each,
+ * preceded by an EXT operation where the mode changes. */
+static int encode_modeled_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img,
+                               const gen_model_use *mu, unsigned *mode, uint32_t new_off, uint32_t old_off,
+                               uint32_t len, uint32_t *cursor, gen_buf *out, fwd_gen_stats *st)
+{
+    uint8_t *modes = NULL;
+    uint32_t spans = choose_modes(old_img, old_len, new_img, mu, *mode, new_off, old_off, len, &modes);
+    if (spans == 0)
+        return FWD_ERR_INTERNAL;
+    int rc = FWD_OK;
+    for (uint32_t s = 0; s < spans && rc == FWD_OK;) {
+        uint32_t e = s + 1;
+        while (e < spans && modes[e] == modes[s])
+            e++;
+        if (modes[s] != *mode) {
+            rc = gen_buf_varint(out, (uint32_t)modes[s] << 2 | FWD_OP_EXT);
+            *mode = modes[s];
+        }
+        uint32_t a = s * MODE_SPAN, b = e * MODE_SPAN < len ? e * MODE_SPAN : len;
+        if (rc == FWD_OK)
+            rc = encode_copy(old_img, old_len, new_img, mu, *mode, new_off + a, old_off + a, b - a, cursor, out, st);
+        s = e;
+    }
+    free(modes);
+    return rc;
 }
 
 static int encode_insert(const uint8_t *p, uint32_t len, gen_buf *out, fwd_gen_stats *st)
@@ -119,10 +219,14 @@ static int encode_insert(const uint8_t *p, uint32_t len, gen_buf *out, fwd_gen_s
     return rc == FWD_OK ? FWD_OK : FWD_ERR_INTERNAL;
 }
 
-int gen_encode_range(const uint8_t *old_img, const uint8_t *new_img, const gen_ops *ops, size_t *op_index,
-                     uint32_t start, uint32_t end, gen_buf *out, fwd_gen_stats *stats)
+static int mode_used(const gen_model_use *mu) { return mu && mu->model; }
+
+int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_ops *ops,
+                     const gen_model_use *mu, size_t *op_index, uint32_t start, uint32_t end, gen_buf *out,
+                     fwd_gen_stats *stats)
 {
-    uint32_t cursor = 0; /* segments are independent: the old cursor restarts */
+    uint32_t cursor = 0; /* segments are independent: the old cursor and the mode restart */
+    unsigned mode = mu && mu->model ? mu->model->flags : 0;
     size_t i = *op_index;
     while (i > 0 && ops->v[i].new_off > start)
         i--;
@@ -132,9 +236,11 @@ int gen_encode_range(const uint8_t *old_img, const uint8_t *new_img, const gen_o
         uint32_t b = op->new_off + op->len < end ? op->new_off + op->len : end;
         while (a < b) {
             uint32_t n = b - a < MAX_OP_LEN ? b - a : MAX_OP_LEN;
-            int rc = op->kind == FWD_OP_COPY
-                         ? encode_copy(old_img, new_img, a, op->old_off + (a - op->new_off), n, &cursor, out, stats)
-                         : encode_insert(new_img + a, n, out, stats);
+            uint32_t old_a = op->old_off + (a - op->new_off);
+            int rc = op->kind != FWD_OP_COPY ? encode_insert(new_img + a, n, out, stats)
+                     : mode_used(mu) ? encode_modeled_copy(old_img, old_len, new_img, mu, &mode, a, old_a, n, &cursor,
+                                                           out, stats)
+                                     : encode_copy(old_img, old_len, new_img, NULL, 0, a, old_a, n, &cursor, out, stats);
             if (rc != FWD_OK)
                 return rc;
             a += n;

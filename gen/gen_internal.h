@@ -2,8 +2,12 @@
 #ifndef FWD_GEN_INTERNAL_H
 #define FWD_GEN_INTERNAL_H
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+
 #include "fwd_crypto.h"
 #include "fwd_gen.h"
+#include "fwd_model.h"
 
 typedef struct gen_op {
     uint8_t kind;      /* FWD_OP_COPY or FWD_OP_INSERT (fills are found while encoding) */
@@ -30,12 +34,45 @@ int gen_buf_varint(gen_buf *b, uint32_t v);
 int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len,
               gen_ops *ops, const fwd_gen_options *opt);
 
+/* The prediction model a patch uses; model NULL for a plain patch. */
+typedef struct gen_model_use {
+    const fwd_model *model;
+    uint32_t load_address;
+} gen_model_use;
+
 /* gen_encode.c: the decoded payload of the segment covering [start, end). */
-int gen_encode_range(const uint8_t *old_img, const uint8_t *new_img, const gen_ops *ops, size_t *op_index,
-                     uint32_t start, uint32_t end, gen_buf *out, fwd_gen_stats *stats);
+int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_ops *ops,
+                     const gen_model_use *mu, size_t *op_index, uint32_t start, uint32_t end, gen_buf *out,
+                     fwd_gen_stats *stats);
+
+/* gen_model.c */
+uint32_t gen_model_load_address(const uint8_t *img, uint32_t len);
+int gen_model_fit(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len,
+                  const gen_ops *ops, uint32_t load, fwd_model *m);
+int gen_model_encode(const fwd_model *m, gen_buf *out);
+uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, const fwd_model *m);
 
 /* gen_key.c */
 int gen_sign(const fwd_gen_key *key, const uint8_t hash[FWD_HASH_SIZE], uint8_t sig[FWD_SIGNATURE_SIZE]);
 void gen_key_point(const fwd_gen_key *key, uint8_t point[65]);
+int gen_seed_drbg(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *entropy, const char *pers);
+
+/* gen_encrypt.c (FORMAT.md, "Encryption") */
+typedef struct gen_rng {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+} gen_rng;
+int gen_rng_init(gen_rng *r, const char *pers);
+void gen_rng_free(gen_rng *r);
+/* A fresh random content key and nonce: the one path every patch takes. */
+int gen_content_key(gen_rng *r, uint8_t key[FWD_CONTENT_KEY_SIZE], uint8_t nonce[FWD_NONCE_SIZE]);
+/* Turns a signed plain patch into an encrypted one for opt->recipients:
+ * payloads encrypted, chain recomputed over the ciphertext, recipients area
+ * inserted, header re-signed. Replaces *patch. */
+int gen_encrypt_patch(const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
+                      fwd_gen_stats *stats);
+/* The recipients area of an encrypted patch (its header decoded): FWD_OK and
+ * its entries, FWD_ERR_BAD_RECIPIENTS, or FWD_ERR_INCOMPLETE. */
+int gen_recipients(const uint8_t *patch, size_t len, uint32_t *count, const uint8_t **entries);
 
 #endif

@@ -31,7 +31,7 @@ static int write_file(const char *path, const unsigned char *pem, int private_ke
     return ok ? FWD_OK : FWD_ERR_IO;
 }
 
-static int seed_drbg(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *entropy, const char *pers)
+int gen_seed_drbg(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *entropy, const char *pers)
 {
     return mbedtls_ctr_drbg_seed(drbg, mbedtls_entropy_func, entropy, (const unsigned char *)pers, strlen(pers));
 }
@@ -46,7 +46,7 @@ int fwd_gen_keygen(const char *private_path, const char *public_path)
     mbedtls_pk_init(&pk);
     unsigned char pem[1024];
     int st = FWD_ERR_KEY;
-    if (seed_drbg(&drbg, &entropy, "fwdelta keygen") == 0 &&
+    if (gen_seed_drbg(&drbg, &entropy, "fwdelta keygen") == 0 &&
         mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) == 0 &&
         mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &drbg) == 0 &&
         mbedtls_pk_write_key_pem(&pk, pem, sizeof(pem)) == 0) {
@@ -104,6 +104,14 @@ void gen_key_point(const fwd_gen_key *key, uint8_t point[65])
     point_of((mbedtls_pk_context *)&key->pk, point);
 }
 
+int fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[FWD_SCALAR_SIZE], uint8_t point[FWD_POINT_SIZE])
+{
+    const mbedtls_ecp_keypair *ec = mbedtls_pk_ec(key->pk);
+    if (mbedtls_mpi_write_binary(&ec->d, scalar, FWD_SCALAR_SIZE) != 0)
+        return FWD_ERR_KEY;
+    return point_of((mbedtls_pk_context *)&key->pk, point);
+}
+
 int fwd_gen_pubkey_load(const char *path, uint8_t point[65])
 {
     mbedtls_pk_context pk;
@@ -126,7 +134,7 @@ int gen_sign(const fwd_gen_key *key, const uint8_t hash[FWD_HASH_SIZE], uint8_t 
     mbedtls_ctr_drbg_init(&drbg);
     mbedtls_mpi_init(&r);
     mbedtls_mpi_init(&s);
-    int ok = seed_drbg(&drbg, &entropy, "fwdelta sign") == 0 &&
+    int ok = gen_seed_drbg(&drbg, &entropy, "fwdelta sign") == 0 &&
              mbedtls_ecdsa_sign_det_ext(&ec->grp, &r, &s, &ec->d, hash, FWD_HASH_SIZE, MBEDTLS_MD_SHA256,
                                         mbedtls_ctr_drbg_random, &drbg) == 0 &&
              mbedtls_mpi_write_binary(&r, sig, 32) == 0 && mbedtls_mpi_write_binary(&s, sig + 32, 32) == 0;

@@ -50,17 +50,37 @@ static int check_options(const fwd_gen_options *opt, size_t old_len, size_t new_
         return FWD_ERR_ARGUMENT;
     if (strlen(opt->product_id) > FWD_PRODUCT_ID_SIZE)
         return FWD_ERR_ARGUMENT;
+    if (opt->recipient_count > FWD_RECIPIENTS_MAX || (opt->recipient_count && !opt->recipients))
+        return FWD_ERR_ARGUMENT;
     return FWD_OK;
 }
 
 typedef struct seg_ctx {
     const uint8_t *old_img, *new_img;
-    uint32_t new_len;
+    uint32_t old_len, new_len;
+    gen_model_use mu;
     const gen_ops *ops;
     const fwd_gen_options *opt;
     ZSTD_CCtx *cctx;
     gen_buf raw;
+    uint32_t model_size; /* decoded model bytes, once encoded */
 } seg_ctx;
+
+/* Runs a decoded payload through the patch's codec. */
+static int compress(seg_ctx *c, const gen_buf *raw, gen_buf *out)
+{
+    out->n = 0;
+    if (c->opt->codec == FWD_CODEC_STORED)
+        return gen_buf_put(out, raw->p, raw->n);
+    size_t bound = ZSTD_compressBound(raw->n);
+    if (gen_buf_reserve(out, bound) != FWD_OK)
+        return FWD_ERR_INTERNAL;
+    size_t r = ZSTD_compress2(c->cctx, out->p, bound, raw->p, raw->n);
+    if (ZSTD_isError(r))
+        return FWD_ERR_INTERNAL;
+    out->n = r;
+    return FWD_OK;
+}
 
 /* Encodes and compresses blocks [first, first + n) into out. */
 static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_index, gen_buf *out,
@@ -69,22 +89,12 @@ static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_inde
     uint32_t b = c->opt->block_size;
     uint64_t end = (uint64_t)(first + n) * b;
     c->raw.n = 0;
-    int rc = gen_encode_range(c->old_img, c->new_img, c->ops, op_index, first * b,
+    int rc = gen_encode_range(c->old_img, c->old_len, c->new_img, c->ops, &c->mu, op_index, first * b,
                               end < c->new_len ? (uint32_t)end : c->new_len, &c->raw, st);
     if (rc != FWD_OK)
         return rc;
     st->ops_raw_bytes += c->raw.n;
-    out->n = 0;
-    if (c->opt->codec == FWD_CODEC_STORED)
-        return gen_buf_put(out, c->raw.p, c->raw.n);
-    size_t bound = ZSTD_compressBound(c->raw.n);
-    if (gen_buf_reserve(out, bound) != FWD_OK)
-        return FWD_ERR_INTERNAL;
-    size_t r = ZSTD_compress2(c->cctx, out->p, bound, c->raw.p, c->raw.n);
-    if (ZSTD_isError(r))
-        return FWD_ERR_INTERNAL;
-    out->n = r;
-    return FWD_OK;
+    return compress(c, &c->raw, out);
 }
 
 /* Chooses how many blocks the segment starting at `first` takes: as many as
@@ -102,7 +112,9 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
     fwd_gen_stats best_stats = { 0 };
     gen_buf trial = { 0 };
     int rc = FWD_OK;
-    for (int iter = 0; iter < 16 && rc == FWD_OK; iter++) {
+    /* Shrinking stops only at a fit (k falls strictly, down to one block);
+     * growing after a fit is tried a few times. */
+    for (int grown = 0; rc == FWD_OK;) {
         size_t idx = *op_index;
         fwd_gen_stats st = { 0 };
         rc = build_payload(c, first, k, &idx, &trial, &st);
@@ -122,7 +134,7 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
                 next = too_big - 1;
             if (next > limit)
                 next = limit;
-            if (next <= k)
+            if (next <= k || ++grown > 12)
                 break;
             k = next;
         } else {
@@ -134,7 +146,7 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
             uint32_t next = (uint32_t)(k * scale * 0.97);
             if (next >= k)
                 next = k - 1;
-            if (next <= best)
+            if (best && next <= best)
                 break;
             k = next ? next : 1;
         }
@@ -160,13 +172,28 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
 {
     uint32_t b = c->opt->block_size;
     uint32_t blocks = fwd_block_count(c->new_len, b);
-    gen_segment *segs = calloc(blocks ? blocks : 1, sizeof(*segs));
+    gen_segment *segs = calloc(blocks + 1, sizeof(*segs));
     if (!segs)
         return FWD_ERR_INTERNAL;
     uint32_t n = 0, first = 0;
     size_t op_index = 0;
     double bytes_per_block = 0;
     int rc = FWD_OK;
+    if (c->mu.model) { /* segment 0 carries the model and rebuilds no block */
+        gen_buf raw = { 0 };
+        rc = gen_model_encode(c->mu.model, &raw);
+        if (rc == FWD_OK)
+            rc = compress(c, &raw, &segs[0].payload);
+        if (rc == FWD_OK && (raw.n > FWD_MODEL_SIZE_LIMIT || segs[0].payload.n > FWD_MODEL_PAYLOAD_LIMIT))
+            rc = FWD_ERR_TOO_LARGE;
+        if (rc == FWD_OK) {
+            fwd_sha256(raw.p, raw.n, segs[0].out_hash);
+            c->model_size = (uint32_t)raw.n;
+            stats->payload_bytes += segs[0].payload.n;
+            n = 1;
+        }
+        free(raw.p);
+    }
     while (first < blocks && rc == FWD_OK) {
         rc = cut_segment(c, first, blocks - first, &bytes_per_block, &op_index, &segs[n], stats);
         if (rc != FWD_OK)
@@ -198,32 +225,39 @@ static int create_cctx(seg_ctx *c)
     return r ? FWD_ERR_INTERNAL : FWD_OK;
 }
 
-int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
-                 const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
-                 fwd_gen_stats *stats_out)
+/* Matches again on images normalised through the model (gen_model_normalize),
+ * which finds moved code whole where the first pass saw it in pieces. */
+static int rematch(seg_ctx *c, const fwd_model *model, uint32_t load, gen_ops *out)
 {
-    fwd_gen_stats stats = { 0 };
-    *patch = NULL;
-    *patch_len = 0;
-    int rc = check_options(opt, old_len, new_len);
-    if (rc != FWD_OK)
-        return rc;
-    gen_ops ops = { 0 };
-    seg_ctx c = { .old_img = old_img, .new_img = new_img, .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt };
+    uint8_t *a = gen_model_normalize(c->old_img, c->old_len, load, model);
+    uint8_t *b = gen_model_normalize(c->new_img, c->new_len, load, NULL);
+    int rc = a && b ? gen_match(a, c->old_len, b, c->new_len, out, c->opt) : FWD_ERR_INTERNAL;
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* Segments, chains and signs one candidate patch for c's model (or none). */
+static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
+                       fwd_gen_stats *stats)
+{
+    const fwd_gen_options *opt = c->opt;
     gen_segment *segs = NULL;
     uint32_t nseg = 0;
-    rc = gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt);
-    if (rc == FWD_OK)
-        rc = create_cctx(&c);
-    if (rc == FWD_OK)
-        rc = make_segments(&c, &segs, &nseg, &stats);
+    memset(stats, 0, sizeof(*stats));
+    int rc = make_segments(c, &segs, &nseg, stats);
 
     fwd_header h = { .format_version = FWD_FORMAT_VERSION, .diff_alg = FWD_DIFF_SPARSE, .codec = (uint8_t)opt->codec,
                      .hash_alg = FWD_HASH_SHA256, .sig_alg = FWD_SIG_ECDSA_P256,
                      .window_log = opt->codec == FWD_CODEC_ZSTD ? (uint8_t)opt->window_log : 0,
-                     .security_version = opt->security_version, .old_size = (uint32_t)old_len,
-                     .new_size = (uint32_t)new_len, .block_size = opt->block_size, .segment_count = nseg,
-                     .max_payload = payload_bound(opt), .max_segment_blocks = opt->max_segment_blocks };
+                     .security_version = opt->security_version, .old_size = c->old_len, .new_size = c->new_len,
+                     .block_size = opt->block_size, .segment_count = nseg, .max_payload = payload_bound(opt),
+                     .max_segment_blocks = opt->max_segment_blocks };
+    if (c->mu.model) {
+        h.model_alg = FWD_MODEL_THUMB2;
+        h.model_size = c->model_size;
+        h.load_address = c->mu.load_address;
+    }
     uint64_t total = FWD_PREFIX_SIZE;
     for (uint32_t i = 0; i < nseg; i++)
         total += FWD_SEGMENT_HEADER_SIZE + segs[i].payload.n;
@@ -246,8 +280,8 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
         if (nseg)
             memcpy(h.chain_head, next, FWD_HASH_SIZE);
         memcpy(h.product_id, opt->product_id, strlen(opt->product_id));
-        fwd_sha256(old_img, old_len, h.old_sha256);
-        fwd_sha256(new_img, new_len, h.new_sha256);
+        fwd_sha256(c->old_img, c->old_len, h.old_sha256);
+        fwd_sha256(c->new_img, c->new_len, h.new_sha256);
         h.patch_size = (uint32_t)total;
         uint8_t point[65], hash[FWD_HASH_SIZE];
         gen_key_point(key, point);
@@ -259,20 +293,93 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     for (uint32_t i = 0; i < nseg; i++)
         free(segs[i].payload.p);
     free(segs);
-    free(ops.v);
-    free(c.raw.p);
-    ZSTD_freeCCtx(c.cctx);
     if (rc != FWD_OK) {
         free(out);
         return rc;
     }
-    stats.segments = nseg;
-    stats.framing_bytes = (uint64_t)nseg * FWD_SEGMENT_HEADER_SIZE;
-    stats.header_bytes = FWD_PREFIX_SIZE;
-    if (stats_out)
-        *stats_out = stats;
+    stats->segments = nseg;
+    stats->framing_bytes = (uint64_t)nseg * FWD_SEGMENT_HEADER_SIZE;
+    stats->header_bytes = FWD_PREFIX_SIZE;
+    stats->model_entries = c->mu.model ? c->mu.model->n : 0;
+    stats->load_address = c->mu.load_address;
     *patch = out;
     *patch_len = (size_t)total;
+    return FWD_OK;
+}
+
+int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+                 const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
+                 fwd_gen_stats *stats_out)
+{
+    *patch = NULL;
+    *patch_len = 0;
+    int rc = check_options(opt, old_len, new_len);
+    if (rc != FWD_OK)
+        return rc;
+    gen_ops ops = { 0 };
+    seg_ctx c = { .old_img = old_img, .new_img = new_img, .old_len = (uint32_t)old_len,
+                  .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt };
+    fwd_gen_stats stats = { 0 };
+    rc = gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt);
+    if (rc == FWD_OK)
+        rc = create_cctx(&c);
+    if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_ON)
+        rc = build_patch(&c, key, patch, patch_len, &stats);
+
+    fwd_model *model = NULL;
+    gen_ops renorm = { 0 };
+    if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_OFF && new_len > 0) {
+        model = malloc(sizeof(*model));
+        uint32_t load = opt->load_address_set ? opt->load_address
+                                              : gen_model_load_address(new_img, (uint32_t)new_len);
+        rc = model ? gen_model_fit(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, load, model)
+                   : FWD_ERR_INTERNAL;
+        if (rc == FWD_OK && model->n > 0)
+            rc = rematch(&c, model, load, &renorm);
+        /* The model with the first matches and with the re-matches: keep the smallest patch of all. */
+        const gen_ops *sets[2] = { &ops, &renorm };
+        uint64_t plain_size = *patch_len, model_size = 0;
+        for (int i = 0; i < 2 && rc == FWD_OK && model->n > 0; i++) {
+            c.mu = (gen_model_use){ model, load };
+            c.ops = sets[i];
+            uint8_t *alt = NULL;
+            size_t alt_len = 0;
+            fwd_gen_stats alt_stats;
+            int arc = build_patch(&c, key, &alt, &alt_len, &alt_stats);
+            if (arc == FWD_OK && (model_size == 0 || alt_len < model_size))
+                model_size = alt_len;
+            if (arc == FWD_OK && (*patch == NULL || alt_len < *patch_len)) {
+                free(*patch);
+                *patch = alt;
+                *patch_len = alt_len;
+                stats = alt_stats;
+            } else {
+                free(alt);
+                if (arc != FWD_ERR_TOO_LARGE && arc != FWD_OK)
+                    rc = arc; /* a model too large to send is simply not used */
+            }
+        }
+        stats.plain_size = plain_size;
+        stats.model_size = model_size;
+        c.ops = &ops;
+    }
+    if (rc == FWD_OK && *patch == NULL) /* ON was asked for, but no model could be fitted */
+        rc = build_patch(&c, key, patch, patch_len, &stats);
+    if (rc == FWD_OK && opt->recipient_count)
+        rc = gen_encrypt_patch(opt, key, patch, patch_len, &stats);
+    free(model);
+    free(renorm.v);
+    free(ops.v);
+    free(c.raw.p);
+    ZSTD_freeCCtx(c.cctx);
+    if (rc != FWD_OK) {
+        free(*patch);
+        *patch = NULL;
+        *patch_len = 0;
+        return rc;
+    }
+    if (stats_out)
+        *stats_out = stats;
     return FWD_OK;
 }
 
@@ -294,11 +401,19 @@ int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_
     fwd_sha256(patch, FWD_HEADER_SIZE, hash);
     if ((rc = fwd_ecdsa_p256_verify(pub, hash, patch + FWD_HEADER_SIZE)) != FWD_OK)
         return rc;
-    if (hdr->enc_alg != FWD_ENC_NONE)
-        return FWD_ERR_UNSUPPORTED_ALGORITHM; /* the recipients area is not parsed by this version */
+    /* The recipients area is unsigned and its entries need a device key:
+     * only its structure is checked; the chain covers the ciphertext. */
+    size_t area = 0;
+    if (hdr->enc_alg != FWD_ENC_NONE) {
+        uint32_t count;
+        const uint8_t *entries;
+        if ((rc = gen_recipients(patch, len, &count, &entries)) != FWD_OK)
+            return rc;
+        area = FWD_RECIPIENTS_HEAD_SIZE + (size_t)count * FWD_RECIPIENT_SIZE;
+    }
     uint8_t expect[FWD_HASH_SIZE];
     memcpy(expect, hdr->chain_head, FWD_HASH_SIZE);
-    size_t pos = FWD_PREFIX_SIZE;
+    size_t pos = FWD_PREFIX_SIZE + area;
     uint64_t blocks = 0;
     for (uint32_t i = 0; i < hdr->segment_count; i++) {
         if (len - pos < FWD_SEGMENT_HEADER_SIZE)
@@ -313,7 +428,9 @@ int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_
         if (memcmp(hash, expect, FWD_HASH_SIZE) != 0)
             return FWD_ERR_CHAIN;
         int last = i + 1 == hdr->segment_count;
-        if (sh.out_blocks == 0 || sh.out_blocks > hdr->max_segment_blocks || last != fwd_is_zero(sh.next_hash, FWD_HASH_SIZE))
+        int model_segment = i == 0 && hdr->model_alg != FWD_MODEL_NONE;
+        if ((model_segment ? sh.out_blocks != 0 : (sh.out_blocks == 0 || sh.out_blocks > hdr->max_segment_blocks)) ||
+            last != fwd_is_zero(sh.next_hash, FWD_HASH_SIZE))
             return FWD_ERR_BAD_SEGMENT;
         blocks += sh.out_blocks;
         memcpy(expect, sh.next_hash, FWD_HASH_SIZE);
@@ -321,7 +438,7 @@ int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_
     }
     if (blocks != fwd_block_count(hdr->new_size, hdr->block_size))
         return FWD_ERR_BAD_SEGMENT;
-    if (pos != hdr->patch_size)
+    if (pos - area != hdr->patch_size)
         return FWD_ERR_BAD_HEADER;
     return pos == len ? FWD_OK : FWD_ERR_TRAILING_DATA;
 }

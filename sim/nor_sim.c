@@ -3,14 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int setup(nor_flash *f, uint32_t size, uint32_t prog_unit)
+/* max_sectors bounds the geometry the caller will describe. */
+static int setup(nor_flash *f, uint32_t size, uint32_t prog_unit, uint32_t max_sectors)
 {
     memset(f, 0, sizeof(*f));
-    if (prog_unit == 0 || size % prog_unit != 0)
+    if (prog_unit == 0 || size % prog_unit != 0 || max_sectors > NOR_MAX_SECTORS)
         return -1;
     f->mem = malloc(size ? size : 1);
     f->unit_used = calloc(size / prog_unit + 1, 1);
-    if (!f->mem || !f->unit_used)
+    f->sector_start = calloc(max_sectors + 1, sizeof(uint32_t));
+    f->erases = calloc(max_sectors + 1, sizeof(uint32_t));
+    f->programs = calloc(max_sectors + 1, sizeof(uint32_t));
+    if (!f->mem || !f->unit_used || !f->sector_start || !f->erases || !f->programs)
         return -1;
     memset(f->mem, 0xFF, size);
     f->size = size;
@@ -21,7 +25,7 @@ static int setup(nor_flash *f, uint32_t size, uint32_t prog_unit)
 int nor_init(nor_flash *f, uint32_t size, uint32_t sector_size, uint32_t prog_unit)
 {
     if (sector_size == 0 || size % sector_size != 0 || size / sector_size > NOR_MAX_SECTORS ||
-        setup(f, size, prog_unit) != 0)
+        setup(f, size, prog_unit, size / sector_size) != 0)
         return -1;
     f->nsectors = size / sector_size;
     for (uint32_t i = 0; i <= f->nsectors; i++)
@@ -32,7 +36,7 @@ int nor_init(nor_flash *f, uint32_t size, uint32_t sector_size, uint32_t prog_un
 int nor_init_mixed(nor_flash *f, uint32_t size, uint32_t prog_unit)
 {
     static const uint32_t kib[] = { 16, 16, 16, 16, 64 };
-    if (setup(f, size, prog_unit) != 0)
+    if (setup(f, size, prog_unit, size / (16 * 1024u) + 1) != 0)
         return -1;
     uint32_t off = 0, n = 0;
     while (off < size && n < NOR_MAX_SECTORS) {
@@ -51,6 +55,9 @@ void nor_free(nor_flash *f)
 {
     free(f->mem);
     free(f->unit_used);
+    free(f->sector_start);
+    free(f->erases);
+    free(f->programs);
     memset(f, 0, sizeof(*f));
 }
 

@@ -11,7 +11,7 @@
 
 #include "fwd_apply.h"
 
-#define NOR_MAX_SECTORS 4096u
+#define NOR_MAX_SECTORS (1u << 20)
 
 typedef enum nor_cut_mode { NOR_CUT_BEFORE = 0, NOR_CUT_AFTER = 1, NOR_CUT_TORN = 2 } nor_cut_mode;
 
@@ -19,8 +19,8 @@ typedef struct nor_flash {
     uint8_t *mem;
     uint8_t *unit_used;   /* per program unit: programmed since the last erase */
     uint32_t size, prog_unit, nsectors;
-    uint32_t sector_start[NOR_MAX_SECTORS + 1];
-    uint32_t erases[NOR_MAX_SECTORS], programs[NOR_MAX_SECTORS];
+    uint32_t *sector_start;        /* nsectors + 1 entries: the last is the end */
+    uint32_t *erases, *programs;   /* wear counters per sector */
     uint32_t violations;  /* misaligned, double program, partial-sector erase, out of range */
 } nor_flash;
 

@@ -140,9 +140,11 @@ static void run_config(const config *c)
             one_cut(c, k, (nor_cut_mode)(tl_rand(&s) % 3), tl_rand(&s), n, clean_erases, &t);
         }
     }
-    printf("%s: ops %llu, cuts: %u, resumed byte-exact: %u, bricked: %u, max redo blocks: %u, extra erases: %llu\n",
-           c->name, (unsigned long long)n, t.cuts, t.exact, t.bricked, t.max_redo_blocks,
-           (unsigned long long)t.extra_erases);
+    fwd_header h;
+    fwd_header_decode(c->patch.p, &h);
+    printf("%s%s: ops %llu, cuts: %u, resumed byte-exact: %u, bricked: %u, max redo blocks: %u, extra erases: %llu\n",
+           c->name, h.model_alg ? " (model patch)" : "", (unsigned long long)n, t.cuts, t.exact, t.bricked,
+           t.max_redo_blocks, (unsigned long long)t.extra_erases);
 }
 
 /* The journal only serves the patch it was written for, and a damaged one

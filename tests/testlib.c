@@ -197,3 +197,133 @@ int tl_read_file(const char *path, tl_buf *out)
     fclose(f);
     return got == out->n ? 0 : -1;
 }
+
+/* ---- the power-cut procedure (as in tests/test_powercut.c) -------------- */
+
+typedef struct pc_state {
+    const tl_powercut *pc;
+    uint32_t prog_end; /* highest bank B byte programmed so far */
+    uint32_t cuts, exact, bricked, max_redo_blocks;
+    uint64_t extra_erases;
+} pc_state;
+
+static void pc_on_prog(void *user, uint32_t off, uint32_t len)
+{
+    pc_state *s = user;
+    if (off + len > s->prog_end)
+        s->prog_end = off + len;
+}
+
+static uint64_t pc_erases(const tl_device *d)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < d->dev.bank_b.nsectors; i++)
+        n += d->dev.bank_b.erases[i];
+    for (uint32_t i = 0; i < d->dev.journal.nsectors; i++)
+        n += d->dev.journal.erases[i];
+    return n;
+}
+
+/* A device whose bank B holds stale programmed data, as after a previous update. */
+static void pc_device(tl_device *d, pc_state *s, uint64_t seed)
+{
+    const tl_powercut *pc = s->pc;
+    tl_device_init(d, pc->old_img, (uint32_t)pc->new_img->n, &pc->geo);
+    tl_buf junk = tl_random(d->dev.bank_b.size, seed);
+    memcpy(d->dev.bank_b.mem, junk.p, junk.n);
+    memset(d->dev.bank_b.unit_used, 1, d->dev.bank_b.size / d->dev.bank_b.prog_unit);
+    free(junk.p);
+    d->dev.on_prog = pc_on_prog;
+    d->dev.hook_user = s;
+    if (pc->setup)
+        pc->setup(d, pc->user);
+}
+
+static int pc_boot(tl_device *d, pc_state *s, uint32_t *resume_out)
+{
+    const tl_powercut *pc = s->pc;
+    d->dev.power.dead = 0;
+    uint32_t resume;
+    int st = fwd_apply_init(pc->ctx, &d->cfg, 0, &resume);
+    if (st == FWD_OK) {
+        fwd_apply_info info;
+        fwd_apply_get_info(pc->ctx, &info);
+        if (resume_out)
+            *resume_out = info.resume_out;
+        st = tl_feed(pc->ctx, pc->patch, resume, 0);
+    }
+    if (pc->after_boot)
+        pc->after_boot(d, pc->user);
+    return st;
+}
+
+static void pc_cut(pc_state *s, uint64_t k, nor_cut_mode mode, uint64_t seed, uint64_t n_ops, uint64_t clean_erases)
+{
+    const tl_powercut *pc = s->pc;
+    tl_device d;
+    pc_device(&d, s, seed);
+    d.dev.power.cut_at = k;
+    d.dev.power.mode = mode;
+    d.dev.power.rng = seed * 2654435761u + 1;
+    s->prog_end = 0;
+    int st = pc_boot(&d, s, NULL);
+    CHECK(st != FWD_OK || k > n_ops, "%s: cut at op %llu did not stop the apply", pc->name, (unsigned long long)k);
+    uint32_t before_cut = s->prog_end;
+
+    uint64_t r = seed ^ 0x5bd1e995;
+    d.dev.power.cut_at = d.dev.power.ops + 1 + tl_rand(&r) % (n_ops - (k < n_ops ? k : n_ops) + 8);
+    d.dev.power.mode = (nor_cut_mode)(tl_rand(&r) % 3);
+    uint32_t resume_out = 0;
+    st = pc_boot(&d, s, &resume_out);
+    if (st != FWD_OK) {
+        d.dev.power.cut_at = 0;
+        st = pc_boot(&d, s, &resume_out);
+    }
+    d.dev.power.cut_at = 0;
+
+    int exact = st == FWD_OK && memcmp(d.dev.bank_b.mem, pc->new_img->p, pc->new_img->n) == 0 &&
+                d.dev.old_writes == 0 && d.dev.bank_b.violations == 0 && d.dev.journal.violations == 0;
+    CHECK(exact, "%s: cut %s at op %llu seed %llu: %s, bank A writes %u, NOR violations %u/%u", pc->name,
+          mode == NOR_CUT_BEFORE ? "before" : mode == NOR_CUT_AFTER ? "after" : "torn", (unsigned long long)k,
+          (unsigned long long)seed, fwd_status_name(st), d.dev.old_writes, d.dev.bank_b.violations,
+          d.dev.journal.violations);
+    s->cuts++;
+    s->exact += exact;
+    s->bricked += !exact;
+    uint32_t bs = pc->geo.block_size;
+    uint32_t redo = before_cut > resume_out ? (before_cut - resume_out + bs - 1) / bs : 0;
+    if (redo > s->max_redo_blocks)
+        s->max_redo_blocks = redo;
+    uint64_t e = pc_erases(&d);
+    s->extra_erases += e > clean_erases ? e - clean_erases : 0;
+    tl_device_free(&d);
+}
+
+void tl_powercut_run(const tl_powercut *pc)
+{
+    pc_state s = { .pc = pc };
+    tl_device d;
+    pc_device(&d, &s, 1);
+    int st = pc_boot(&d, &s, NULL);
+    CHECK(st == FWD_OK && memcmp(d.dev.bank_b.mem, pc->new_img->p, pc->new_img->n) == 0, "%s: clean run: %s",
+          pc->name, fwd_status_name(st));
+    uint64_t n = d.dev.power.ops, clean_erases = pc_erases(&d);
+    tl_device_free(&d);
+    if (pc->sample == 0) {
+        for (uint64_t k = 1; k <= n; k++) {
+            pc_cut(&s, k, NOR_CUT_BEFORE, k, n, clean_erases);
+            pc_cut(&s, k, NOR_CUT_AFTER, k + 1000003, n, clean_erases);
+            for (uint64_t seed = 1; seed <= 3; seed++)
+                pc_cut(&s, k, NOR_CUT_TORN, k * 7919 + seed, n, clean_erases);
+        }
+    } else {
+        uint64_t r = 0xC0FFEE;
+        for (uint32_t i = 0; i < pc->sample; i++) {
+            uint64_t k = 1 + tl_rand(&r) % n;
+            pc_cut(&s, k, (nor_cut_mode)(tl_rand(&r) % 3), tl_rand(&r), n, clean_erases);
+        }
+    }
+    printf("%s: ops %llu, cuts: %u, resumed byte-exact: %u, bricked: %u, max redo blocks: %u, extra erases: %llu\n",
+           pc->name, (unsigned long long)n, s.cuts, s.exact, s.bricked, s.max_redo_blocks,
+           (unsigned long long)s.extra_erases);
+}

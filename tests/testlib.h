@@ -78,4 +78,26 @@ int tl_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, size_t chunk
 const char *tl_corpus_dir(void);
 int tl_read_file(const char *path, tl_buf *out);
 
+/* The power-cut procedure of tests/test_powercut.c for any patch: for a clean
+ * run's N mutating flash operations, cut before, after and in the middle
+ * (torn, three seeds) of each one, or at `sample` seeded points; boot, resume,
+ * cut again somewhere in the recovery, boot, resume to the end. Every run
+ * must end with bank B byte-exact, bank A untouched, no NOR rule broken. */
+typedef struct tl_powercut {
+    const char *name;
+    const tl_buf *old_img, *new_img, *patch;
+    tl_geometry geo;
+    uint32_t sample;   /* 0: every cut point */
+    fwd_apply_ctx *ctx;
+    /* Called after tl_device_init (e.g. to give the device its key), and
+     * after every boot's apply with the flash as the power cut left it. */
+    void (*setup)(tl_device *d, void *user);
+    void (*after_boot)(const tl_device *d, void *user);
+    void *user;
+} tl_powercut;
+
+/* Runs it, CHECKing every run, and prints "<name>: ops N, cuts: N, resumed
+ * byte-exact: N, bricked: N, max redo blocks: K, extra erases: E". */
+void tl_powercut_run(const tl_powercut *pc);
+
 #endif

@@ -7,9 +7,9 @@
  * Inputs start with a few control bytes (chunking seed, flash geometry,
  * fix-ups) so that one input reproduces one run exactly. Nothing a target
  * does depends on which key signed the seeds: the harness rewrites key ids
- * (and the patch ids derived from them) to the device's own key, so the
- * regression inputs replay the same way under any key and no key needs to
- * be committed. */
+ * (and the patch ids derived from them) to the device's own key, and the only
+ * signatures that verify are those it makes itself, so the regression inputs
+ * replay the same way under any key and no key needs to be committed. */
 #ifndef FWD_FUZZ_H
 #define FWD_FUZZ_H
 
@@ -108,8 +108,9 @@ void fuzz_roundtrip(const uint8_t *data, size_t size);
     __AFL_FUZZ_INIT();                                                     \
     int main(void)                                                         \
     {                                                                      \
+        static const uint8_t none[1];                                      \
         fz_setup();                                                        \
-        target(NULL, 0); /* builds the target's fixtures before forking */ \
+        target(none, 0); /* builds the target's fixtures before forking */ \
         __AFL_INIT();                                                      \
         const uint8_t *buf = __AFL_FUZZ_TESTCASE_BUF;                      \
         while (__AFL_LOOP(1000))                                           \

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fwd_crypto.h"
+#include "gen_internal.h"
 
 fwd_apply_ctx fz_ctx;
 
@@ -129,9 +130,11 @@ void fz_fix_chain(uint8_t *patch, size_t n)
     enum { MAX_SEGMENTS = 4096 };
     static size_t start[MAX_SEGMENTS];
     size_t count = 0;
+    if (n < FWD_PREFIX_SIZE)
+        return;
     for (size_t pos = FWD_PREFIX_SIZE; count < MAX_SEGMENTS && n - pos >= FWD_SEGMENT_HEADER_SIZE;) {
         uint32_t len = fwd_load32(patch + pos);
-        if (n < FWD_PREFIX_SIZE || len > n - pos - FWD_SEGMENT_HEADER_SIZE)
+        if (len > n - pos - FWD_SEGMENT_HEADER_SIZE)
             break;
         start[count++] = pos;
         pos += FWD_SEGMENT_HEADER_SIZE + len;
@@ -152,24 +155,56 @@ const tl_buf *fz_apply_old(void)
     return &old;
 }
 
+/* The patch is built here, INSERT-only and stored, rather than by
+ * fwd_gen_diff: the journal regression inputs hold anchors and chain hashes
+ * of this very patch, so its bytes must not move when the generator changes.
+ * Nor may the images or the layout change, for the same reason. */
 const fz_journal_fixture *fz_journal_fixture_get(void)
 {
     static fz_journal_fixture fx;
     if (fx.patch.p)
         return &fx;
-    /* 24 one-block segments: enough records to roll the journal over to its
-     * second sector with the larger program units. */
     fx.old_img = tl_code_like(16 * 1024, 11);
-    fx.new_img = tl_code_like(24 * 1024, 11);
+    fx.new_img = tl_code_like(24 * 1024 + 300, 11);
     for (size_t i = 0; i < fx.new_img.n; i += 1500)
         fx.new_img.p[i] ^= 0x5A;
-    fwd_gen_options opt = tl_options();
-    opt.block_size = FZ_JOURNAL_BLOCK;
-    opt.max_segment_blocks = 1;
-    opt.level = 1;
-    opt.window_log = 10;
-    if (fwd_gen_diff(fx.old_img.p, fx.old_img.n, fx.new_img.p, fx.new_img.n, &opt, fz_key(), &fx.patch.p,
-                     &fx.patch.n, NULL) != FWD_OK)
-        fz_fail("cannot build the journal fixture");
+    /* 13 segments of 2 blocks, the last one short: enough records to roll
+     * the journal over with the larger program units, segments that straddle
+     * a 16 KiB sector (a resume point inside a segment), a partial block. */
+    const uint32_t seg_bytes = 2 * FZ_JOURNAL_BLOCK, n = (uint32_t)fx.new_img.n;
+    const uint32_t count = (n + seg_bytes - 1) / seg_bytes;
+    uint8_t *p = calloc(1, FWD_PREFIX_SIZE + (size_t)count * (FWD_SEGMENT_HEADER_SIZE + 3) + n);
+    size_t pos = FWD_PREFIX_SIZE;
+    for (uint32_t off = 0; off < n; off += seg_bytes) {
+        uint32_t len = n - off < seg_bytes ? n - off : seg_bytes;
+        uint8_t *seg = p + pos, *q = seg + FWD_SEGMENT_HEADER_SIZE;
+        uint32_t tag = len << 2 | FWD_OP_INSERT;
+        for (; tag >= 0x80; tag >>= 7) /* LEB128 */
+            *q++ = (uint8_t)(tag | 0x80);
+        *q++ = (uint8_t)tag;
+        memcpy(q, fx.new_img.p + off, len);
+        q += len;
+        fwd_segment_header sh = { .payload_len = (uint32_t)(q - seg - FWD_SEGMENT_HEADER_SIZE),
+                                  .out_blocks = (len + FZ_JOURNAL_BLOCK - 1) / FZ_JOURNAL_BLOCK };
+        fwd_sha256(fx.new_img.p + off, len, sh.out_hash);
+        fwd_segment_header_encode(&sh, seg);
+        pos = (size_t)(q - p);
+    }
+    fwd_header h = { .format_version = FWD_FORMAT_VERSION, .diff_alg = FWD_DIFF_SPARSE, .codec = FWD_CODEC_STORED,
+                     .hash_alg = FWD_HASH_SHA256, .sig_alg = FWD_SIG_ECDSA_P256, .security_version = 5,
+                     .old_size = (uint32_t)fx.old_img.n, .new_size = n, .block_size = FZ_JOURNAL_BLOCK,
+                     .segment_count = count, .max_payload = seg_bytes + 8, .max_segment_blocks = 2,
+                     .patch_size = (uint32_t)pos };
+    memcpy(h.product_id, "test-product", 12);
+    fwd_sha256(fx.old_img.p, fx.old_img.n, h.old_sha256);
+    fwd_sha256(fx.new_img.p, fx.new_img.n, h.new_sha256);
+    fwd_header_encode(&h, p);
+    fz_fix_chain(p, pos); /* chain_head and the next_hash fields */
+    fz_fix_key_id(p, pos);
+    uint8_t hash[FWD_HASH_SIZE];
+    fwd_sha256(p, FWD_HEADER_SIZE, hash);
+    if (gen_sign(fz_key(), hash, p + FWD_HEADER_SIZE) != FWD_OK)
+        fz_fail("cannot sign the journal fixture");
+    fx.patch = (tl_buf){ p, pos };
     return &fx;
 }

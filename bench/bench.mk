@@ -1,0 +1,39 @@
+# Benchmarks (issue 6): see bench/README.md. Included by the top-level Makefile.
+#
+#   make bench                      corpus + synthetic pairs, then the scale run
+#   make bench BENCH_REPS=5         more repetitions (median reported)
+#   make bench BENCH_SCALE=0        without the scale run
+#   make bench BENCH_PAIRS="P10 S01" only these pairs (quick checks)
+#   make bench-scale                only the scale run (BENCH_SCALE_SIZES="16 64" MiB)
+
+BENCH_REPS        ?= 3
+BENCH_SCALE       ?= 1
+BENCH_SCALE_SIZES ?= 16 64
+BENCH_SCALE_REPS  ?=
+BENCH_PAIRS       ?=
+BENCH_PYTHON      ?= /usr/bin/python3
+BENCH_GENDATA      = $(BUILD)/bench/gendata
+BENCH_ENV          = BENCH_REPS="$(BENCH_REPS)" BENCH_SCALE_SIZES="$(BENCH_SCALE_SIZES)" \
+                     BENCH_SCALE_REPS="$(BENCH_SCALE_REPS)" BENCH_PAIRS="$(BENCH_PAIRS)"
+BENCH_RUN          = $(BENCH_ENV) $(BENCH_PYTHON) bench/bench.py --fwdelta $(CLI) --gendata $(BENCH_GENDATA)
+
+.PHONY: bench bench-scale bench-build
+
+# The data generator is a host tool: plain cc, no project flags or libraries.
+$(BENCH_GENDATA): bench/gendata.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+bench-build: $(CLI) $(BENCH_GENDATA)
+
+# Setup first (it installs the build dependencies too), then build, then run:
+# sub-makes keep that order even under -j.
+bench:
+	@./scripts/setup.sh bench
+	@$(MAKE) --no-print-directory bench-build
+	@$(BENCH_RUN) --scale $(if $(filter 0 no false,$(BENCH_SCALE)),no,yes)
+
+bench-scale:
+	@./scripts/setup.sh bench
+	@$(MAKE) --no-print-directory bench-build
+	@$(BENCH_RUN) --scale only

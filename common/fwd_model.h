@@ -1,0 +1,44 @@
+/* The prediction model (FORMAT.md, "Prediction model"): an address-shift map
+ * and the Thumb-2 branch / 32-bit pointer predictor. The generator and the
+ * applier share this one implementation, so they cannot disagree on a byte. */
+#ifndef FWD_MODEL_H
+#define FWD_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FWD_MODEL_MAX_ENTRIES 256u
+#define FWD_MODEL_PAYLOAD_LIMIT 2048u
+#define FWD_PREDICT_BRANCHES 1u
+#define FWD_PREDICT_POINTERS 2u
+/* Bytes of old image the predictor needs on each side of the range it predicts. */
+#define FWD_PREDICT_MARGIN 6u
+
+typedef struct fwd_model {
+    uint32_t n;
+    uint8_t flags; /* FWD_PREDICT_* on at each segment start */
+    uint32_t start[FWD_MODEL_MAX_ENTRIES];
+    int32_t shift[FWD_MODEL_MAX_ENTRIES];
+} fwd_model;
+
+/* Parses a decoded model; FWD_OK or FWD_ERR_BAD_OPS-style FWD_ERR_CORRUPT. */
+int fwd_model_decode(const uint8_t *p, size_t n, fwd_model *m);
+int32_t fwd_model_shift(const fwd_model *m, uint32_t addr);
+
+/* Is there a J1=J2=1 BL / B.W at p[0..3]? Sets its byte offset. */
+int fwd_thumb_branch(const uint8_t *p, int32_t *offset);
+
+/* The copy being predicted: len bytes of the old image from old_pos, going to
+ * output offset out_pos. */
+typedef struct fwd_copy {
+    uint32_t old_pos, len, out_pos;
+} fwd_copy;
+
+/* Writes into dst the predicted bytes for old offsets [from, to) of copy c.
+ * win holds old[win_start .. win_start + win_len) and must cover
+ * [from - FWD_PREDICT_MARGIN, to + FWD_PREDICT_MARGIN) clipped to the copy. */
+void fwd_model_predict(const fwd_model *m, uint32_t load_address, unsigned enable, const fwd_copy *c,
+                       const uint8_t *win, uint32_t win_start, uint32_t win_len, uint32_t from, uint32_t to,
+                       uint8_t *dst);
+
+#endif

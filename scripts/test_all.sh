@@ -1,0 +1,35 @@
+#!/bin/sh
+# make test: every check the project has, in order, ending with one line
+# "N passed, N failed" that sums them. Stages: the test suite (plain build),
+# the same suite under ASan+UBSan, one Cortex-M4 run under QEMU, and AFL++ on
+# every fuzz target for FUZZ_SECONDS each (120 in CI, 20 otherwise).
+set -u
+san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+secs=${FUZZ_SECONDS:-}
+[ -n "$secs" ] || { [ -n "${CI:-}" ] && secs=120 || secs=20; }
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+pass=0; fail=0
+
+stage() { # name, command...
+  name=$1; shift
+  echo "== $name"
+  "$@" 2>&1 | tee "$log"
+  rc=$(cat "$log.rc" 2>/dev/null || echo 0)
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  p=$(printf '%s' "$line" | sed -E 's/^([0-9]+) passed.*/\1/'); f=$(printf '%s' "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+  if [ -z "$p" ]; then # a stage without a count is one check: its exit status
+    if [ "$rc" -eq 0 ]; then p=1; f=0; else p=0; f=1; fi
+  fi
+  [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+  pass=$((pass + p)); fail=$((fail + f))
+  echo "== $name: $p passed, $f failed"
+}
+run() { "$@"; echo $? > "$log.rc"; }
+
+stage "tests" run make --no-print-directory test-run
+stage "tests under ASan+UBSan" run make --no-print-directory test-run BUILD=build-san OPT="-O1 -g $san"
+stage "Cortex-M4 under QEMU" run make --no-print-directory device-test
+stage "fuzzing, ${secs}s per target" run ./tests/fuzz/ci.sh
+rm -f "$log.rc"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

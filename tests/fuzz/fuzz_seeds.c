@@ -1,0 +1,233 @@
+/* Writes the seed inputs of every fuzz target into <dir>/<target>/: valid
+ * patches signed with the fuzzing key ($FWD_FUZZ_KEY, created here when
+ * missing), journals captured from applies cut off at many points, and image
+ * pairs, from synthetic data and, when a corpus directory is given, from the
+ * real firmware it holds.
+ *
+ * usage: fuzz_seeds <dir> [corpus dir] */
+#define _POSIX_C_SOURCE 200809L
+#include "fuzz.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *out_dir;
+
+static void write_seed(const char *target, const uint8_t *ctl, size_t ctl_n, const uint8_t *body, size_t n)
+{
+    static unsigned counter;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", out_dir, target);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        fz_fail("mkdir %s", path);
+    snprintf(path, sizeof(path), "%s/%s/seed-%03u", out_dir, target, counter++);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(ctl, 1, ctl_n, f) != ctl_n || (n && fwrite(body, 1, n, f) != n) || fclose(f) != 0)
+        fz_fail("cannot write %s", path);
+}
+
+static tl_buf slice(const tl_buf *b, size_t n)
+{
+    tl_buf s = { malloc(n ? n : 1), b->n < n ? b->n : n };
+    memcpy(s.p, b->p, s.n);
+    return s;
+}
+
+static tl_buf diff(const tl_buf *old_img, const tl_buf *new_img, uint32_t block, uint32_t max_blocks, int zstd)
+{
+    fwd_gen_options opt = tl_options();
+    opt.block_size = block;
+    opt.max_segment_blocks = max_blocks;
+    opt.codec = zstd ? FWD_CODEC_ZSTD : FWD_CODEC_STORED;
+    opt.window_log = 10;
+    opt.level = 3;
+    tl_buf p = { 0 };
+    int st = fwd_gen_diff(old_img->p, old_img->n, new_img->p, new_img->n, &opt, fz_key(), &p.p, &p.n, NULL);
+    if (st != FWD_OK)
+        fz_fail("fwd_gen_diff: %s", fwd_status_name(st));
+    return p;
+}
+
+/* Per patch: one plain input, and three with a power cut early, midway and
+ * late, each with another geometry and way of cutting. */
+static void apply_seeds(const tl_buf *new_img, uint32_t block, uint32_t max_blocks, int zstd)
+{
+    static unsigned i;
+    tl_buf p = diff(fz_apply_old(), new_img, block, max_blocks, zstd);
+    uint8_t plain[2] = { (uint8_t)i, (uint8_t)(FZA_FIX_CHAIN | (i % 8)) };
+    write_seed("apply", plain, sizeof(plain), p.p, p.n);
+    static const uint32_t cut_at[3] = { 3, 25, 90 };
+    for (unsigned k = 0; k < 3; k++) {
+        uint32_t cut = (cut_at[k] + i) << 2 | ((i + k) % 4);
+        unsigned geo = (i + k + 3) % 8 | ((i + k) % 2 ? 8 : 0);
+        uint8_t ctl[4] = { (uint8_t)(i * 7 + k), (uint8_t)(FZA_CUT | FZA_FIX_CHAIN | geo), (uint8_t)cut,
+                           (uint8_t)(cut >> 8) };
+        write_seed("apply", ctl, sizeof(ctl), p.p, p.n);
+    }
+    uint8_t header[1] = { i % 2 ? 0 : FZH_RESIGN | FZH_FIX_CHAIN };
+    if (p.n < 16 * 1024)
+        write_seed("header", header, sizeof(header), p.p, p.n);
+    free(p.p);
+    i++;
+}
+
+static void roundtrip_seed(const tl_buf *old_img, const tl_buf *new_img, uint8_t flags, uint8_t options)
+{
+    uint8_t ctl[5] = { (uint8_t)(old_img->n * 31), flags, options, (uint8_t)old_img->n, (uint8_t)(old_img->n >> 8) };
+    uint8_t *both = malloc(old_img->n + new_img->n + 1);
+    memcpy(both, old_img->p, old_img->n);
+    memcpy(both + old_img->n, new_img->p, new_img->n);
+    write_seed("roundtrip", ctl, sizeof(ctl), both, old_img->n + new_img->n);
+    free(both);
+}
+
+/* Applies the journal fixture with the power cut at flash operation `cut`
+ * (0: never) and keeps the journal it leaves, with as much of bank B as is
+ * already right. */
+static uint64_t journal_seed(unsigned geo, uint64_t cut, nor_cut_mode mode, int resume_first)
+{
+    const fz_journal_fixture *fx = fz_journal_fixture_get();
+    tl_device d;
+    fz_device_init(&d, &fx->old_img, (uint32_t)fx->new_img.n, FZ_JOURNAL_BLOCK, geo);
+    uint32_t resume;
+    if (resume_first) { /* an earlier apply cut off halfway, then resumed */
+        d.dev.power.cut_at = resume_first;
+        if (fwd_apply_init(&fz_ctx, &d.cfg, 0, &resume) == FWD_OK)
+            fz_apply_stream(&fz_ctx, fx->patch.p, fx->patch.n, 1);
+        d.dev.power.dead = 0;
+        d.dev.power.ops = 0;
+    }
+    d.dev.power.cut_at = cut;
+    d.dev.power.mode = mode;
+    d.dev.power.rng = 0x12345 + cut;
+    if (fwd_apply_init(&fz_ctx, &d.cfg, 0, &resume) == FWD_OK)
+        fz_apply_stream(&fz_ctx, fx->patch.p + resume, fx->patch.n - resume, (uint32_t)cut);
+    size_t good = 0;
+    while (good < fx->new_img.n && d.dev.bank_b.mem[good] == fx->new_img.p[good])
+        good++;
+    uint8_t ctl[3] = { (uint8_t)cut, (uint8_t)geo, (uint8_t)(good / 1024) };
+    write_seed("journal", ctl, sizeof(ctl), d.dev.journal.mem, d.dev.journal.size);
+    uint64_t ops = d.dev.power.ops;
+    tl_device_free(&d);
+    return ops;
+}
+
+static void corpus_seeds(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/manifest.tsv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[4096];
+    unsigned pairs = 0;
+    while (pairs < 8 && fgets(line, sizeof(line), f)) {
+        char *id = strtok(line, "\t"), *old_path = strtok(NULL, "\t"), *new_path = strtok(NULL, "\t");
+        char *old_size = strtok(NULL, "\t");
+        if (!id || !old_path || !new_path || !old_size || strcmp(id, "pair_id") == 0 || atol(old_size) > 512 * 1024)
+            continue;
+        tl_buf o, n;
+        char po[4096], pn[4096];
+        snprintf(po, sizeof(po), "%s/%s", dir, old_path);
+        snprintf(pn, sizeof(pn), "%s/%s", dir, new_path);
+        if (tl_read_file(po, &o) == 0 && tl_read_file(pn, &n) == 0) {
+            /* The start of real images: vector tables, code, and what moved. */
+            tl_buf so = slice(&o, 10 * 1024), sn = slice(&n, 10 * 1024);
+            roundtrip_seed(&so, &sn, (uint8_t)(pairs % 2 ? FZR_ZSTD : 0), (uint8_t)(pairs * 13));
+            if (pairs < 3) {
+                tl_buf big = slice(&n, 16 * 1024);
+                apply_seeds(&big, 4096, 256, 1);
+                free(big.p);
+            }
+            free(so.p);
+            free(sn.p);
+            pairs++;
+        }
+        free(o.p);
+        free(n.p);
+    }
+    fclose(f);
+    printf("fuzz_seeds: %u corpus pairs from %s\n", pairs, dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "usage: %s <dir> [corpus dir]\n", argv[0]);
+        return 2;
+    }
+    out_dir = argv[1];
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
+        fz_fail("mkdir %s", out_dir);
+    const char *key = getenv("FWD_FUZZ_KEY");
+    if (key && *key && access(key, R_OK) != 0) {
+        char pub[4096];
+        snprintf(pub, sizeof(pub), "%s.pub", key);
+        unlink(pub);
+        if (fwd_gen_keygen(key, pub) != FWD_OK)
+            fz_fail("cannot create the fuzzing key %s", key);
+    }
+    fz_setup();
+
+    /* apply (and header): patches from the fixed bank A */
+    const tl_buf *old = fz_apply_old();
+    tl_buf edited = slice(old, old->n);
+    for (size_t i = 100; i < edited.n; i += 3000)
+        edited.p[i] += 3;
+    apply_seeds(&edited, 4096, 256, 1);
+    apply_seeds(&edited, 1024, 4, 0);
+    tl_buf shifted = { malloc(old->n + 100), old->n + 100 };
+    memcpy(shifted.p, old->p, 5000);
+    memset(shifted.p + 5000, 0x42, 100);
+    memcpy(shifted.p + 5100, old->p + 5000, old->n - 5000);
+    apply_seeds(&shifted, 1024, 4, 0);
+    tl_buf shorter = slice(old, 20000);
+    apply_seeds(&shorter, 256, 8, 1);
+    tl_buf random = tl_random(6000, 3);
+    apply_seeds(&random, 4096, 256, 0);
+    tl_buf empty = { malloc(1), 0 };
+    apply_seeds(&empty, 4096, 256, 1);
+    apply_seeds(old, 2048, 1, 1);
+    tl_buf filled = tl_code_like(9000, 5);
+    memset(filled.p, 0, 8192);
+    apply_seeds(&filled, 512, 16, 0);
+
+    /* journal: cuts spread over a whole apply, for three program units */
+    static const unsigned geos[] = { 0, 4, 7 | 8 };
+    for (unsigned g = 0; g < 3; g++) {
+        uint64_t ops = journal_seed(geos[g], 0, NOR_CUT_BEFORE, 0);
+        for (unsigned k = 1; k <= 12; k++)
+            journal_seed(geos[g], 1 + ops * k / 13, (nor_cut_mode)(k % 3), 0);
+        journal_seed(geos[g], ops / 2, NOR_CUT_TORN, (int)(ops / 3));
+    }
+
+    /* roundtrip: synthetic pairs, raw and as edit scripts */
+    tl_buf a = tl_code_like(6000, 21), b = slice(&a, a.n);
+    for (size_t i = 0; i + 4 <= b.n; i += 97)
+        b.p[i] ^= 0x10;
+    roundtrip_seed(&a, &b, 0, 0x01);
+    roundtrip_seed(&a, &b, FZR_ZSTD | 3, 0x2B);
+    roundtrip_seed(&empty, &a, FZR_ZSTD, 0x03);
+    roundtrip_seed(&a, &empty, 8, 0x00);
+    static const uint8_t script[] = { 0x11, 0x10, 0x00, 'a', 'b', 'c', 'd', 'e', 0x4E, 0x00, 0x08,
+                                      0x1F, 0x00, 0x04, 0x07, 0x3C, 0x00, 0x10, 'x', 'y', 'z' };
+    tl_buf s = { (uint8_t *)script, sizeof(script) };
+    roundtrip_seed(&a, &s, FZR_EDIT | FZR_ZSTD, 0x06);
+    roundtrip_seed(&a, &s, FZR_EDIT | 5, 0x1D);
+
+    if (argc == 3)
+        corpus_seeds(argv[2]);
+    else
+        printf("fuzz_seeds: no corpus, synthetic seeds only\n");
+    free(edited.p);
+    free(shifted.p);
+    free(shorter.p);
+    free(random.p);
+    free(empty.p);
+    free(filled.p);
+    free(a.p);
+    free(b.p);
+    return 0;
+}

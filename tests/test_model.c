@@ -1,0 +1,269 @@
+/* The prediction model: branch decoding and re-encoding byte by byte, map
+ * parsing and its refusals, and round trips of code whose calls and pointers
+ * all moved. */
+#include <string.h>
+
+#include "fwd_crypto.h"
+#include "fwd_model.h"
+#include "gen_internal.h"
+#include "testlib.h"
+
+static fwd_apply_ctx ctx;
+
+static void test_branch_bytes(void)
+{
+    int32_t off;
+    static const uint8_t bl_fwd[4] = { 0x01, 0xF0, 0x00, 0xF8 };  /* bl  pc+4+0x1000 */
+    static const uint8_t bl_back[4] = { 0xFF, 0xF7, 0xFE, 0xFF }; /* bl  pc+4-4 (to itself) */
+    static const uint8_t bw[4] = { 0x00, 0xF0, 0x10, 0xB8 };      /* b.w pc+4+0x20 */
+    static const uint8_t not_j1j2[4] = { 0x00, 0xF0, 0x00, 0xD0 }; /* BL with J1=J2=0: out of the model's class */
+    CHECK(fwd_thumb_branch(bl_fwd, &off) && off == 0x1000, "bl forward: %d", off);
+    CHECK(fwd_thumb_branch(bl_back, &off) && off == -4, "bl backward: %d", off);
+    CHECK(fwd_thumb_branch(bw, &off) && off == 0x20, "b.w: %d", off);
+    CHECK(!fwd_thumb_branch(not_j1j2, &off), "J1=J2=0 is not a modelled branch");
+
+    /* Old image: a BL at 0x10 to 0x1014, a pointer 0x08001021 at 0x20. The
+     * map moves everything from 0x08001000 by +0x40; the copy moves the code
+     * by +8 in the output. */
+    uint8_t old_img[64] = { 0 };
+    memcpy(old_img + 0x10, bl_fwd, 4);
+    old_img[0x20] = 0x21, old_img[0x21] = 0x10, old_img[0x22] = 0x00, old_img[0x23] = 0x08;
+    fwd_model m = { .n = 1, .flags = 3, .start = { 0x08001000 }, .shift = { 0x40 } };
+    fwd_copy c = { .old_pos = 0, .len = 64, .out_pos = 8 };
+    uint8_t pred[64];
+    fwd_model_predict(&m, 0x08000000, 3, &c, old_img, 0, 64, 0, 64, pred);
+    /* target 0x08001014 + 0x40 = 0x08001054, from 0x08000000 + 0x18 + 4: offset 0x1038 */
+    static const uint8_t want_bl[4] = { 0x01, 0xF0, 0x1C, 0xF8 };
+    static const uint8_t want_ptr[4] = { 0x61, 0x10, 0x00, 0x08 };
+    CHECK(memcmp(pred + 0x10, want_bl, 4) == 0, "branch re-encoded: %02x %02x %02x %02x", pred[0x10], pred[0x11],
+          pred[0x12], pred[0x13]);
+    CHECK(memcmp(pred + 0x20, want_ptr, 4) == 0, "pointer shifted");
+    CHECK(memcmp(pred, old_img, 0x10) == 0 && memcmp(pred + 0x24, old_img + 0x24, 64 - 0x24) == 0,
+          "other bytes unchanged");
+    fwd_model_predict(&m, 0x08000000, FWD_PREDICT_POINTERS, &c, old_img, 0, 64, 0, 64, pred);
+    CHECK(memcmp(pred + 0x10, bl_fwd, 4) == 0 && memcmp(pred + 0x20, want_ptr, 4) == 0, "pointers only");
+
+    /* Any window of the copy predicts the same bytes as the whole copy. */
+    uint8_t whole[64], part[64];
+    fwd_model_predict(&m, 0x08000000, 3, &c, old_img, 0, 64, 0, 64, whole);
+    for (uint32_t from = 0; from < 64; from++)
+        for (uint32_t to = from + 1; to <= 64; to++) {
+            uint32_t w0 = from >= FWD_PREDICT_MARGIN ? from - FWD_PREDICT_MARGIN : 0;
+            uint32_t w1 = to + FWD_PREDICT_MARGIN < 64 ? to + FWD_PREDICT_MARGIN : 64;
+            fwd_model_predict(&m, 0x08000000, 3, &c, old_img + w0, w0, w1 - w0, from, to, part);
+            if (memcmp(part, whole + from, to - from) != 0) {
+                CHECK(0, "window [%u, %u) predicts differently", from, to);
+                return;
+            }
+        }
+    CHECK(1, "every window agrees");
+}
+
+static void test_model_parse(void)
+{
+    fwd_model m;
+    static const uint8_t good[] = { 1, 3, 2, 0x80, 0x20, 0x80, 0x01, 0x10, 0x01 }; /* 0x1000:+64, 0x1010:-1 */
+    CHECK_STATUS(fwd_model_decode(good, sizeof(good), &m), FWD_OK, "valid model");
+    CHECK(m.n == 2 && m.start[0] == 0x1000 && m.shift[0] == 64 && m.start[1] == 0x1010 && m.shift[1] == -1,
+          "entries");
+    CHECK(fwd_model_shift(&m, 0xFFF) == 0 && fwd_model_shift(&m, 0x1000) == 64 && fwd_model_shift(&m, 0x100F) == 64 &&
+              fwd_model_shift(&m, 0xFFFFFFFF) == -1,
+          "shift lookup");
+    static const struct {
+        uint8_t b[8];
+        size_t n;
+        const char *what;
+    } bad[] = {
+        { { 2, 3, 1, 0, 0 }, 5, "unknown model version" },
+        { { 1, 4, 1, 0, 0 }, 5, "unknown flag" },
+        { { 1, 3, 0 }, 3, "no entries" },
+        { { 1, 3, 0x81, 0x02 }, 4, "more than 256 entries" },
+        { { 1, 3, 2, 5, 0, 0, 0 }, 7, "starts not increasing" },
+        { { 1, 3, 1, 5 }, 4, "truncated entry" },
+        { { 1, 3, 1, 5, 0, 9 }, 6, "trailing bytes" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_STATUS(fwd_model_decode(bad[i].b, bad[i].n, &m), FWD_ERR_CORRUPT, bad[i].what);
+}
+
+static void put_bl(uint8_t *p, int32_t off)
+{
+    uint32_t u = (uint32_t)off;
+    uint16_t hw1 = (uint16_t)(0xF000 | ((u >> 31) << 10) | ((u >> 12) & 0x3FF));
+    uint16_t hw2 = (uint16_t)(0xF800 | ((u >> 1) & 0x7FF));
+    p[0] = (uint8_t)hw1, p[1] = (uint8_t)(hw1 >> 8), p[2] = (uint8_t)hw2, p[3] = (uint8_t)(hw2 >> 8);
+}
+
+/* Firmware-like image at 0x08000000: a vector table, 256-byte functions that
+ * start with push {r4, lr} and call library functions in the first 4 KiB and
+ * each other, and a table of function pointers at the end. The new version
+ * inserts `grow` bytes of code at 4 KiB, so calls into the library from later
+ * code and pointers to later functions all change. */
+static tl_buf make_firmware(uint32_t funcs, uint32_t grow, uint64_t seed)
+{
+    const uint32_t load = 0x08000000, lib_end = 4096, fsize = 256;
+    uint32_t table = funcs * 4;
+    tl_buf img = { calloc(1, funcs * fsize + grow + table), funcs * fsize + grow + table };
+    uint64_t s = seed;
+    tl_buf filler = tl_code_like(fsize, seed);
+    uint32_t at = 0;
+    for (uint32_t f = 0; f < funcs; f++) {
+        if (f * fsize == lib_end) {
+            for (uint32_t k = 0; k < grow; k++)
+                img.p[at + k] = (uint8_t)(0x40 + k * 7);
+            at += grow;
+        }
+        memcpy(img.p + at, filler.p, fsize);
+        img.p[at] = 0x10, img.p[at + 1] = 0xB5; /* push {r4, lr} */
+        for (uint32_t c = 16; c + 4 <= fsize - 16; c += 32) {
+            uint32_t callee = (tl_rand(&s) & 1) ? (uint32_t)(tl_rand(&s) % (lib_end / fsize))
+                                                : (uint32_t)(tl_rand(&s) % funcs);
+            uint32_t target = callee * fsize + (callee * fsize >= lib_end ? grow : 0);
+            put_bl(img.p + at + c, (int32_t)(target - (at + c + 4)));
+        }
+        at += fsize;
+    }
+    for (uint32_t f = 0; f < funcs; f++) {
+        uint32_t v = load + f * fsize + (f * fsize >= lib_end ? grow : 0) + 1;
+        memcpy(img.p + at + 4 * f, &v, 4);
+    }
+    uint32_t sp = 0x20010000, reset = load + 1;
+    memcpy(img.p, &sp, 4);
+    memcpy(img.p + 4, &reset, 4);
+    free(filler.p);
+    return img;
+}
+
+static void test_moved_code(void)
+{
+    tl_buf old_img = make_firmware(400, 0, 5), new_img = make_firmware(400, 300, 5);
+    fwd_gen_options o = tl_options();
+    o.level = 19;
+    fwd_gen_stats st_on, st_off;
+    tl_buf on = { 0 }, off = { 0 };
+    o.model = FWD_GEN_MODEL_ON;
+    CHECK_STATUS(fwd_gen_diff(old_img.p, old_img.n, new_img.p, new_img.n, &o, tl_key(), &on.p, &on.n, &st_on), FWD_OK,
+                 "diff with the model");
+    o.model = FWD_GEN_MODEL_OFF;
+    CHECK_STATUS(fwd_gen_diff(old_img.p, old_img.n, new_img.p, new_img.n, &o, tl_key(), &off.p, &off.n, &st_off),
+                 FWD_OK, "diff without the model");
+    fwd_header h;
+    fwd_header_decode(on.p, &h);
+    CHECK(h.model_alg == FWD_MODEL_THUMB2 && h.load_address == 0x08000000, "model patch, load 0x%x", h.load_address);
+    printf("function inserted early: plain %zu bytes, model %zu bytes (%u entries)\n", off.n, on.n,
+           st_on.model_entries);
+    CHECK(on.n * 2 < off.n, "the model at least halves this patch: %zu vs %zu", on.n, off.n);
+    static const size_t chunks[] = { 1, 7, 4096, 0 };
+    for (size_t i = 0; i < 4; i++) {
+        tl_device d;
+        tl_geometry g = { .block_size = 4096, .prog_unit = 4 };
+        tl_device_init(&d, &old_img, (uint32_t)new_img.n, &g);
+        int st = tl_apply(&d, &ctx, &on, chunks[i]);
+        CHECK(st == FWD_OK && memcmp(d.dev.bank_b.mem, new_img.p, new_img.n) == 0, "model patch, chunk %zu: %s",
+              chunks[i], fwd_status_name(st));
+        tl_device_free(&d);
+    }
+    free(on.p);
+    free(off.p);
+    free(old_img.p);
+    free(new_img.p);
+}
+
+/* Recomputes every chain link back to front and re-signs the header, so a
+ * mutated patch is authentic and the applier's own checks must catch it. */
+static void rechain(tl_buf *p, void (*edit_header)(fwd_header *))
+{
+    fwd_header h;
+    fwd_header_decode(p->p, &h);
+    size_t offs[64], n = 0, pos = FWD_PREFIX_SIZE;
+    while (pos < p->n && n < 64) {
+        offs[n++] = pos;
+        pos += FWD_SEGMENT_HEADER_SIZE + fwd_load32(p->p + pos);
+    }
+    uint8_t next[32] = { 0 };
+    for (size_t i = n; i-- > 0;) {
+        memcpy(p->p + offs[i] + 8, next, 32);
+        size_t len = (i + 1 < n ? offs[i + 1] : p->n) - offs[i];
+        fwd_sha256(p->p + offs[i], len, next);
+    }
+    memcpy(h.chain_head, next, 32);
+    h.patch_size = (uint32_t)p->n;
+    if (edit_header)
+        edit_header(&h);
+    fwd_header_encode(&h, p->p);
+    uint8_t hash[32];
+    fwd_sha256(p->p, FWD_HEADER_SIZE, hash);
+    gen_sign(tl_key(), hash, p->p + FWD_HEADER_SIZE);
+}
+
+static void bump_model_size(fwd_header *h) { h->model_size += 1; }
+
+static void expect(const char *what, const tl_buf *old_img, uint32_t new_size, const tl_buf *patch, int want)
+{
+    tl_device d;
+    tl_geometry g = { .block_size = 4096, .prog_unit = 4 };
+    tl_device_init(&d, old_img, new_size, &g);
+    CHECK_STATUS(tl_apply(&d, &ctx, patch, 0), want, what);
+    CHECK(d.dev.old_writes == 0, "%s: bank A written", what);
+    tl_device_free(&d);
+}
+
+static void test_model_refusals(void)
+{
+    tl_buf old_img = make_firmware(64, 0, 9), new_img = make_firmware(64, 200, 9);
+    fwd_gen_options o = tl_options();
+    o.model = FWD_GEN_MODEL_ON;
+    o.codec = FWD_CODEC_STORED; /* the model and operations are then the payload bytes themselves */
+    o.max_payload = 65536;
+    tl_buf good = tl_diff(&old_img, &new_img, &o);
+    fwd_header h;
+    fwd_header_decode(good.p, &h);
+    CHECK(h.model_alg == FWD_MODEL_THUMB2 && h.segment_count >= 2, "stored model patch");
+    expect("stored model patch applies", &old_img, (uint32_t)new_img.n, &good, FWD_OK);
+    const size_t s0 = FWD_PREFIX_SIZE, m0 = s0 + FWD_SEGMENT_HEADER_SIZE;
+    tl_buf p = { malloc(good.n + 1), good.n };
+
+    memcpy(p.p, good.p, good.n);
+    p.p[s0 + 4] = 1; /* out_blocks of the model segment */
+    rechain(&p, NULL);
+    expect("model segment that claims a block", &old_img, (uint32_t)new_img.n, &p, FWD_ERR_BAD_SEGMENT);
+
+    memcpy(p.p, good.p, good.n);
+    p.p[m0] = 2; /* model version */
+    fwd_sha256(p.p + m0, h.model_size, p.p + s0 + 40);
+    rechain(&p, NULL);
+    expect("model of an unknown version", &old_img, (uint32_t)new_img.n, &p, FWD_ERR_CORRUPT);
+
+    memcpy(p.p, good.p, good.n);
+    p.p[s0 + 40] ^= 1; /* out_hash of the model */
+    rechain(&p, NULL);
+    expect("model that does not match its hash", &old_img, (uint32_t)new_img.n, &p, FWD_ERR_OUTPUT_MISMATCH);
+
+    memcpy(p.p, good.p, good.n);
+    rechain(&p, bump_model_size);
+    expect("model_size that disagrees with the model", &old_img, (uint32_t)new_img.n, &p, FWD_ERR_CORRUPT);
+
+    /* An EXT operation with sub-type 4 at the start of the first data segment. */
+    size_t s1 = m0 + fwd_load32(good.p + s0);
+    memcpy(p.p, good.p, s1 + FWD_SEGMENT_HEADER_SIZE);
+    p.p[s1 + FWD_SEGMENT_HEADER_SIZE] = 4 << 2 | FWD_OP_EXT;
+    memcpy(p.p + s1 + FWD_SEGMENT_HEADER_SIZE + 1, good.p + s1 + FWD_SEGMENT_HEADER_SIZE,
+           good.n - s1 - FWD_SEGMENT_HEADER_SIZE);
+    p.n = good.n + 1;
+    fwd_store32(p.p + s1, fwd_load32(good.p + s1) + 1);
+    rechain(&p, NULL);
+    expect("EXT sub-type above 3", &old_img, (uint32_t)new_img.n, &p, FWD_ERR_BAD_OPS);
+    free(p.p);
+    free(good.p);
+    free(old_img.p);
+    free(new_img.p);
+}
+
+int main(void)
+{
+    test_branch_bytes();
+    test_model_parse();
+    test_moved_code();
+    test_model_refusals();
+    return tl_finish();
+}
