@@ -27,7 +27,8 @@
 
 #include "fwd_crypto.h"
 
-#define ANCHOR_MAGIC 0x41445746u /* "FWDA" */
+#define ANCHOR_MAGIC 0x41445746u   /* "FWDA": an apply starts */
+#define CONTINUE_MAGIC 0x43445746u /* "FWDC": the journal moved on to another sector */
 #define RECORD_MAGIC 0x4A445746u /* "FWDJ" */
 #define RECORD_CHECKED 80u
 #define RECORD_BYTES (RECORD_CHECKED + 4u)
@@ -58,7 +59,7 @@ static void bind_to_device(uint8_t *j, uint32_t size, uint32_t sector, uint32_t 
     uint32_t rs = round_up(RECORD_BYTES, prog);
     for (uint32_t base = 0; base + sector <= size; base += sector) {
         uint8_t *a = j + base;
-        if (fwd_load32(a) != ANCHOR_MAGIC)
+        if (fwd_load32(a) != ANCHOR_MAGIC && fwd_load32(a) != CONTINUE_MAGIC)
             continue;
         uint32_t checked = anchor_checked(a);
         int valid = force || fwd_load32(a + checked) == XXH32(a, checked, 0);

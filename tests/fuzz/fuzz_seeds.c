@@ -84,18 +84,18 @@ static void roundtrip_seed(const tl_buf *old_img, const tl_buf *new_img, uint8_t
 }
 
 /* Applies the journal fixture with the power cut at flash operation `cut`
- * (0: never) and keeps the journal it leaves, with as much of bank B as is
- * already right. */
-static uint64_t journal_seed(unsigned geo, uint64_t cut, nor_cut_mode mode, int resume_first)
+ * (0: never), after `earlier` applies cut off every `every` operations, and
+ * keeps the journal it leaves, with as much of bank B as is already right. */
+static uint64_t journal_seed(unsigned geo, uint64_t cut, nor_cut_mode mode, unsigned earlier, uint64_t every)
 {
     const fz_journal_fixture *fx = fz_journal_fixture_get();
     tl_device d;
     fz_device_init(&d, &fx->old_img, (uint32_t)fx->new_img.n, FZ_JOURNAL_BLOCK, geo);
     uint32_t resume;
-    if (resume_first) { /* an earlier apply cut off halfway, then resumed */
-        d.dev.power.cut_at = resume_first;
+    for (unsigned e = 0; e < earlier; e++) { /* each resumes the one before */
+        d.dev.power.cut_at = every;
         if (fwd_apply_init(&fz_ctx, &d.cfg, 0, &resume) == FWD_OK)
-            fz_apply_stream(&fz_ctx, fx->patch.p, fx->patch.n, 1);
+            fz_apply_stream(&fz_ctx, fx->patch.p + resume, fx->patch.n - resume, e);
         d.dev.power.dead = 0;
         d.dev.power.ops = 0;
     }
@@ -194,13 +194,15 @@ int main(int argc, char **argv)
     memset(filled.p, 0, 8192);
     apply_seeds(&filled, 512, 16, 0);
 
-    /* journal: cuts spread over a whole apply, for three program units */
-    static const unsigned geos[] = { 0, 4, 7 | 8 };
-    for (unsigned g = 0; g < 3; g++) {
-        uint64_t ops = journal_seed(geos[g], 0, NOR_CUT_BEFORE, 0);
+    /* journal: cuts spread over a whole apply, for three program units; the
+     * 256-byte one fills a sector and, resumed, moves on to the other */
+    static const unsigned geos[] = { 0, 4, 7, 7 | 8 };
+    for (unsigned g = 0; g < sizeof(geos) / sizeof(geos[0]); g++) {
+        uint64_t ops = journal_seed(geos[g], 0, NOR_CUT_BEFORE, 0, 0);
         for (unsigned k = 1; k <= 12; k++)
-            journal_seed(geos[g], 1 + ops * k / 13, (nor_cut_mode)(k % 3), 0);
-        journal_seed(geos[g], ops / 2, NOR_CUT_TORN, (int)(ops / 3));
+            journal_seed(geos[g], 1 + ops * k / 13, (nor_cut_mode)(k % 3), 0, 0);
+        journal_seed(geos[g], ops / 2, NOR_CUT_TORN, 1, ops / 3);
+        journal_seed(geos[g], ops / 4, NOR_CUT_AFTER, 6, ops / 5);
     }
 
     /* roundtrip: synthetic pairs, raw and as edit scripts */
