@@ -25,6 +25,7 @@ import time
 FWDELTA_CONFIGS = [
     ("fwdelta", "fwdelta (default: window-log 12)", []),
     ("fwdelta-w15", "fwdelta --window-log 15", ["--window-log", "15"]),
+    ("fwdelta-plain", "fwdelta --model off (no branch/pointer prediction)", ["--model", "off"]),
 ]
 
 # Peers: (name, label, generate, apply). {old} {new} {patch} {out} are filled in.

@@ -8,143 +8,19 @@
 #include "testlib.h"
 
 static fwd_apply_ctx ctx;
-static uint32_t prog_end; /* highest bank B byte programmed so far */
-
-static void on_prog(void *user, uint32_t off, uint32_t len)
-{
-    (void)user;
-    if (off + len > prog_end)
-        prog_end = off + len;
-}
 
 typedef struct config {
-    const char *name;
+    char name[96];
     tl_buf old_img, new_img, patch;
     tl_geometry geo;
     uint32_t sample;  /* 0: every cut point; else this many seeded cut points */
 } config;
 
-typedef struct totals {
-    uint32_t cuts, exact, bricked, max_redo_blocks;
-    uint64_t extra_erases;
-} totals;
-
-static uint64_t erases(const tl_device *d)
-{
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < d->dev.bank_b.nsectors; i++)
-        n += d->dev.bank_b.erases[i];
-    for (uint32_t i = 0; i < d->dev.journal.nsectors; i++)
-        n += d->dev.journal.erases[i];
-    return n;
-}
-
-/* A device whose bank B holds stale programmed data, as after a previous update. */
-static void fresh_device(tl_device *d, const config *c, uint64_t seed)
-{
-    tl_device_init(d, &c->old_img, (uint32_t)c->new_img.n, &c->geo);
-    tl_buf junk = tl_random(d->dev.bank_b.size, seed);
-    memcpy(d->dev.bank_b.mem, junk.p, junk.n);
-    memset(d->dev.bank_b.unit_used, 1, d->dev.bank_b.size / d->dev.bank_b.prog_unit);
-    free(junk.p);
-    d->dev.on_prog = on_prog;
-}
-
-/* Boots, resumes from the journal, and feeds the rest of the patch. */
-static int boot_and_apply(tl_device *d, const config *c, uint32_t *resume_out)
-{
-    d->dev.power.dead = 0;
-    uint32_t resume;
-    int st = fwd_apply_init(&ctx, &d->cfg, 0, &resume);
-    if (st != FWD_OK)
-        return st;
-    fwd_apply_info info;
-    fwd_apply_get_info(&ctx, &info);
-    if (resume_out)
-        *resume_out = info.resume_out;
-    return tl_feed(&ctx, &c->patch, resume, 0);
-}
-
-static uint64_t clean_run(const config *c, uint64_t *clean_erases)
-{
-    tl_device d;
-    fresh_device(&d, c, 1);
-    int st = boot_and_apply(&d, c, NULL);
-    CHECK(st == FWD_OK && memcmp(d.dev.bank_b.mem, c->new_img.p, c->new_img.n) == 0, "%s: clean run: %s", c->name,
-          fwd_status_name(st));
-    uint64_t ops = d.dev.power.ops;
-    *clean_erases = erases(&d);
-    tl_device_free(&d);
-    return ops;
-}
-
-static void one_cut(const config *c, uint64_t k, nor_cut_mode mode, uint64_t seed, uint64_t n_ops,
-                    uint64_t clean_erases, totals *t)
-{
-    tl_device d;
-    fresh_device(&d, c, seed);
-    d.dev.power.cut_at = k;
-    d.dev.power.mode = mode;
-    d.dev.power.rng = seed * 2654435761u + 1;
-    prog_end = 0;
-    int st = boot_and_apply(&d, c, NULL);
-    CHECK(st != FWD_OK || k > n_ops, "%s: cut at op %llu did not stop the apply", c->name, (unsigned long long)k);
-    uint32_t before_cut = prog_end;
-
-    /* Second cut, somewhere in the recovery. */
-    uint64_t s = seed ^ 0x5bd1e995;
-    d.dev.power.cut_at = d.dev.power.ops + 1 + tl_rand(&s) % (n_ops - (k < n_ops ? k : n_ops) + 8);
-    d.dev.power.mode = (nor_cut_mode)(tl_rand(&s) % 3);
-    uint32_t resume_out = 0;
-    st = boot_and_apply(&d, c, &resume_out);
-    if (st != FWD_OK) {
-        d.dev.power.cut_at = 0;
-        st = boot_and_apply(&d, c, &resume_out);
-    }
-    d.dev.power.cut_at = 0;
-
-    int exact = st == FWD_OK && memcmp(d.dev.bank_b.mem, c->new_img.p, c->new_img.n) == 0 &&
-                d.dev.old_writes == 0 && d.dev.bank_b.violations == 0 && d.dev.journal.violations == 0;
-    CHECK(exact, "%s: cut %s at op %llu seed %llu: %s, bank A writes %u, NOR violations %u/%u", c->name,
-          mode == NOR_CUT_BEFORE ? "before" : mode == NOR_CUT_AFTER ? "after" : "torn", (unsigned long long)k,
-          (unsigned long long)seed, fwd_status_name(st), d.dev.old_writes, d.dev.bank_b.violations,
-          d.dev.journal.violations);
-    t->cuts++;
-    t->exact += exact;
-    t->bricked += !exact;
-    uint32_t bs = c->geo.block_size;
-    uint32_t redo = before_cut > resume_out ? (before_cut - resume_out + bs - 1) / bs : 0;
-    if (redo > t->max_redo_blocks)
-        t->max_redo_blocks = redo;
-    uint64_t e = erases(&d);
-    t->extra_erases += e > clean_erases ? e - clean_erases : 0;
-    tl_device_free(&d);
-}
-
 static void run_config(const config *c)
 {
-    uint64_t clean_erases;
-    uint64_t n = clean_run(c, &clean_erases);
-    totals t = { 0 };
-    if (c->sample == 0) {
-        for (uint64_t k = 1; k <= n; k++) {
-            one_cut(c, k, NOR_CUT_BEFORE, k, n, clean_erases, &t);
-            one_cut(c, k, NOR_CUT_AFTER, k + 1000003, n, clean_erases, &t);
-            for (uint64_t seed = 1; seed <= 3; seed++)
-                one_cut(c, k, NOR_CUT_TORN, k * 7919 + seed, n, clean_erases, &t);
-        }
-    } else {
-        uint64_t s = 0xC0FFEE;
-        for (uint32_t i = 0; i < c->sample; i++) {
-            uint64_t k = 1 + tl_rand(&s) % n;
-            one_cut(c, k, (nor_cut_mode)(tl_rand(&s) % 3), tl_rand(&s), n, clean_erases, &t);
-        }
-    }
-    fwd_header h;
-    fwd_header_decode(c->patch.p, &h);
-    printf("%s%s: ops %llu, cuts: %u, resumed byte-exact: %u, bricked: %u, max redo blocks: %u, extra erases: %llu\n",
-           c->name, h.model_alg ? " (model patch)" : "", (unsigned long long)n, t.cuts, t.exact, t.bricked,
-           t.max_redo_blocks, (unsigned long long)t.extra_erases);
+    tl_powercut pc = { .name = c->name, .old_img = &c->old_img, .new_img = &c->new_img, .patch = &c->patch,
+                       .geo = c->geo, .sample = c->sample, .ctx = &ctx };
+    tl_powercut_run(&pc);
 }
 
 /* The journal only serves the patch it was written for, and a damaged one
@@ -152,9 +28,9 @@ static void run_config(const config *c)
 static void journal_cases(const config *c, const tl_buf *other_patch)
 {
     tl_device d;
-    fresh_device(&d, c, 9);
+    tl_device_stale(&d, &c->old_img, (uint32_t)c->new_img.n, &c->geo, 9);
     d.dev.power.cut_at = 40;
-    boot_and_apply(&d, c, NULL);
+    tl_boot_apply(&d, &ctx, &c->patch, NULL);
     d.dev.power.cut_at = 0;
     d.dev.power.dead = 0;
 
@@ -185,9 +61,9 @@ static void journal_cases(const config *c, const tl_buf *other_patch)
     tl_device_free(&d);
 
     /* Resumes that never make progress are capped, then the apply starts over. */
-    fresh_device(&d, c, 10);
+    tl_device_stale(&d, &c->old_img, (uint32_t)c->new_img.n, &c->geo, 10);
     d.dev.power.cut_at = 60;
-    boot_and_apply(&d, c, NULL);
+    tl_boot_apply(&d, &ctx, &c->patch, NULL);
     uint32_t restarts = 0;
     for (int i = 0; i < 40; i++) {
         d.dev.power.dead = 0;
@@ -197,7 +73,7 @@ static void journal_cases(const config *c, const tl_buf *other_patch)
         tl_feed(&ctx, &c->patch, resume, 0);
     }
     d.dev.power.cut_at = 0;
-    st = boot_and_apply(&d, c, NULL);
+    st = tl_boot_apply(&d, &ctx, &c->patch, NULL);
     CHECK(restarts > 0, "failed resumes were capped (restarts: %u)", restarts);
     CHECK(st == FWD_OK && memcmp(d.dev.bank_b.mem, c->new_img.p, c->new_img.n) == 0,
           "apply after capped resumes: %s", fwd_status_name(st));
@@ -206,10 +82,13 @@ static void journal_cases(const config *c, const tl_buf *other_patch)
 
 static config make_config(const char *name, tl_buf old_img, tl_buf new_img, tl_geometry geo, uint32_t sample)
 {
-    config c = { .name = name, .old_img = old_img, .new_img = new_img, .geo = geo, .sample = sample };
+    config c = { .old_img = old_img, .new_img = new_img, .geo = geo, .sample = sample };
     fwd_gen_options o = tl_options();
     o.max_segment_blocks = 4; /* several segments, so resumes land mid-patch */
     c.patch = tl_diff(&c.old_img, &c.new_img, &o);
+    fwd_header h;
+    fwd_header_decode(c.patch.p, &h);
+    snprintf(c.name, sizeof(c.name), "%s%s", name, h.model_alg ? " (model patch)" : "");
     return c;
 }
 

@@ -198,7 +198,7 @@ int tl_read_file(const char *path, tl_buf *out)
     return got == out->n ? 0 : -1;
 }
 
-/* ---- the power-cut procedure (as in tests/test_powercut.c) -------------- */
+/* ---- the power-cut procedure ------------------------------------------- */
 
 typedef struct pc_state {
     const tl_powercut *pc;
@@ -224,15 +224,34 @@ static uint64_t pc_erases(const tl_device *d)
     return n;
 }
 
-/* A device whose bank B holds stale programmed data, as after a previous update. */
-static void pc_device(tl_device *d, pc_state *s, uint64_t seed)
+void tl_device_stale(tl_device *d, const tl_buf *old_img, uint32_t new_size, const tl_geometry *g, uint64_t seed)
 {
-    const tl_powercut *pc = s->pc;
-    tl_device_init(d, pc->old_img, (uint32_t)pc->new_img->n, &pc->geo);
+    tl_device_init(d, old_img, new_size, g);
     tl_buf junk = tl_random(d->dev.bank_b.size, seed);
     memcpy(d->dev.bank_b.mem, junk.p, junk.n);
     memset(d->dev.bank_b.unit_used, 1, d->dev.bank_b.size / d->dev.bank_b.prog_unit);
     free(junk.p);
+}
+
+int tl_boot_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, uint32_t *resume_out)
+{
+    d->dev.power.dead = 0;
+    uint32_t resume;
+    int st = fwd_apply_init(ctx, &d->cfg, 0, &resume);
+    if (st == FWD_OK) {
+        fwd_apply_info info;
+        fwd_apply_get_info(ctx, &info);
+        if (resume_out)
+            *resume_out = info.resume_out;
+        st = tl_feed(ctx, patch, resume, 0);
+    }
+    return st;
+}
+
+static void pc_device(tl_device *d, pc_state *s, uint64_t seed)
+{
+    const tl_powercut *pc = s->pc;
+    tl_device_stale(d, pc->old_img, (uint32_t)pc->new_img->n, &pc->geo, seed);
     d->dev.on_prog = pc_on_prog;
     d->dev.hook_user = s;
     if (pc->setup)
@@ -242,16 +261,7 @@ static void pc_device(tl_device *d, pc_state *s, uint64_t seed)
 static int pc_boot(tl_device *d, pc_state *s, uint32_t *resume_out)
 {
     const tl_powercut *pc = s->pc;
-    d->dev.power.dead = 0;
-    uint32_t resume;
-    int st = fwd_apply_init(pc->ctx, &d->cfg, 0, &resume);
-    if (st == FWD_OK) {
-        fwd_apply_info info;
-        fwd_apply_get_info(pc->ctx, &info);
-        if (resume_out)
-            *resume_out = info.resume_out;
-        st = tl_feed(pc->ctx, pc->patch, resume, 0);
-    }
+    int st = tl_boot_apply(d, pc->ctx, pc->patch, resume_out);
     if (pc->after_boot)
         pc->after_boot(d, pc->user);
     return st;

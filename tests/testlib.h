@@ -78,7 +78,13 @@ int tl_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, size_t chunk
 const char *tl_corpus_dir(void);
 int tl_read_file(const char *path, tl_buf *out);
 
-/* The power-cut procedure of tests/test_powercut.c for any patch: for a clean
+/* A device whose bank B holds stale programmed data, as after a previous
+ * update, so the applier must erase before it programs. */
+void tl_device_stale(tl_device *d, const tl_buf *old_img, uint32_t new_size, const tl_geometry *g, uint64_t seed);
+/* A boot: power back on, init from the journal, feed the rest of the patch. */
+int tl_boot_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, uint32_t *resume_out);
+
+/* The power-cut procedure for any patch: for a clean
  * run's N mutating flash operations, cut before, after and in the middle
  * (torn, three seeds) of each one, or at `sample` seeded points; boot, resume,
  * cut again somewhere in the recovery, boot, resume to the end. Every run
