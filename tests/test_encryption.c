@@ -303,40 +303,19 @@ static void synthetic_roundtrips(void)
     free(moved.p);
 }
 
+static void corpus_pair(const char *id, const tl_buf *a, const tl_buf *b, int index, void *user)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "encrypted %s", id);
+    roundtrip(name, a, b, user, index == 0);
+}
+
 static void corpus_roundtrips(void)
 {
-    const char *dir = tl_corpus_dir();
-    if (!dir) {
-        printf("SKIPPED: encrypted round trips on corpus pairs (no ../shared/corpus and FWDELTA_CORPUS unset)\n");
-        return;
-    }
-    FILE *m = fopen("corpus/manifest.tsv", "r");
-    CHECK(m != NULL, "corpus/manifest.tsv");
-    if (!m)
-        return;
-    char line[2048];
     fwd_gen_options o = tl_options();
-    int pairs = 0;
-    while (fgets(line, sizeof(line), m)) {
-        char id[16], oldp[512], newp[512], path[1200], name[64];
-        if (sscanf(line, "%15s %511s %511s", id, oldp, newp) != 3 || id[0] != 'P')
-            continue;
-        tl_buf a = { 0 }, b = { 0 };
-        snprintf(path, sizeof(path), "%s/%s", dir, oldp);
-        int ok = tl_read_file(path, &a) == 0;
-        snprintf(path, sizeof(path), "%s/%s", dir, newp);
-        ok &= tl_read_file(path, &b) == 0;
-        CHECK(ok, "%s: corpus files readable", id);
-        if (ok) {
-            snprintf(name, sizeof(name), "encrypted %s", id);
-            roundtrip(name, &a, &b, &o, pairs == 0);
-            pairs++;
-        }
-        free(a.p);
-        free(b.p);
-    }
-    fclose(m);
-    printf("encrypted corpus pairs round-tripped: %d (chunks 1, 7, 4096, whole)\n", pairs);
+    int pairs = tl_each_corpus_pair("encrypted round trips on corpus pairs", corpus_pair, &o);
+    if (pairs >= 0)
+        printf("encrypted corpus pairs round-tripped: %d (chunks 1, 7, 4096, whole)\n", pairs);
 }
 
 /* ---- refusals --------------------------------------------------------------------- */
@@ -346,29 +325,13 @@ typedef struct fixture {
     uint8_t ck[16];
 } fixture;
 
-static uint32_t prog_end_max, prog_count, refusal_runs;
-
-static void on_prog(void *user, uint32_t off, uint32_t len)
-{
-    (void)user;
-    prog_count++;
-    if (off + len > prog_end_max)
-        prog_end_max = off + len;
-}
-
-static uint32_t erase_count(const nor_flash *f)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < f->nsectors; i++)
-        n += f->erases[i];
-    return n;
-}
+static uint32_t refusal_runs;
 
 static void device_for(tl_device *d, const fixture *fx, int key)
 {
     tl_geometry g = { .block_size = 4096, .prog_unit = 4 };
     tl_device_init(d, &fx->old_img, (uint32_t)fx->new_img.n, &g);
-    d->dev.on_prog = on_prog;
+    d->dev.on_prog = tl_prog_watch;
     if (key >= 0)
         give_key(d, key);
 }
@@ -382,10 +345,9 @@ enum { BEFORE_JOURNAL = 1, RECOVER = 2 };
 static int refused(const char *what, tl_device *d, const fixture *fx, const tl_buf *patch, size_t chunk, int want,
                    uint32_t allowed_end, unsigned flags)
 {
-    prog_end_max = 0;
-    prog_count = 0;
+    tl_prog_watch_reset();
     refusal_runs++;
-    uint32_t erases_b = erase_count(&d->dev.bank_b), erases_j = erase_count(&d->dev.journal);
+    uint32_t erases_b = tl_erase_count(&d->dev.bank_b), erases_j = tl_erase_count(&d->dev.journal);
     int st = tl_apply(d, &ctx, patch, chunk);
     int ok = want ? st == want : st != FWD_OK;
     if (want)
@@ -393,12 +355,12 @@ static int refused(const char *what, tl_device *d, const fixture *fx, const tl_b
     else
         CHECK(st != FWD_OK, "%s: accepted", what);
     CHECK(d->dev.old_writes == 0, "%s: bank A written", what);
-    CHECK(prog_end_max <= allowed_end, "%s: programmed up to %u, only %u verified", what, prog_end_max, allowed_end);
+    CHECK(tl_prog_end_max <= allowed_end, "%s: programmed up to %u, only %u verified", what, tl_prog_end_max, allowed_end);
     if (allowed_end == 0)
-        CHECK(prog_count == 0 && erase_count(&d->dev.bank_b) == erases_b, "%s: bank B touched before the refusal",
+        CHECK(tl_prog_count == 0 && tl_erase_count(&d->dev.bank_b) == erases_b, "%s: bank B touched before the refusal",
               what);
     if (flags & BEFORE_JOURNAL)
-        CHECK(erase_count(&d->dev.journal) == erases_j, "%s: journal erased before the refusal", what);
+        CHECK(tl_erase_count(&d->dev.journal) == erases_j, "%s: journal erased before the refusal", what);
     int again = fwd_apply_feed(&ctx, patch->p, 1);
     CHECK(again == st, "%s: error not sticky (%s then %s)", what, fwd_status_name(st), fwd_status_name(again));
     CHECK(!ctx.enc_ready, "%s: content key left in the context after a refusal", what);

@@ -11,25 +11,7 @@
 #include "testlib.h"
 
 static fwd_apply_ctx ctx;
-static uint32_t prog_end_max; /* highest bank B byte a program reached */
-static uint32_t prog_count;
 static uint32_t refusals_run;
-
-static void on_prog(void *user, uint32_t off, uint32_t len)
-{
-    (void)user;
-    prog_count++;
-    if (off + len > prog_end_max)
-        prog_end_max = off + len;
-}
-
-static uint32_t erase_count(const nor_flash *f)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < f->nsectors; i++)
-        n += f->erases[i];
-    return n;
-}
 
 typedef struct fixture {
     tl_buf old_img, new_img, patch;
@@ -39,7 +21,7 @@ static void device_for(tl_device *d, const fixture *fx)
 {
     tl_geometry g = { .block_size = 4096, .prog_unit = 4 };
     tl_device_init(d, &fx->old_img, (uint32_t)fx->new_img.n, &g);
-    d->dev.on_prog = on_prog;
+    d->dev.on_prog = tl_prog_watch;
 }
 
 /* Applies `patch`; checks the code and the invariants; then checks that the
@@ -49,10 +31,9 @@ static void device_for(tl_device *d, const fixture *fx)
 static int refused(const char *what, tl_device *d, const fixture *fx, const tl_buf *patch, size_t chunk, int want,
                    uint32_t allowed_end, int check_recovery)
 {
-    prog_end_max = 0;
-    prog_count = 0;
+    tl_prog_watch_reset();
     refusals_run++;
-    uint32_t erases_before = erase_count(&d->dev.bank_b);
+    uint32_t erases_before = tl_erase_count(&d->dev.bank_b);
     int st = tl_apply(d, &ctx, patch, chunk);
     int ok = 1;
     if (want != 0) {
@@ -63,9 +44,9 @@ static int refused(const char *what, tl_device *d, const fixture *fx, const tl_b
         ok &= st != FWD_OK;
     }
     CHECK(d->dev.old_writes == 0, "%s: bank A written", what);
-    CHECK(prog_end_max <= allowed_end, "%s: programmed up to %u, only %u verified", what, prog_end_max, allowed_end);
+    CHECK(tl_prog_end_max <= allowed_end, "%s: programmed up to %u, only %u verified", what, tl_prog_end_max, allowed_end);
     if (allowed_end == 0)
-        CHECK(erase_count(&d->dev.bank_b) == erases_before, "%s: bank B erased before verification", what);
+        CHECK(tl_erase_count(&d->dev.bank_b) == erases_before, "%s: bank B erased before verification", what);
     CHECK(d->dev.bank_b.violations == 0, "%s: NOR rule violations", what);
     int again = fwd_apply_feed(&ctx, patch->p, 1);
     CHECK(again == st || st == FWD_OK, "%s: error not sticky (%s then %s)", what, fwd_status_name(st),
@@ -443,10 +424,10 @@ static void device_cases(const fixture *fx)
     tl_device d2;
     tl_geometry g = { .block_size = 4096, .prog_unit = 4 };
     tl_device_init(&d2, &other_old, (uint32_t)fx->new_img.n, &g);
-    d2.dev.on_prog = on_prog;
-    prog_end_max = 0;
+    d2.dev.on_prog = tl_prog_watch;
+    tl_prog_end_max = 0;
     CHECK_STATUS(tl_apply(&d2, &ctx, &fx->patch, 0), FWD_ERR_WRONG_BASE, "patch for another base image");
-    CHECK(prog_end_max == 0 && erase_count(&d2.dev.bank_b) == 0, "wrong base: bank B touched");
+    CHECK(tl_prog_end_max == 0 && tl_erase_count(&d2.dev.bank_b) == 0, "wrong base: bank B touched");
     tl_device_free(&d2);
     free(other_old.p);
 

@@ -143,41 +143,19 @@ static void deterministic(void)
     free(b.p);
 }
 
+static void corpus_pair(const char *id, const tl_buf *a, const tl_buf *b, int index, void *user)
+{
+    (void)index;
+    roundtrip(id, a, b, user);
+}
+
 static void corpus(void)
 {
-    const char *dir = tl_corpus_dir();
-    if (!dir) {
-        printf("SKIPPED: corpus pairs (no ../shared/corpus and FWDELTA_CORPUS unset)\n");
-        return;
-    }
-    FILE *m = fopen("corpus/manifest.tsv", "r");
-    CHECK(m != NULL, "corpus/manifest.tsv");
-    if (!m)
-        return;
-    char line[2048];
     fwd_gen_options o = tl_options();
     o.level = 19; /* the shipping default: what users will run */
-    int pairs = 0;
-    while (fgets(line, sizeof(line), m)) {
-        char id[16], oldp[512], newp[512];
-        if (sscanf(line, "%15s %511s %511s", id, oldp, newp) != 3 || id[0] != 'P')
-            continue;
-        char path[1200];
-        tl_buf a, b;
-        snprintf(path, sizeof(path), "%s/%s", dir, oldp);
-        int ok = tl_read_file(path, &a) == 0;
-        snprintf(path, sizeof(path), "%s/%s", dir, newp);
-        ok &= tl_read_file(path, &b) == 0;
-        CHECK(ok, "%s: corpus files readable", id);
-        if (ok) {
-            roundtrip(id, &a, &b, &o);
-            pairs++;
-        }
-        free(a.p);
-        free(b.p);
-    }
-    fclose(m);
-    printf("corpus pairs round-tripped: %d\n", pairs);
+    int pairs = tl_each_corpus_pair("corpus pairs", corpus_pair, &o);
+    if (pairs >= 0)
+        printf("corpus pairs round-tripped: %d\n", pairs);
 }
 
 int main(void)

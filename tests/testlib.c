@@ -183,6 +183,64 @@ const char *tl_corpus_dir(void)
     return NULL;
 }
 
+int tl_each_corpus_pair(const char *what, void (*fn)(const char *id, const tl_buf *old_img, const tl_buf *new_img,
+                                                     int index, void *user),
+                        void *user)
+{
+    const char *dir = tl_corpus_dir();
+    if (!dir) {
+        printf("SKIPPED: %s (no ../shared/corpus and FWDELTA_CORPUS unset)\n", what);
+        return -1;
+    }
+    FILE *m = fopen("corpus/manifest.tsv", "r");
+    CHECK(m != NULL, "corpus/manifest.tsv");
+    if (!m)
+        return 0;
+    char line[2048];
+    int pairs = 0;
+    while (fgets(line, sizeof(line), m)) {
+        char id[16], oldp[512], newp[512], path[1200];
+        if (sscanf(line, "%15s %511s %511s", id, oldp, newp) != 3 || id[0] != 'P')
+            continue;
+        tl_buf a = { 0 }, b = { 0 };
+        snprintf(path, sizeof(path), "%s/%s", dir, oldp);
+        int ok = tl_read_file(path, &a) == 0;
+        snprintf(path, sizeof(path), "%s/%s", dir, newp);
+        ok &= tl_read_file(path, &b) == 0;
+        CHECK(ok, "%s: corpus files readable", id);
+        if (ok)
+            fn(id, &a, &b, pairs++, user);
+        free(a.p);
+        free(b.p);
+    }
+    fclose(m);
+    return pairs;
+}
+
+uint32_t tl_prog_end_max, tl_prog_count;
+
+void tl_prog_watch(void *user, uint32_t off, uint32_t len)
+{
+    (void)user;
+    tl_prog_count++;
+    if (off + len > tl_prog_end_max)
+        tl_prog_end_max = off + len;
+}
+
+void tl_prog_watch_reset(void)
+{
+    tl_prog_end_max = 0;
+    tl_prog_count = 0;
+}
+
+uint32_t tl_erase_count(const nor_flash *f)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < f->nsectors; i++)
+        n += f->erases[i];
+    return n;
+}
+
 int tl_read_file(const char *path, tl_buf *out)
 {
     FILE *f = fopen(path, "rb");
@@ -216,12 +274,7 @@ static void pc_on_prog(void *user, uint32_t off, uint32_t len)
 
 static uint64_t pc_erases(const tl_device *d)
 {
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < d->dev.bank_b.nsectors; i++)
-        n += d->dev.bank_b.erases[i];
-    for (uint32_t i = 0; i < d->dev.journal.nsectors; i++)
-        n += d->dev.journal.erases[i];
-    return n;
+    return (uint64_t)tl_erase_count(&d->dev.bank_b) + tl_erase_count(&d->dev.journal);
 }
 
 void tl_device_stale(tl_device *d, const tl_buf *old_img, uint32_t new_size, const tl_geometry *g, uint64_t seed)

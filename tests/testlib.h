@@ -76,6 +76,18 @@ int tl_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, size_t chunk
 
 /* Reads a corpus file named in corpus/manifest.tsv; returns 0 if found. */
 const char *tl_corpus_dir(void);
+/* Calls fn for every pair of corpus/manifest.tsv; returns how many pairs it
+ * read, or -1 after printing "SKIPPED: <what> (no corpus)" when there is none. */
+int tl_each_corpus_pair(const char *what, void (*fn)(const char *id, const tl_buf *old_img, const tl_buf *new_img,
+                                                     int index, void *user),
+                        void *user);
+
+/* Bank B programs seen since tl_prog_watch_reset: install tl_prog_watch as
+ * a sim_device's on_prog hook. */
+extern uint32_t tl_prog_end_max, tl_prog_count;
+void tl_prog_watch(void *user, uint32_t off, uint32_t len);
+void tl_prog_watch_reset(void);
+uint32_t tl_erase_count(const nor_flash *f);
 int tl_read_file(const char *path, tl_buf *out);
 
 /* A device whose bank B holds stale programmed data, as after a previous
