@@ -266,12 +266,7 @@ static void roundtrip(const char *name, const tl_buf *old_img, const tl_buf *new
         give_key(&d, DUT);
         d.cfg.require_encryption = 1;
         int st = tl_apply(&d, &ctx, &p, chunks[c]);
-        CHECK(st == FWD_OK, "%s, chunk %zu: %s", name, chunks[c], fwd_status_name(st));
-        CHECK(new_img->n == 0 || memcmp(d.dev.bank_b.mem, new_img->p, new_img->n) == 0,
-              "%s, chunk %zu: bank B differs from the new image", name, chunks[c]);
-        CHECK(d.dev.old_writes == 0 && d.dev.bank_b.violations == 0 && d.dev.journal.violations == 0,
-              "%s: bank A writes %u, NOR violations %u/%u", name, d.dev.old_writes, d.dev.bank_b.violations,
-              d.dev.journal.violations);
+        tl_check_applied(name, chunks[c], &d, st, new_img);
         tl_device_free(&d);
     }
     free(p.p);

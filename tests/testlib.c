@@ -157,6 +157,16 @@ int tl_feed(fwd_apply_ctx *ctx, const tl_buf *patch, size_t from, size_t chunk)
     return fwd_apply_finish(ctx);
 }
 
+void tl_check_applied(const char *name, size_t chunk, const tl_device *d, int st, const tl_buf *new_img)
+{
+    CHECK(st == FWD_OK, "%s, chunk %zu: %s", name, chunk, fwd_status_name(st));
+    CHECK(new_img->n == 0 || memcmp(d->dev.bank_b.mem, new_img->p, new_img->n) == 0,
+          "%s, chunk %zu: bank B differs from the new image", name, chunk);
+    CHECK(d->dev.old_writes == 0 && d->dev.bank_b.violations == 0 && d->dev.journal.violations == 0,
+          "%s: bank A writes %u, NOR violations %u/%u", name, d->dev.old_writes, d->dev.bank_b.violations,
+          d->dev.journal.violations);
+}
+
 int tl_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, size_t chunk)
 {
     uint32_t resume;

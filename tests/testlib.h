@@ -71,6 +71,9 @@ void tl_device_free(tl_device *d);
 /* Feeds patch[from..) in chunks of `chunk` bytes (0: whole) then finishes;
  * returns the first error or the finish status. */
 int tl_feed(fwd_apply_ctx *ctx, const tl_buf *patch, size_t from, size_t chunk);
+/* Checks an apply's outcome: st is FWD_OK, bank B holds new_img, bank A was
+ * never written and no NOR rule was broken. */
+void tl_check_applied(const char *name, size_t chunk, const tl_device *d, int st, const tl_buf *new_img);
 /* init + tl_feed. */
 int tl_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, size_t chunk);
 
