@@ -81,26 +81,28 @@ uint32_t gen_model_load_address(const uint8_t *img, uint32_t len)
     return best;
 }
 
-static int plausible_pointer(uint32_t v, uint32_t load, uint32_t len)
-{
-    return (v - load < len + 65536u) || (v >= 0x20000000u && v < 0x40000000u);
-}
-
 static int by_addr(const void *a, const void *b)
 {
     const ref_pair *x = a, *y = b;
     return x->addr < y->addr ? -1 : x->addr > y->addr ? 1 : (x->shift > y->shift) - (x->shift < y->shift);
 }
 
-static int collect(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len,
-                   const gen_ops *ops, uint32_t load, pairs *out)
+/* Every reference the predictor will see inside the first pass's copies is
+ * an observation (old value, new minus old): branches by their targets, and
+ * every aligned word that does not overlap a branch by its value. Unchanged
+ * words count too: an instruction pair or a constant that reads like an
+ * address argues for shift 0 there, which keeps the map from translating
+ * words that are not pointers. */
+static int collect(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops,
+                   uint32_t load, pairs *out)
 {
     for (size_t i = 0; i < ops->n; i++) {
         const gen_op *op = &ops->v[i];
         if (op->kind != FWD_OP_COPY || op->len < 4)
             continue;
         int64_t d = (int64_t)op->new_off - op->old_off;
-        for (uint32_t o = op->old_off; o + 4 <= op->old_off + op->len; o++) {
+        uint32_t end = op->old_off + op->len;
+        for (uint32_t o = op->old_off; o + 4 <= end; o++) {
             int32_t a, b;
             uint32_t n = (uint32_t)(o + d);
             if ((o & 1) == 0 && fwd_thumb_branch(old_img + o, &a)) {
@@ -112,9 +114,9 @@ static int collect(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_
                 o += 3;
                 continue;
             }
-            if ((o & 3) == 0 && n + 4 <= new_len) {
+            if ((o & 3) == 0 && n + 4 <= new_len && !(o + 6 <= end && fwd_thumb_branch(old_img + o + 2, &a))) {
                 uint32_t v = load32(old_img + o), w = load32(new_img + n);
-                if (plausible_pointer(v, load, old_len) && add_pair(out, v, (int64_t)w - v) < 0)
+                if (add_pair(out, v, (int64_t)w - v) < 0)
                     return -1;
             }
         }
@@ -122,49 +124,232 @@ static int collect(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_
     return 0;
 }
 
-/* Runs of at least min_run pairs sharing a shift start a map entry; lone
- * disagreeing pairs are left to the residual. */
-static uint32_t segment(const pairs *p, uint32_t min_run, fwd_model *m)
+/* One address of the observations: how many there are and how many of them
+ * each candidate shift predicts. Consecutive addresses that only one shift
+ * explains merge, which changes no optimum (a switch inside such a run never
+ * beats one at its start or end). */
+typedef struct obs_group {
+    uint32_t addr, total;
+    uint32_t first, count; /* hits[first .. first + count) */
+} obs_group;
+
+typedef struct obs_hit {
+    uint16_t shift_index;
+    uint32_t n;
+} obs_hit;
+
+#define MAX_SHIFTS 1024u /* candidate shifts, most frequent first */
+#define FIT_BUDGET (1u << 28) /* addresses x shifts: bounds the fit's time and its 1 bit per pair */
+#define MIN_SHIFT_USES 3u
+#define ENTRY_COST 3u    /* an entry costs about as much as this many mispredicted references */
+
+typedef struct fit {
+    int32_t *shifts;   /* candidate shifts, sorted */
+    uint32_t nshifts, zero;
+    obs_group *g;
+    obs_hit *h;
+    size_t ng, nh;
+    uint8_t *switched;  /* per group, a bit per state: entered by a switch */
+    uint16_t *argmin;   /* per group, the cheapest state before it */
+    uint64_t *best, *cnt;
+} fit;
+
+static int by_shift(const void *a, const void *b)
 {
-    int32_t cur = 0;
-    uint32_t n = 0;
+    const ref_pair *x = a, *y = b;
+    return (x->shift > y->shift) - (x->shift < y->shift);
+}
+
+static int by_uses(const void *a, const void *b)
+{
+    const ref_pair *x = a, *y = b; /* addr holds the number of uses here */
+    return (x->addr < y->addr) - (x->addr > y->addr);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static long shift_index(const fit *f, int32_t s)
+{
+    const int32_t *r = bsearch(&s, f->shifts, f->nshifts, sizeof(*f->shifts), by_value);
+    return r ? r - f->shifts : -1;
+}
+
+/* The shifts worth a state of the fit: used at least MIN_SHIFT_USES times,
+ * at most MAX_SHIFTS of them (fewer on images with very many addresses, so
+ * the fit stays within FIT_BUDGET), and always 0 (the map's value before its first
+ * entry). */
+static int candidate_shifts(const pairs *p, fit *f)
+{
+    size_t addrs = 1;
+    for (size_t i = 1; i < p->n; i++)
+        addrs += p->v[i].addr != p->v[i - 1].addr;
+    size_t max_shifts = FIT_BUDGET / addrs;
+    max_shifts = max_shifts < 8 ? 8 : max_shifts > MAX_SHIFTS ? MAX_SHIFTS : max_shifts;
+    ref_pair *u = malloc((p->n + 1) * sizeof(*u));
+    if (!u)
+        return -1;
+    for (size_t i = 0; i < p->n; i++)
+        u[i] = p->v[i];
+    if (p->n > 1)
+        qsort(u, p->n, sizeof(*u), by_shift);
+    size_t nu = 0;
     for (size_t i = 0; i < p->n;) {
         size_t j = i;
-        while (j < p->n && p->v[j].shift == p->v[i].shift)
+        while (j < p->n && u[j].shift == u[i].shift)
             j++;
-        if (p->v[i].shift != cur && j - i >= min_run) {
-            if (n == FWD_MODEL_MAX_ENTRIES)
-                return n + 1;
-            if (n > 0 && m->start[n - 1] == p->v[i].addr)
-                n--; /* several shifts at one address: the longest run wins */
-            m->start[n] = p->v[i].addr;
-            m->shift[n] = p->v[i].shift;
-            cur = p->v[i].shift;
-            n++;
+        if (j - i >= MIN_SHIFT_USES || u[i].shift == 0)
+            u[nu++] = (ref_pair){ (uint32_t)(j - i), u[i].shift };
+        i = j;
+    }
+    if (nu > 1)
+        qsort(u, nu, sizeof(*u), by_uses);
+    size_t keep = nu < max_shifts - 1 ? nu : max_shifts - 1;
+    f->shifts = malloc((keep + 1) * sizeof(*f->shifts));
+    if (!f->shifts) {
+        free(u);
+        return -1;
+    }
+    f->nshifts = 0;
+    int has_zero = 0;
+    for (size_t i = 0; i < keep; i++) {
+        f->shifts[f->nshifts++] = u[i].shift;
+        has_zero |= u[i].shift == 0;
+    }
+    if (!has_zero)
+        f->shifts[f->nshifts++] = 0;
+    qsort(f->shifts, f->nshifts, sizeof(*f->shifts), by_value);
+    f->zero = (uint32_t)shift_index(f, 0);
+    free(u);
+    return 0;
+}
+
+static int build_groups(const pairs *p, fit *f)
+{
+    f->g = malloc((p->n + 1) * sizeof(*f->g));
+    f->h = malloc((p->n + 1) * sizeof(*f->h));
+    if (!f->g || !f->h)
+        return -1;
+    f->ng = f->nh = 0;
+    for (size_t i = 0; i < p->n;) {
+        size_t j = i;
+        obs_group g = { p->v[i].addr, 0, (uint32_t)f->nh, 0 };
+        while (j < p->n && p->v[j].addr == g.addr) {
+            size_t k = j;
+            while (k < p->n && p->v[k].addr == g.addr && p->v[k].shift == p->v[j].shift)
+                k++;
+            long s = shift_index(f, p->v[j].shift);
+            if (s >= 0)
+                f->h[f->nh++] = (obs_hit){ (uint16_t)s, (uint32_t)(k - j) }, g.count++;
+            g.total += (uint32_t)(k - j);
+            j = k;
         }
         i = j;
+        obs_group *prev = f->ng ? &f->g[f->ng - 1] : NULL;
+        int one = g.count == 1 && f->h[g.first].n == g.total;
+        if (prev && one && prev->count == 1 && f->h[prev->first].n == prev->total &&
+            f->h[prev->first].shift_index == f->h[g.first].shift_index) {
+            prev->total += g.total;
+            f->h[prev->first].n += g.total;
+            f->nh--;
+            continue;
+        }
+        f->g[f->ng++] = g;
+    }
+    return 0;
+}
+
+/* Viterbi over the groups: state = the shift in force; staying costs the
+ * observations a shift mispredicts, switching costs `entry_cost`. Returns the
+ * entries of the cheapest path, or FWD_MODEL_MAX_ENTRIES + 1 if there are
+ * more than the map holds. */
+static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
+{
+    uint32_t k = f->nshifts;
+    size_t row = (k + 7) / 8;
+    memset(f->switched, 0, f->ng * row);
+    for (uint32_t s = 0; s < k; s++)
+        f->best[s] = s == f->zero ? 0 : UINT64_MAX / 4;
+    uint32_t bmin = f->zero;
+    for (size_t j = 0; j < f->ng; j++) {
+        const obs_group *g = &f->g[j];
+        for (uint32_t i = 0; i < g->count; i++)
+            f->cnt[f->h[g->first + i].shift_index] = f->h[g->first + i].n;
+        uint64_t sw = f->best[bmin] + entry_cost;
+        uint8_t *bits = f->switched + j * row;
+        f->argmin[j] = (uint16_t)bmin;
+        uint32_t nmin = 0;
+        for (uint32_t s = 0; s < k; s++) {
+            uint64_t v = f->best[s];
+            if (sw < v) {
+                v = sw;
+                bits[s / 8] |= (uint8_t)(1u << (s % 8));
+            }
+            f->best[s] = v + g->total - f->cnt[s];
+            if (f->best[s] < f->best[nmin])
+                nmin = s;
+        }
+        bmin = nmin;
+        for (uint32_t i = 0; i < g->count; i++)
+            f->cnt[f->h[g->first + i].shift_index] = 0;
+    }
+    uint32_t n = 0, s = bmin;
+    for (size_t j = f->ng; j-- > 0;) {
+        if (f->switched[j * row + s / 8] & (1u << (s % 8))) {
+            if (n == FWD_MODEL_MAX_ENTRIES)
+                return n + 1;
+            m->start[n] = f->g[j].addr;
+            m->shift[n++] = f->shifts[s];
+            s = f->argmin[j];
+        }
+    }
+    for (uint32_t i = 0; i < n / 2; i++) { /* found back to front */
+        uint32_t a = m->start[i];
+        int32_t b = m->shift[i];
+        m->start[i] = m->start[n - 1 - i], m->shift[i] = m->shift[n - 1 - i];
+        m->start[n - 1 - i] = a, m->shift[n - 1 - i] = b;
     }
     return n;
 }
 
-int gen_model_fit(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len,
-                  const gen_ops *ops, uint32_t load, fwd_model *m)
+int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
+                  fwd_model *m)
 {
     pairs p = { 0 };
+    fit f = { 0 };
+    int rc = FWD_ERR_INTERNAL;
     memset(m, 0, sizeof(*m));
-    if (collect(old_img, old_len, new_img, new_len, ops, load, &p) != 0) {
-        free(p.v);
-        return FWD_ERR_INTERNAL;
-    }
+    if (collect(old_img, new_img, new_len, ops, load, &p) != 0)
+        goto out;
     if (p.n > 1) /* p.v is NULL when nothing was collected: qsort's arguments must be valid */
         qsort(p.v, p.n, sizeof(*p.v), by_addr);
+    if (candidate_shifts(&p, &f) != 0 || build_groups(&p, &f) != 0)
+        goto out;
+    f.switched = malloc(f.ng * ((f.nshifts + 7) / 8) + 1);
+    f.argmin = malloc((f.ng + 1) * sizeof(*f.argmin));
+    f.best = malloc(f.nshifts * sizeof(*f.best));
+    f.cnt = calloc(f.nshifts, sizeof(*f.cnt));
+    if (!f.switched || !f.argmin || !f.best || !f.cnt)
+        goto out;
     uint32_t n = FWD_MODEL_MAX_ENTRIES + 1;
-    for (uint32_t min_run = 2; n > FWD_MODEL_MAX_ENTRIES; min_run *= 2)
-        n = segment(&p, min_run, m);
+    for (uint64_t cost = ENTRY_COST; n > FWD_MODEL_MAX_ENTRIES; cost += cost / 2 + 1)
+        n = viterbi(&f, cost, m);
     m->n = n;
     m->flags = FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS;
+    rc = FWD_OK;
+out:
     free(p.v);
-    return FWD_OK;
+    free(f.shifts);
+    free(f.g);
+    free(f.h);
+    free(f.switched);
+    free(f.argmin);
+    free(f.best);
+    free(f.cnt);
+    return rc;
 }
 
 int gen_model_encode(const fwd_model *m, gen_buf *out)

@@ -332,7 +332,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
         model = malloc(sizeof(*model));
         uint32_t load = opt->load_address_set ? opt->load_address
                                               : gen_model_load_address(new_img, (uint32_t)new_len);
-        rc = model ? gen_model_fit(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, load, model)
+        rc = model ? gen_model_fit(old_img, new_img, (uint32_t)new_len, &ops, load, model)
                    : FWD_ERR_INTERNAL;
         if (rc == FWD_OK && model->n > 0)
             rc = rematch(&c, model, load, &renorm);
