@@ -52,7 +52,6 @@ int fwd_apply_init(fwd_apply_ctx *ctx, const fwd_apply_config *cfg, unsigned fla
     if (ctx->payload_cap < 1024)
         return fail(ctx, FWD_ERR_CONFIG); /* also the journal's and hashing's scratch */
     mbedtls_sha256_init(&ctx->chain_sha);
-    mbedtls_sha256_init(&ctx->out_sha);
     ctx->phase = PHASE_PREFIX;
     st = fwd_journal_load(ctx, flags, resume_offset);
     if (st != FWD_OK)

@@ -138,7 +138,6 @@ typedef struct fwd_apply_ctx {
     uint8_t seg_raw[FWD_SEGMENT_HEADER_SIZE];
     fwd_segment_header seg;
     mbedtls_sha256_context chain_sha;
-    mbedtls_sha256_context out_sha;
 
     /* output */
     uint32_t out_pos;          /* next bank B byte produced */

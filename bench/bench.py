@@ -617,7 +617,7 @@ def report(args, pairs, skipped, tools, results, per_pair, groups, scale, meta):
     L.append("## Where fwdelta's bytes go (default configuration, `diff --json`)")
     L.append("")
     L.append("ops = operation stream before zstd; payload = after zstd (what is sent, with framing and header); "
-             "framing = 72 B per segment; header = header + signature.")
+             "framing = 40 B per segment; header = header + signature.")
     L.append("")
     L.append("payload / best peer < 1 with patch / best peer > 1 means the fixed costs (framing, header) are what "
              "loses the pair.")

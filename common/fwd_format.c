@@ -142,7 +142,6 @@ void fwd_segment_header_encode(const fwd_segment_header *s, uint8_t out[FWD_SEGM
     fwd_store32(out, s->payload_len);
     fwd_store32(out + 4, s->out_blocks);
     memcpy(out + 8, s->next_hash, FWD_HASH_SIZE);
-    memcpy(out + 40, s->out_hash, FWD_HASH_SIZE);
 }
 
 void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_segment_header *s)
@@ -150,7 +149,6 @@ void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_se
     s->payload_len = fwd_load32(in);
     s->out_blocks = fwd_load32(in + 4);
     memcpy(s->next_hash, in + 8, FWD_HASH_SIZE);
-    memcpy(s->out_hash, in + 40, FWD_HASH_SIZE);
 }
 
 int fwd_recipients_head_decode(const uint8_t head[FWD_RECIPIENTS_HEAD_SIZE], uint32_t *count)

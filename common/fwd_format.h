@@ -1,4 +1,4 @@
-/* The fwdelta patch format, version 1: constants, the header and segment
+/* The fwdelta patch format, version 2: constants, the header and segment
  * layouts, and their encoding. docs/FORMAT.md is the byte-level description;
  * this file and fwd_format.c are its only implementation, shared by the
  * generator and the applier. */
@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 #define FWD_MAGIC               0x50445746u /* "FWDP" read as little-endian */
-#define FWD_FORMAT_VERSION      1u
+#define FWD_FORMAT_VERSION      2u
 #define FWD_HEADER_SIZE         256u
 #define FWD_SIGNATURE_SIZE      64u
 #define FWD_PREFIX_SIZE         (FWD_HEADER_SIZE + FWD_SIGNATURE_SIZE)
-#define FWD_SEGMENT_HEADER_SIZE 72u
+#define FWD_SEGMENT_HEADER_SIZE 40u
 #define FWD_HASH_SIZE           32u
 #define FWD_PRODUCT_ID_SIZE     32u
 #define FWD_KEY_ID_SIZE         8u
@@ -84,7 +84,6 @@ typedef struct fwd_segment_header {
     uint32_t payload_len;
     uint32_t out_blocks;
     uint8_t next_hash[FWD_HASH_SIZE];
-    uint8_t out_hash[FWD_HASH_SIZE];
 } fwd_segment_header;
 
 static inline uint16_t fwd_load16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }

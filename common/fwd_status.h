@@ -25,7 +25,6 @@
     X(FWD_ERR_BAD_SEGMENT,         -17, "malformed segment header")                     \
     X(FWD_ERR_CORRUPT,             -18, "segment payload does not decode")              \
     X(FWD_ERR_BAD_OPS,             -19, "segment operations are out of range")          \
-    X(FWD_ERR_OUTPUT_MISMATCH,     -20, "segment output does not match its hash")       \
     X(FWD_ERR_FLASH_IO,            -21, "flash operation failed")                       \
     X(FWD_ERR_FLASH_VERIFY,        -22, "flash reads back differently from what was programmed") \
     X(FWD_ERR_NEW_HASH,            -23, "new image does not match the signed hash")     \

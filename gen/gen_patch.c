@@ -12,7 +12,6 @@
 typedef struct gen_segment {
     uint32_t first_block, blocks;
     gen_buf payload;
-    uint8_t out_hash[FWD_HASH_SIZE];
 } gen_segment;
 
 void fwd_gen_options_default(fwd_gen_options *opt)
@@ -187,7 +186,6 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
         if (rc == FWD_OK && (raw.n > FWD_MODEL_SIZE_LIMIT || segs[0].payload.n > FWD_MODEL_PAYLOAD_LIMIT))
             rc = FWD_ERR_TOO_LARGE;
         if (rc == FWD_OK) {
-            fwd_sha256(raw.p, raw.n, segs[0].out_hash);
             c->model_size = (uint32_t)raw.n;
             stats->payload_bytes += segs[0].payload.n;
             n = 1;
@@ -198,9 +196,6 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
         rc = cut_segment(c, first, blocks - first, &bytes_per_block, &op_index, &segs[n], stats);
         if (rc != FWD_OK)
             break;
-        uint64_t end = (uint64_t)(first + segs[n].blocks) * b;
-        uint32_t e = end < c->new_len ? (uint32_t)end : c->new_len;
-        fwd_sha256(c->new_img + (size_t)first * b, e - first * b, segs[n].out_hash);
         first += segs[n].blocks;
         n++;
         if (c->opt->progress)
@@ -271,7 +266,6 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
         for (uint32_t i = nseg; i-- > 0;) {
             fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].payload.n, .out_blocks = segs[i].blocks };
             memcpy(sh.next_hash, next, FWD_HASH_SIZE);
-            memcpy(sh.out_hash, segs[i].out_hash, FWD_HASH_SIZE);
             pos -= FWD_SEGMENT_HEADER_SIZE + segs[i].payload.n;
             fwd_segment_header_encode(&sh, out + pos);
             memcpy(out + pos + FWD_SEGMENT_HEADER_SIZE, segs[i].payload.p, segs[i].payload.n);

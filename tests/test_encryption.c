@@ -249,9 +249,9 @@ static void roundtrip(const char *name, const tl_buf *old_img, const tl_buf *new
         for (uint32_t i = 0; i < h.segment_count && plain.n == h.patch_size; i++) {
             uint32_t n = fwd_load32(plain.p + a);
             for (uint32_t k = 0; k + 16 <= n; k += 16, total++)
-                same += memcmp(plain.p + a + 72 + k, p.p + b + 72 + k, 16) == 0;
-            a += 72 + n;
-            b += 72 + n;
+                same += memcmp(plain.p + a + FWD_SEGMENT_HEADER_SIZE + k, p.p + b + FWD_SEGMENT_HEADER_SIZE + k, 16) == 0;
+            a += FWD_SEGMENT_HEADER_SIZE + n;
+            b += FWD_SEGMENT_HEADER_SIZE + n;
         }
         CHECK(same == 0 && (total > 0 || h.segment_count == 0), "%s: %zu of %zu payload blocks not encrypted",
               name, same, total);

@@ -6,10 +6,10 @@
 
 static fwd_header sample_header(void)
 {
-    fwd_header h = { .format_version = 1, .diff_alg = 1, .codec = 1, .hash_alg = 1, .sig_alg = 1,
+    fwd_header h = { .format_version = 2, .diff_alg = 1, .codec = 1, .hash_alg = 1, .sig_alg = 1,
                      .window_log = 12, .security_version = 0x01020304, .old_size = 1000, .new_size = 9000,
                      .block_size = 4096, .segment_count = 2, .max_payload = 4608, .max_segment_blocks = 2,
-                     .patch_size = 320 + 2 * 72 + 10 };
+                     .patch_size = 320 + 2 * 40 + 10 };
     memcpy(h.product_id, "acme", 4);
     for (int i = 0; i < 32; i++) {
         h.old_sha256[i] = (uint8_t)i;
@@ -25,14 +25,14 @@ static void test_header_bytes(void)
     fwd_header h = sample_header(), d;
     uint8_t b[FWD_HEADER_SIZE];
     fwd_header_encode(&h, b);
-    static const uint8_t head[20] = { 'F', 'W', 'D', 'P', 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 12, 0, 0, 0, 0, 0 };
+    static const uint8_t head[20] = { 'F', 'W', 'D', 'P', 2, 0, 0, 1, 1, 1, 1, 1, 0, 0, 12, 0, 0, 0, 0, 0 };
     CHECK(memcmp(b, head, sizeof(head)) == 0, "magic, version, header size, algorithms");
     CHECK(memcmp(b + 20, "acme\0\0", 6) == 0, "product at 20");
     CHECK(b[52] == 4 && b[53] == 3 && b[54] == 2 && b[55] == 1, "security version little-endian at 52");
     CHECK(fwd_load32(b + 56) == 1000 && fwd_load32(b + 60) == 9000, "sizes at 56, 60");
     CHECK(b[64] == 0 && b[95] == 31 && b[96] == 0x80, "old hash at 64, new hash at 96");
     CHECK(fwd_load32(b + 128) == 4096 && fwd_load32(b + 132) == 2 && fwd_load32(b + 136) == 4608 &&
-              fwd_load32(b + 140) == 2 && fwd_load32(b + 144) == 474,
+              fwd_load32(b + 140) == 2 && fwd_load32(b + 144) == 410,
           "geometry and sizes at 128..144");
     CHECK(b[160] == 0x40 && b[224] == 0x11 && b[231] == 0x88, "chain head at 160, key id at 224");
     CHECK(fwd_is_zero(b + 232, 24), "nonce and reserved zero");
@@ -52,7 +52,8 @@ static void test_header_refusals(void)
         const char *what;
     } cases[] = {
         { 0, 'X', FWD_ERR_BAD_MAGIC, "magic" },
-        { 4, 2, FWD_ERR_UNSUPPORTED_VERSION, "format version" },
+        { 4, 1, FWD_ERR_UNSUPPORTED_VERSION, "format version 1 (72-byte segment headers)" },
+        { 4, 3, FWD_ERR_UNSUPPORTED_VERSION, "format version 3" },
         { 7, 2, FWD_ERR_BAD_HEADER, "header size" },
         { 8, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "diff algorithm" },
         { 9, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "codec" },
@@ -100,11 +101,10 @@ static void test_segment_bytes(void)
 {
     fwd_segment_header s = { .payload_len = 0x0A0B0C0D, .out_blocks = 3 }, d;
     memset(s.next_hash, 0xAA, 32);
-    memset(s.out_hash, 0x55, 32);
     uint8_t b[FWD_SEGMENT_HEADER_SIZE];
     fwd_segment_header_encode(&s, b);
-    CHECK(b[0] == 0x0D && b[3] == 0x0A && b[4] == 3 && b[8] == 0xAA && b[39] == 0xAA && b[40] == 0x55 &&
-              b[71] == 0x55,
+    CHECK(FWD_SEGMENT_HEADER_SIZE == 40 && b[0] == 0x0D && b[3] == 0x0A && b[4] == 3 && b[7] == 0 && b[8] == 0xAA &&
+              b[39] == 0xAA,
           "segment layout");
     fwd_segment_header_decode(b, &d);
     CHECK(memcmp(&s, &d, sizeof(s)) == 0, "segment round trip");

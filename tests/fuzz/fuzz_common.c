@@ -186,7 +186,6 @@ const fz_journal_fixture *fz_journal_fixture_get(void)
         q += len;
         fwd_segment_header sh = { .payload_len = (uint32_t)(q - seg - FWD_SEGMENT_HEADER_SIZE),
                                   .out_blocks = (len + FZ_JOURNAL_BLOCK - 1) / FZ_JOURNAL_BLOCK };
-        fwd_sha256(fx.new_img.p + off, len, sh.out_hash);
         fwd_segment_header_encode(&sh, seg);
         pos = (size_t)(q - p);
     }
