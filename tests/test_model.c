@@ -86,6 +86,31 @@ static void test_model_parse(void)
         CHECK_STATUS(fwd_model_decode(bad[i].b, bad[i].n, &m), FWD_ERR_CORRUPT, bad[i].what);
 }
 
+/* The fit, exactly: 64 pointers into a region that moved by +300, 16 pointers
+ * below it and 16 words above it that read like addresses but did not
+ * change. The map must move the region and come back to 0 above it, or every
+ * such word (instruction pairs, constants) would be mispredicted. */
+static void test_model_fit(void)
+{
+    uint8_t old_img[4096] = { 0 }, new_img[4096] = { 0 };
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < 64; i++, at += 4) {
+        uint32_t v = 0x08001001 + 16 * i, w = v + 300;
+        memcpy(old_img + at, &v, 4), memcpy(new_img + at, &w, 4);
+    }
+    for (uint32_t i = 0; i < 16; i++, at += 4) {
+        uint32_t below = 0x08000101 + 16 * i, above = 0x0A000000 + 4 * i;
+        memcpy(old_img + at, &below, 4), memcpy(new_img + at, &below, 4);
+        memcpy(old_img + 2048 + at, &above, 4), memcpy(new_img + 2048 + at, &above, 4);
+    }
+    gen_op copy = { .kind = FWD_OP_COPY, .new_off = 0, .len = sizeof(old_img), .old_off = 0 };
+    gen_ops ops = { &copy, 1, 1 };
+    fwd_model m;
+    CHECK_STATUS(gen_model_fit(old_img, new_img, sizeof(new_img), &ops, 0x08000000, &m), FWD_OK, "fit");
+    CHECK(m.n == 2 && m.start[0] == 0x08001001 && m.shift[0] == 300 && m.start[1] == 0x0A000000 && m.shift[1] == 0,
+          "map: %u entries, [0x%x] %+d, [0x%x] %+d", m.n, m.start[0], m.shift[0], m.start[1], m.shift[1]);
+}
+
 static void put_bl(uint8_t *p, int32_t off)
 {
     uint32_t u = (uint32_t)off;
@@ -258,6 +283,7 @@ int main(void)
 {
     test_branch_bytes();
     test_model_parse();
+    test_model_fit();
     test_moved_code();
     test_model_refusals();
     return tl_finish();
