@@ -33,7 +33,7 @@ int main(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        puts("fwdelta 1.0 (patch format 1)");
+        printf("fwdelta 1.1 (patch format %u)\n", FWD_FORMAT_VERSION);
         return 0;
     }
     static const struct {
