@@ -1,13 +1,18 @@
 /* bsdiff-style matching: a suffix array of the old image (libdivsufsort)
  * finds the longest exact match for each position of the new image; matches
- * are then extended forwards and backwards while at least half the bytes
- * agree, because a copy with a sparse residual is cheaper than literals when
- * code moved and its addresses changed. */
+ * are then extended forwards and backwards while at least a third of the
+ * bytes agree, because a copy with a sparse residual is cheaper than literals
+ * when code moved and its addresses changed. */
 #include <divsufsort.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gen_internal.h"
+
+/* Measured on the corpus (geomean of patch / new image, all 20 pairs):
+ * bsdiff's own 8 and 1/2 give 6.63 %, these 6.56 %. */
+#define NEW_MATCH_MARGIN 6 /* a match starts a new copy when it beats the current alignment by more */
+#define EXTEND_WEIGHT 3    /* extensions keep going while matches * EXTEND_WEIGHT outweigh their length */
 
 static uint32_t match_len(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn)
 {
@@ -80,7 +85,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
             }
             /* Stop at a match that is exact where the previous alignment is
              * not, or clearly better than continuing the previous alignment. */
-            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + 8)
+            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + NEW_MATCH_MARGIN)
                 break;
             int64_t o = scan + last_offset;
             if (o >= 0 && o < old_len && old_img[o] == new_img[scan])
@@ -97,7 +102,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
                 if (old_img[last_pos + i] == new_img[last_scan + i])
                     s++;
                 i++;
-                if (s * 2 - i > best * 2 - lenf) {
+                if (s * EXTEND_WEIGHT - i > best * EXTEND_WEIGHT - lenf) {
                     best = s;
                     lenf = i;
                 }
@@ -108,7 +113,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
             for (uint32_t i = 1; scan >= last_scan + i && pos >= i; i++) {
                 if (old_img[pos - i] == new_img[scan - i])
                     s++;
-                if (s * 2 - i > best * 2 - lenb) {
+                if (s * EXTEND_WEIGHT - i > best * EXTEND_WEIGHT - lenb) {
                     best = s;
                     lenb = i;
                 }
