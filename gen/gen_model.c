@@ -139,7 +139,7 @@ typedef struct obs_hit {
 } obs_hit;
 
 #define MAX_SHIFTS 1024u /* candidate shifts, most frequent first */
-#define FIT_BUDGET (1u << 28) /* addresses x shifts: bounds the fit's time and its 1 bit per pair */
+#define FIT_BUDGET (1u << 26) /* addresses x shifts: bounds the fit's time, and its memory to 8 MiB of bits */
 #define MIN_SHIFT_USES 3u
 #define ENTRY_COST 3u    /* an entry costs about as much as this many mispredicted references */
 
