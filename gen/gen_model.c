@@ -139,7 +139,11 @@ typedef struct obs_hit {
 } obs_hit;
 
 #define MAX_SHIFTS 1024u /* candidate shifts, most frequent first */
-#define FIT_BUDGET (1u << 26) /* addresses x shifts: bounds the fit's time, and its memory to 8 MiB of bits */
+/* Addresses x shifts, one bit each: at least 8 MiB, else 2 bytes per byte of
+ * the new image, which keeps the generator under 8 bytes of RAM per input
+ * byte while large images still get enough shifts (16 MiB: 128). */
+#define FIT_BUDGET_MIN ((uint64_t)1 << 26)
+#define FIT_BITS_PER_BYTE 16u
 #define MIN_SHIFT_USES 3u
 #define ENTRY_COST 3u    /* an entry costs about as much as this many mispredicted references */
 
@@ -180,14 +184,17 @@ static long shift_index(const fit *f, int32_t s)
 
 /* The shifts worth a state of the fit: used at least MIN_SHIFT_USES times,
  * at most MAX_SHIFTS of them (fewer on images with very many addresses, so
- * the fit stays within FIT_BUDGET), and always 0 (the map's value before its first
- * entry). */
-static int candidate_shifts(const pairs *p, fit *f)
+ * the fit stays within its budget), and always 0 (the map's value before its
+ * first entry). */
+static int candidate_shifts(const pairs *p, uint32_t new_len, fit *f)
 {
     size_t addrs = 1;
     for (size_t i = 1; i < p->n; i++)
         addrs += p->v[i].addr != p->v[i - 1].addr;
-    size_t max_shifts = FIT_BUDGET / addrs;
+    uint64_t budget = (uint64_t)new_len * FIT_BITS_PER_BYTE;
+    if (budget < FIT_BUDGET_MIN)
+        budget = FIT_BUDGET_MIN;
+    uint64_t max_shifts = budget / addrs;
     max_shifts = max_shifts < 8 ? 8 : max_shifts > MAX_SHIFTS ? MAX_SHIFTS : max_shifts;
     ref_pair *u = malloc((p->n + 1) * sizeof(*u));
     if (!u)
@@ -326,7 +333,7 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
         goto out;
     if (p.n > 1) /* p.v is NULL when nothing was collected: qsort's arguments must be valid */
         qsort(p.v, p.n, sizeof(*p.v), by_addr);
-    if (candidate_shifts(&p, &f) != 0 || build_groups(&p, &f) != 0)
+    if (candidate_shifts(&p, new_len, &f) != 0 || build_groups(&p, &f) != 0)
         goto out;
     f.switched = malloc(f.ng * ((f.nshifts + 7) / 8) + 1);
     f.argmin = malloc((f.ng + 1) * sizeof(*f.argmin));
