@@ -177,7 +177,7 @@ echo
 printf '| part |'; for p in $pairs; do printf ' %s |' "${p%%:*}"; done; echo
 printf '|---|'; for p in $pairs; do printf -- '---:|'; done; echo
 for part in "decompression (zstd)" "diff application (operations, bank A reads)" \
-            "hashing (SHA-256: chain, segment output, bank A, bank B)" \
+            "hashing (SHA-256: chain, bank A, bank B)" \
             "flash writes (program buffer, erase, program, read-back)" "signature (ECDSA P-256 verify)" \
             "journal" "other (patch intake, state machine, header checks)"; do
   printf '| %s |' "$part"

@@ -28,7 +28,7 @@ enum part { P_OTHER, P_SIGNATURE, P_HASH, P_DECOMPRESS, P_DIFF, P_FLASH_WRITE, P
 static const char *const part_name[P_COUNT] = {
     "other (patch intake, state machine, header checks)",
     "signature (ECDSA P-256 verify)",
-    "hashing (SHA-256: chain, segment output, bank A, bank B)",
+    "hashing (SHA-256: chain, bank A, bank B)",
     "decompression (zstd)",
     "diff application (operations, bank A reads)",
     "flash writes (program buffer, erase, program, read-back)",
