@@ -26,6 +26,8 @@ int fwd_model_segment(fwd_apply_ctx *ctx)
     }
     if (n != ctx->hdr.model_size)
         return FWD_ERR_CORRUPT;
-    return fwd_model_decode(model, n, &ctx->model);
+    int st = fwd_model_decode(model, n, &ctx->model);
+    ctx->model.arch = ctx->hdr.model_alg;
+    return st;
 }
 #endif

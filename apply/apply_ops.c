@@ -67,7 +67,7 @@ static int predicted_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t *
 {
     uint32_t pos = ctx->old_pos;
     if (pos < ctx->pred_off || pos >= ctx->pred_off + ctx->pred_len) {
-        const fwd_copy *c = &ctx->copy;
+        fwd_copy *c = &ctx->copy;
         uint32_t end = c->old_pos + c->len; /* pos < end: the copy still has bytes */
         uint32_t to = end - pos < FWD_APPLY_PRED_CHUNK ? end : pos + FWD_APPLY_PRED_CHUNK;
         uint32_t w0 = pos - c->old_pos > FWD_PREDICT_MARGIN ? pos - FWD_PREDICT_MARGIN : c->old_pos;
@@ -202,7 +202,7 @@ static int begin_copy(fwd_apply_ctx *ctx, uint32_t zz)
     ctx->old_cursor = pos + ctx->op_left;
     ctx->op_state = OS_ZEROS;
 #if FWD_APPLY_MODEL
-    ctx->copy = (fwd_copy){ .old_pos = pos, .len = ctx->op_left, .out_pos = ctx->out_pos };
+    ctx->copy = (fwd_copy){ .old_pos = pos, .len = ctx->op_left, .out_pos = ctx->out_pos, .insn = pos };
     ctx->pred_len = 0;
 #endif
     return FWD_OK;

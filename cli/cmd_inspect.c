@@ -57,8 +57,8 @@ int cmd_verify(int argc, char **argv)
 static const char *alg_name(int which, unsigned v)
 {
     static const char *const names[][3] = { { "stored", "zstd", "?" }, { "none", "ecdsa-p256-sha256", "?" },
-                                            { "none", "aes128ctr-ecies-p256", "?" }, { "none", "thumb2", "?" } };
-    return names[which][v < 2 ? v : 2];
+                                            { "none", "aes128ctr-ecies-p256", "?" }, { "none", "thumb2", "xtensa" } };
+    return which == 3 ? (v < 3 ? names[3][v] : "?") : names[which][v < 2 ? v : 2];
 }
 
 int cmd_info(int argc, char **argv)

@@ -110,7 +110,7 @@ int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h)
     h->model_alg = in[H_MODEL];
     h->window_log = in[H_WINDOW];
     if (h->diff_alg != FWD_DIFF_SPARSE || h->codec > FWD_CODEC_ZSTD || h->hash_alg != FWD_HASH_SHA256 ||
-        h->sig_alg > FWD_SIG_ECDSA_P256 || h->enc_alg > FWD_ENC_AES128CTR_ECIES || h->model_alg > FWD_MODEL_THUMB2)
+        h->sig_alg > FWD_SIG_ECDSA_P256 || h->enc_alg > FWD_ENC_AES128CTR_ECIES || h->model_alg > FWD_MODEL_XTENSA)
         return FWD_ERR_UNSUPPORTED_ALGORITHM;
     h->flags = fwd_load32(in + H_FLAGS);
     memcpy(h->product_id, in + H_PRODUCT, FWD_PRODUCT_ID_SIZE);

@@ -29,6 +29,7 @@
 #define FWD_ENC_AES128CTR_ECIES 1u
 #define FWD_MODEL_NONE          0u
 #define FWD_MODEL_THUMB2        1u
+#define FWD_MODEL_XTENSA        2u
 
 #define FWD_BLOCK_SIZE_MIN      256u
 #define FWD_BLOCK_SIZE_MAX      (1u << 20)

@@ -71,6 +71,17 @@ int fwd_thumb_branch(const uint8_t *p, int32_t *offset)
     return 1;
 }
 
+uint32_t fwd_xtensa_length(uint8_t b0) { return (b0 & 0x08) ? 2 : 3; }
+
+int fwd_xtensa_call(const uint8_t *p, int32_t *words)
+{
+    if ((p[0] & 0x0F) != 5)
+        return 0;
+    uint32_t v = (uint32_t)p[0] >> 6 | (uint32_t)p[1] << 2 | (uint32_t)p[2] << 10;
+    *words = (v & 0x20000) ? (int32_t)(v | 0xFFFC0000u) : (int32_t)v;
+    return 1;
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -94,17 +105,11 @@ static int branch_at(const uint8_t *w, const fwd_copy *c, uint32_t o, int32_t *o
     return (o & 1) == 0 && o >= c->old_pos && o + 4 <= c->old_pos + c->len && fwd_thumb_branch(w + o, off);
 }
 
-/* Every decision below depends only on the bytes around one offset, never on
- * where a scan started, so any window of a copy predicts the same bytes. */
-void fwd_model_predict(const fwd_model *m, uint32_t load_address, unsigned enable, const fwd_copy *c,
-                       const uint8_t *win, uint32_t win_start, uint32_t win_len, uint32_t from, uint32_t to,
-                       uint8_t *dst)
+/* Thumb-2: every decision depends only on the bytes around one offset, never
+ * on where a scan started, so any window of a copy predicts the same bytes. */
+static void predict_thumb(const fwd_model *m, uint32_t load_address, unsigned enable, const fwd_copy *c,
+                          const uint8_t *w, uint32_t from, uint32_t to, uint8_t *dst)
 {
-    (void)win_len;
-    memcpy(dst, win + (from - win_start), to - from);
-    if (!enable || m->n == 0)
-        return;
-    const uint8_t *w = win - win_start; /* w[o] is old[o] inside the window */
     uint32_t end = c->old_pos + c->len;
     uint32_t lo = from >= c->old_pos + 3 ? from - 3 : c->old_pos;
     for (uint32_t o = lo; o < to && o + 4 <= end; o++) {
@@ -138,4 +143,66 @@ void fwd_model_predict(const fwd_model *m, uint32_t load_address, unsigned enabl
             }
         }
     }
+}
+
+/* Xtensa: pointers as for Thumb-2 (any aligned word), then calls, found by
+ * decoding instruction lengths in order from the copy's start; a call's bytes
+ * win over a pointer's. c->insn is the instruction to resume at: the one that
+ * crossed the end of the previous window, so windows agree with one pass. */
+static void predict_xtensa(const fwd_model *m, uint32_t load_address, unsigned enable, fwd_copy *c,
+                           const uint8_t *w, uint32_t from, uint32_t to, uint8_t *dst)
+{
+    uint32_t end = c->old_pos + c->len;
+    uint8_t b[4];
+    if (enable & FWD_PREDICT_POINTERS) {
+        uint32_t lo = from >= c->old_pos + 3 ? from - 3 : c->old_pos;
+        for (uint32_t o = (lo + 3) & ~3u; o < to && o + 4 <= end; o += 4) {
+            uint32_t v = (uint32_t)w[o] | (uint32_t)w[o + 1] << 8 | (uint32_t)w[o + 2] << 16 |
+                         (uint32_t)w[o + 3] << 24;
+            int32_t sh = fwd_model_shift(m, v);
+            if (sh != 0) {
+                put32(b, v + (uint32_t)sh);
+                place(dst, from, to, o, b);
+            }
+        }
+    }
+    uint32_t o = c->insn;
+    while (o < to && o + 3 <= end) {
+        uint32_t len = fwd_xtensa_length(w[o]);
+        int32_t words;
+        if (len == 3 && (enable & FWD_PREDICT_BRANCHES) && fwd_xtensa_call(w + o, &words)) {
+            uint32_t target = ((load_address + o) & ~3u) + 4 + ((uint32_t)words << 2);
+            uint32_t moved = target + (uint32_t)fwd_model_shift(m, target);
+            uint32_t at = ((load_address + (o - c->old_pos + c->out_pos)) & ~3u) + 4;
+            uint32_t u = moved - at;
+            int32_t n = (int32_t)u;
+            if (!(u & 3) && n >= -(1 << 19) && n < (1 << 19)) {
+                uint32_t k = u >> 2;
+                const uint8_t call[3] = { (uint8_t)((w[o] & 0x3F) | (k & 3) << 6), (uint8_t)(k >> 2),
+                                          (uint8_t)(k >> 10) };
+                for (uint32_t i = 0; i < 3; i++)
+                    if (o + i >= from && o + i < to)
+                        dst[o + i - from] = call[i];
+            }
+        }
+        if (o + len > to)
+            break; /* crosses into the next window: resume there */
+        o += len;
+    }
+    c->insn = o;
+}
+
+void fwd_model_predict(const fwd_model *m, uint32_t load_address, unsigned enable, fwd_copy *c,
+                       const uint8_t *win, uint32_t win_start, uint32_t win_len, uint32_t from, uint32_t to,
+                       uint8_t *dst)
+{
+    (void)win_len;
+    memcpy(dst, win + (from - win_start), to - from);
+    if (!enable || m->n == 0)
+        return;
+    const uint8_t *w = win - win_start; /* w[o] is old[o] inside the window */
+    if (m->arch == FWD_MODEL_XTENSA)
+        predict_xtensa(m, load_address, enable, c, w, from, to, dst);
+    else
+        predict_thumb(m, load_address, enable, c, w, from, to, dst);
 }

@@ -66,7 +66,7 @@ static int encode_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *
         pred = malloc(len);
         if (!pred)
             return FWD_ERR_INTERNAL;
-        fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off };
+        fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off, .insn = old_off };
         fwd_model_predict(mu->model, mu->load_address, enable, &c, old_img, 0, old_len, old_off, old_off + len,
                           pred);
         o = pred;
@@ -121,8 +121,8 @@ static uint32_t choose_modes(const uint8_t *old_img, uint32_t old_len, const uin
         free(pred), free(cost), free(from), free(modes);
         return 0;
     }
-    fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off };
     for (unsigned m = 0; m < MODES; m++) {
+        fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off, .insn = old_off };
         fwd_model_predict(mu->model, mu->load_address, m, &c, old_img, 0, old_len, old_off, old_off + len,
                           pred + (size_t)m * len);
         for (uint32_t i = 0; i < len; i++)

@@ -48,9 +48,9 @@ int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *ne
 /* gen_model.c */
 uint32_t gen_model_load_address(const uint8_t *img, uint32_t len);
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
-                  fwd_model *m);
+                  uint8_t arch, fwd_model *m);
 int gen_model_encode(const fwd_model *m, gen_buf *out);
-uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, const fwd_model *m);
+uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, uint8_t arch, const fwd_model *m);
 
 /* gen_key.c */
 int gen_sign(const fwd_gen_key *key, const uint8_t hash[FWD_HASH_SIZE], uint8_t sig[FWD_SIGNATURE_SIZE]);

@@ -93,8 +93,8 @@ static int by_addr(const void *a, const void *b)
  * words count too: an instruction pair or a constant that reads like an
  * address argues for shift 0 there, which keeps the map from translating
  * words that are not pointers. */
-static int collect(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops,
-                   uint32_t load, pairs *out)
+static int collect_thumb(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops,
+                         uint32_t load, pairs *out)
 {
     for (size_t i = 0; i < ops->n; i++) {
         const gen_op *op = &ops->v[i];
@@ -119,6 +119,37 @@ static int collect(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_
                 if (add_pair(out, v, (int64_t)w - v) < 0)
                     return -1;
             }
+        }
+    }
+    return 0;
+}
+
+/* The Xtensa predictor's references: calls found by decoding in order from
+ * each copy's start (as the applier does), and every aligned word. */
+static int collect_xtensa(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops,
+                          uint32_t load, pairs *out)
+{
+    for (size_t i = 0; i < ops->n; i++) {
+        const gen_op *op = &ops->v[i];
+        if (op->kind != FWD_OP_COPY)
+            continue;
+        int64_t d = (int64_t)op->new_off - op->old_off;
+        uint32_t end = op->old_off + op->len;
+        for (uint32_t o = op->old_off; o + 3 <= end; o += fwd_xtensa_length(old_img[o])) {
+            int32_t a, b;
+            uint32_t n = (uint32_t)(o + d);
+            if (fwd_xtensa_length(old_img[o]) == 3 && fwd_xtensa_call(old_img + o, &a) && n + 3 <= new_len &&
+                fwd_xtensa_call(new_img + n, &b)) {
+                uint32_t t_old = ((load + o) & ~3u) + 4 + ((uint32_t)a << 2);
+                uint32_t t_new = ((load + n) & ~3u) + 4 + ((uint32_t)b << 2);
+                if (add_pair(out, t_old, (int64_t)t_new - t_old) < 0)
+                    return -1;
+            }
+        }
+        for (uint32_t o = (op->old_off + 3) & ~3u; o + 4 <= end; o += 4) {
+            uint32_t n = (uint32_t)(o + d);
+            if (n + 4 <= new_len && add_pair(out, load32(old_img + o), (int64_t)load32(new_img + n) - load32(old_img + o)) < 0)
+                return -1;
         }
     }
     return 0;
@@ -323,13 +354,13 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
 }
 
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
-                  fwd_model *m)
+                  uint8_t arch, fwd_model *m)
 {
     pairs p = { 0 };
     fit f = { 0 };
     int rc = FWD_ERR_INTERNAL;
     memset(m, 0, sizeof(*m));
-    if (collect(old_img, new_img, new_len, ops, load, &p) != 0)
+    if ((arch == FWD_MODEL_XTENSA ? collect_xtensa : collect_thumb)(old_img, new_img, new_len, ops, load, &p) != 0)
         goto out;
     if (p.n > 1) /* p.v is NULL when nothing was collected: qsort's arguments must be valid */
         qsort(p.v, p.n, sizeof(*p.v), by_addr);
@@ -346,6 +377,7 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
         n = viterbi(&f, cost, m);
     m->n = n;
     m->flags = FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS;
+    m->arch = arch;
     rc = FWD_OK;
 out:
     free(p.v);
@@ -377,12 +409,47 @@ int gen_model_encode(const fwd_model *m, gen_buf *out)
  * (projected through m for the old image) instead of its relative offset, and
  * each pointer of the old image is projected through m. Code that only moved
  * then reads the same in both images, so the suffix array finds it whole. */
-uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, const fwd_model *m)
+static void project_pointers(const uint8_t *img, const fwd_model *m, uint8_t *out, uint32_t o)
+{
+    uint32_t v = load32(img + o);
+    int32_t s = fwd_model_shift(m, v);
+    if (s != 0) {
+        v += (uint32_t)s;
+        out[o] = (uint8_t)v, out[o + 1] = (uint8_t)(v >> 8), out[o + 2] = (uint8_t)(v >> 16),
+        out[o + 3] = (uint8_t)(v >> 24);
+    }
+}
+
+/* Xtensa: calls hold their absolute target (in words), decoding in order
+ * from the image's start. */
+static void normalize_xtensa(const uint8_t *img, uint32_t len, uint32_t load, const fwd_model *m, uint8_t *out)
+{
+    for (uint32_t o = 0; m && o + 4 <= len; o += 4)
+        project_pointers(img, m, out, o);
+    for (uint32_t o = 0; o + 3 <= len; o += fwd_xtensa_length(img[o])) {
+        int32_t words;
+        if (fwd_xtensa_length(img[o]) == 3 && fwd_xtensa_call(img + o, &words)) {
+            uint32_t t = ((load + o) & ~3u) + 4 + ((uint32_t)words << 2);
+            if (m)
+                t += (uint32_t)fwd_model_shift(m, t);
+            uint32_t k = t >> 2;
+            out[o] = (uint8_t)((img[o] & 0x3F) | (k & 3) << 6);
+            out[o + 1] = (uint8_t)(k >> 2);
+            out[o + 2] = (uint8_t)(k >> 10);
+        }
+    }
+}
+
+uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, uint8_t arch, const fwd_model *m)
 {
     uint8_t *out = malloc(len ? len : 1);
     if (!out)
         return NULL;
     memcpy(out, img, len);
+    if (arch == FWD_MODEL_XTENSA) {
+        normalize_xtensa(img, len, load, m, out);
+        return out;
+    }
     for (uint32_t o = 0; o + 4 <= len; o++) {
         int32_t off;
         if ((o & 1) == 0 && fwd_thumb_branch(img + o, &off)) {
@@ -397,15 +464,8 @@ uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, co
             o += 3;
             continue;
         }
-        if (m && (o & 3) == 0) {
-            uint32_t v = load32(img + o);
-            int32_t s = fwd_model_shift(m, v);
-            if (s != 0) {
-                v += (uint32_t)s;
-                out[o] = (uint8_t)v, out[o + 1] = (uint8_t)(v >> 8), out[o + 2] = (uint8_t)(v >> 16),
-                out[o + 3] = (uint8_t)(v >> 24);
-            }
-        }
+        if (m && (o & 3) == 0)
+            project_pointers(img, m, out, o);
     }
     return out;
 }

@@ -224,8 +224,8 @@ static int create_cctx(seg_ctx *c)
  * which finds moved code whole where the first pass saw it in pieces. */
 static int rematch(seg_ctx *c, const fwd_model *model, uint32_t load, gen_ops *out)
 {
-    uint8_t *a = gen_model_normalize(c->old_img, c->old_len, load, model);
-    uint8_t *b = gen_model_normalize(c->new_img, c->new_len, load, NULL);
+    uint8_t *a = gen_model_normalize(c->old_img, c->old_len, load, model->arch, model);
+    uint8_t *b = gen_model_normalize(c->new_img, c->new_len, load, model->arch, NULL);
     int rc = a && b ? gen_match(a, c->old_len, b, c->new_len, out, c->opt) : FWD_ERR_INTERNAL;
     free(a);
     free(b);
@@ -249,7 +249,7 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
                      .block_size = opt->block_size, .segment_count = nseg, .max_payload = payload_bound(opt),
                      .max_segment_blocks = opt->max_segment_blocks };
     if (c->mu.model) {
-        h.model_alg = FWD_MODEL_THUMB2;
+        h.model_alg = c->mu.model->arch;
         h.model_size = c->model_size;
         h.load_address = c->mu.load_address;
     }
@@ -301,6 +301,44 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
     return FWD_OK;
 }
 
+/* The model candidates of one architecture: the map fitted to the first
+ * matches, used with those matches and with a re-match through it. *patch
+ * keeps the smallest patch seen so far; *model_size the smallest model patch. */
+static int try_model(seg_ctx *c, const fwd_gen_key *key, uint8_t arch, uint32_t load, fwd_model *model,
+                     uint8_t **patch, size_t *patch_len, fwd_gen_stats *stats, uint64_t *model_size)
+{
+    const gen_ops *ops = c->ops;
+    gen_ops renorm = { 0 };
+    int rc = gen_model_fit(c->old_img, c->new_img, c->new_len, ops, load, arch, model);
+    if (rc == FWD_OK && model->n > 0)
+        rc = rematch(c, model, load, &renorm);
+    const gen_ops *sets[2] = { ops, &renorm };
+    for (int i = 0; i < 2 && rc == FWD_OK && model->n > 0; i++) {
+        c->mu = (gen_model_use){ model, load };
+        c->ops = sets[i];
+        uint8_t *alt = NULL;
+        size_t alt_len = 0;
+        fwd_gen_stats alt_stats;
+        int arc = build_patch(c, key, &alt, &alt_len, &alt_stats);
+        if (arc == FWD_OK && (*model_size == 0 || alt_len < *model_size))
+            *model_size = alt_len;
+        if (arc == FWD_OK && (*patch == NULL || alt_len < *patch_len)) {
+            free(*patch);
+            *patch = alt;
+            *patch_len = alt_len;
+            *stats = alt_stats;
+        } else {
+            free(alt);
+            if (arc != FWD_ERR_TOO_LARGE && arc != FWD_OK)
+                rc = arc; /* a model too large to send is simply not used */
+        }
+    }
+    c->mu = (gen_model_use){ 0 };
+    c->ops = ops;
+    free(renorm.v);
+    return rc;
+}
+
 int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
                  const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
                  fwd_gen_stats *stats_out)
@@ -321,48 +359,27 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
         rc = build_patch(&c, key, patch, patch_len, &stats);
 
     fwd_model *model = NULL;
-    gen_ops renorm = { 0 };
     if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_OFF && new_len > 0) {
-        model = malloc(sizeof(*model));
-        uint32_t load = opt->load_address_set ? opt->load_address
-                                              : gen_model_load_address(new_img, (uint32_t)new_len);
-        rc = model ? gen_model_fit(old_img, new_img, (uint32_t)new_len, &ops, load, model)
-                   : FWD_ERR_INTERNAL;
-        if (rc == FWD_OK && model->n > 0)
-            rc = rematch(&c, model, load, &renorm);
-        /* The model with the first matches and with the re-matches: keep the smallest patch of all. */
-        const gen_ops *sets[2] = { &ops, &renorm };
+        static const uint8_t archs[] = { FWD_MODEL_THUMB2, FWD_MODEL_XTENSA };
         uint64_t plain_size = *patch_len, model_size = 0;
-        for (int i = 0; i < 2 && rc == FWD_OK && model->n > 0; i++) {
-            c.mu = (gen_model_use){ model, load };
-            c.ops = sets[i];
-            uint8_t *alt = NULL;
-            size_t alt_len = 0;
-            fwd_gen_stats alt_stats;
-            int arc = build_patch(&c, key, &alt, &alt_len, &alt_stats);
-            if (arc == FWD_OK && (model_size == 0 || alt_len < model_size))
-                model_size = alt_len;
-            if (arc == FWD_OK && (*patch == NULL || alt_len < *patch_len)) {
-                free(*patch);
-                *patch = alt;
-                *patch_len = alt_len;
-                stats = alt_stats;
-            } else {
-                free(alt);
-                if (arc != FWD_ERR_TOO_LARGE && arc != FWD_OK)
-                    rc = arc; /* a model too large to send is simply not used */
-            }
+        model = malloc(sizeof(*model));
+        rc = model ? FWD_OK : FWD_ERR_INTERNAL;
+        /* A Cortex-M vector table gives the Thumb-2 load address and rules Xtensa out. */
+        uint32_t vectors = gen_model_load_address(new_img, (uint32_t)new_len);
+        for (size_t a = 0; a < sizeof(archs) && rc == FWD_OK; a++) {
+            if (archs[a] == FWD_MODEL_XTENSA && vectors != 0)
+                continue;
+            uint32_t load = opt->load_address_set ? opt->load_address : archs[a] == FWD_MODEL_THUMB2 ? vectors : 0;
+            rc = try_model(&c, key, archs[a], load, model, patch, patch_len, &stats, &model_size);
         }
         stats.plain_size = plain_size;
         stats.model_size = model_size;
-        c.ops = &ops;
     }
     if (rc == FWD_OK && *patch == NULL) /* ON was asked for, but no model could be fitted */
         rc = build_patch(&c, key, patch, patch_len, &stats);
     if (rc == FWD_OK && opt->recipient_count)
         rc = gen_encrypt_patch(opt, key, patch, patch_len, &stats);
     free(model);
-    free(renorm.v);
     free(ops.v);
     free(c.raw.p);
     ZSTD_freeCCtx(c.cctx);

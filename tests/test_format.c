@@ -60,7 +60,7 @@ static void test_header_refusals(void)
         { 10, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "hash algorithm" },
         { 11, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "signature algorithm" },
         { 12, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "encryption algorithm" },
-        { 13, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "model algorithm" },
+        { 13, 3, FWD_ERR_UNSUPPORTED_ALGORITHM, "model algorithm" },
         { 14, 9, FWD_ERR_BAD_HEADER, "window log below 10" },
         { 14, 28, FWD_ERR_BAD_HEADER, "window log above 27" },
         { 15, 1, FWD_ERR_BAD_HEADER, "reserved byte 15" },

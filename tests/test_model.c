@@ -59,6 +59,56 @@ static void test_branch_bytes(void)
     CHECK(1, "every window agrees");
 }
 
+/* Xtensa: a CALL8 at old offset 18 (instructions decoded from the copy's
+ * start: zero bytes are 3-byte instructions) to L + 0x414, a pointer at 0x24;
+ * the map moves L + 0x400 .. L + 0x7FF by +0x40, the copy moves the code by +8. */
+static void test_xtensa_bytes(void)
+{
+    static const uint8_t call8[3] = { 0x25, 0x40, 0x00 }; /* call8 (pc & ~3) + 4 + 0x100 words */
+    static const uint8_t back[3] = { 0xE5, 0xFF, 0xFF };  /* call8 (pc & ~3) + 4 - 1 word */
+    int32_t words;
+    CHECK(fwd_xtensa_call(call8, &words) && words == 0x100, "call8 forward: %d", words);
+    CHECK(fwd_xtensa_call(back, &words) && words == -1, "call8 backward: %d", words);
+    CHECK(fwd_xtensa_length(0x25) == 3 && fwd_xtensa_length(0x0D) == 2 && fwd_xtensa_length(0x08) == 2,
+          "instruction lengths");
+    const uint32_t load = 0x40080000;
+    uint8_t old_img[64] = { 0 };
+    memcpy(old_img + 18, call8, 3);
+    old_img[0x24] = 0x21, old_img[0x25] = 0x04, old_img[0x26] = 0x08, old_img[0x27] = 0x40;
+    fwd_model m = { .n = 2, .flags = 3, .arch = FWD_MODEL_XTENSA, .start = { load + 0x400, load + 0x800 },
+                    .shift = { 0x40, 0 } };
+    fwd_copy c = { .old_pos = 0, .len = 64, .out_pos = 8, .insn = 0 };
+    uint8_t whole[64], want[64];
+    fwd_model_predict(&m, load, 3, &c, old_img, 0, 64, 0, 64, whole);
+    /* L + 0x454 from ((L + 26) & ~3) + 4 = L + 28: 0x438 bytes, 0x10E words */
+    memcpy(want, old_img, 64);
+    want[18] = 0xA5, want[19] = 0x43, want[20] = 0x00;
+    want[0x24] = 0x61;
+    CHECK(memcmp(whole, want, 64) == 0, "call re-encoded %02x %02x %02x, pointer shifted %02x", whole[18], whole[19],
+          whole[20], whole[0x24]);
+
+    /* Windows taken in order, with the copy's decoding state carried, predict
+     * what one pass does: every split into three windows. */
+    for (uint32_t a = 1; a < 64; a++)
+        for (uint32_t b = a; b < 64; b++) {
+            uint32_t cut[4] = { 0, a, b, 64 };
+            uint8_t part[64];
+            c.insn = 0;
+            for (int k = 0; k < 3; k++) {
+                if (cut[k] == cut[k + 1])
+                    continue;
+                uint32_t w0 = cut[k] >= FWD_PREDICT_MARGIN ? cut[k] - FWD_PREDICT_MARGIN : 0;
+                uint32_t w1 = cut[k + 1] + FWD_PREDICT_MARGIN < 64 ? cut[k + 1] + FWD_PREDICT_MARGIN : 64;
+                fwd_model_predict(&m, load, 3, &c, old_img + w0, w0, w1 - w0, cut[k], cut[k + 1], part + cut[k]);
+            }
+            if (memcmp(part, whole, 64) != 0) {
+                CHECK(0, "windows [0, %u) [%u, %u) [%u, 64) predict differently", a, a, b, b);
+                return;
+            }
+        }
+    CHECK(1, "every split agrees");
+}
+
 static void test_model_parse(void)
 {
     fwd_model m;
@@ -106,7 +156,7 @@ static void test_model_fit(void)
     gen_op copy = { .kind = FWD_OP_COPY, .new_off = 0, .len = sizeof(old_img), .old_off = 0 };
     gen_ops ops = { &copy, 1, 1 };
     fwd_model m;
-    CHECK_STATUS(gen_model_fit(old_img, new_img, sizeof(new_img), &ops, 0x08000000, &m), FWD_OK, "fit");
+    CHECK_STATUS(gen_model_fit(old_img, new_img, sizeof(new_img), &ops, 0x08000000, FWD_MODEL_THUMB2, &m), FWD_OK, "fit");
     CHECK(m.n == 2 && m.start[0] == 0x08001001 && m.shift[0] == 300 && m.start[1] == 0x0A000000 && m.shift[1] == 0,
           "map: %u entries, [0x%x] %+d, [0x%x] %+d", m.n, m.start[0], m.shift[0], m.start[1], m.shift[1]);
 }
@@ -282,6 +332,7 @@ static void test_model_refusals(void)
 int main(void)
 {
     test_branch_bytes();
+    test_xtensa_bytes();
     test_model_parse();
     test_model_fit();
     test_moved_code();

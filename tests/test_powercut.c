@@ -106,7 +106,7 @@ int main(void)
     const tl_geometry uni4 = { .block_size = 4096, .prog_unit = 4 };
     const tl_geometry mixed8 = { .block_size = 4096, .prog_unit = 8, .mixed = 1 };
 
-    config cs[6];
+    config cs[7];
     int n = 0;
     cs[n++] = make_config("synthetic 46 KB, uniform 4 KiB, program unit 4", copy(&a), copy(&b), uni4, 0);
     cs[n++] = make_config("synthetic 46 KB, mixed 16/64/128 KiB, program unit 8", copy(&a), copy(&b), mixed8, 0);
@@ -124,6 +124,8 @@ int main(void)
               "rpi4-vl805-usb3/000138c0.bin", { 4096, 1, 1, 0 }, 0 },
             { "P10 (360 KB), uniform 4 KiB, program unit 16, sampled", "zstack-cc2652r-znp/20220103.bin",
               "zstack-cc2652r-znp/20220219.bin", { 4096, 16, 0, 0 }, 5000 },
+            { "P15 (1.1 MB, Xtensa), uniform 4 KiB, program unit 4, sampled", "ublox-nina-w102/1.4.7.bin",
+              "ublox-nina-w102/1.4.8.bin", { 4096, 4, 0, 0 }, 1000 },
         };
         for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
             char p1[1024], p2[1024];
