@@ -99,6 +99,19 @@ static void place(uint8_t *dst, uint32_t from, uint32_t to, uint32_t o, const ui
             dst[o + i - from] = b[i];
 }
 
+/* The pointer prediction of the word at old offset o: v becomes v + M(v). */
+static void predict_pointer(const fwd_model *m, const uint8_t *w, uint32_t o, uint32_t from, uint32_t to,
+                            uint8_t *dst)
+{
+    uint32_t v = (uint32_t)w[o] | (uint32_t)w[o + 1] << 8 | (uint32_t)w[o + 2] << 16 | (uint32_t)w[o + 3] << 24;
+    int32_t sh = fwd_model_shift(m, v);
+    if (sh != 0) {
+        uint8_t b[4];
+        put32(b, v + (uint32_t)sh);
+        place(dst, from, to, o, b);
+    }
+}
+
 /* Whether a branch lies wholly inside the copy at old offset o. */
 static int branch_at(const uint8_t *w, const fwd_copy *c, uint32_t o, int32_t *off)
 {
@@ -134,13 +147,7 @@ static void predict_thumb(const fwd_model *m, uint32_t load_address, unsigned en
         } else if ((o & 3) == 0 && (enable & FWD_PREDICT_POINTERS)) {
             if ((o >= 2 && branch_at(w, c, o - 2, &off)) || branch_at(w, c, o + 2, &off))
                 continue; /* overlaps a branch: not a pointer */
-            uint32_t v = (uint32_t)w[o] | (uint32_t)w[o + 1] << 8 | (uint32_t)w[o + 2] << 16 |
-                         (uint32_t)w[o + 3] << 24;
-            int32_t sh = fwd_model_shift(m, v);
-            if (sh != 0) {
-                put32(b, v + (uint32_t)sh);
-                place(dst, from, to, o, b);
-            }
+            predict_pointer(m, w, o, from, to, dst);
         }
     }
 }
@@ -153,18 +160,10 @@ static void predict_xtensa(const fwd_model *m, uint32_t load_address, unsigned e
                            const uint8_t *w, uint32_t from, uint32_t to, uint8_t *dst)
 {
     uint32_t end = c->old_pos + c->len;
-    uint8_t b[4];
     if (enable & FWD_PREDICT_POINTERS) {
         uint32_t lo = from >= c->old_pos + 3 ? from - 3 : c->old_pos;
-        for (uint32_t o = (lo + 3) & ~3u; o < to && o + 4 <= end; o += 4) {
-            uint32_t v = (uint32_t)w[o] | (uint32_t)w[o + 1] << 8 | (uint32_t)w[o + 2] << 16 |
-                         (uint32_t)w[o + 3] << 24;
-            int32_t sh = fwd_model_shift(m, v);
-            if (sh != 0) {
-                put32(b, v + (uint32_t)sh);
-                place(dst, from, to, o, b);
-            }
-        }
+        for (uint32_t o = (lo + 3) & ~3u; o < to && o + 4 <= end; o += 4)
+            predict_pointer(m, w, o, from, to, dst);
     }
     uint32_t o = c->insn;
     while (o < to && o + 3 <= end) {
