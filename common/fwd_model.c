@@ -82,19 +82,20 @@ int fwd_xtensa_call(const uint8_t *p, int32_t *words)
     return 1;
 }
 
-static void put32(uint8_t *p, uint32_t v)
+uint32_t fwd_xtensa_target(uint32_t pc, int32_t words) { return (pc & ~3u) + 4 + ((uint32_t)words << 2); }
+
+void fwd_xtensa_encode(const uint8_t *p, uint32_t k, uint8_t out[3])
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    out[0] = (uint8_t)((p[0] & 0x3F) | (k & 3) << 6);
+    out[1] = (uint8_t)(k >> 2);
+    out[2] = (uint8_t)(k >> 10);
 }
 
-/* Writes the 4 predicted bytes of the reference at old offset o into dst,
+/* Writes the n predicted bytes of the reference at old offset o into dst,
  * clipped to [from, to). */
-static void place(uint8_t *dst, uint32_t from, uint32_t to, uint32_t o, const uint8_t b[4])
+static void place(uint8_t *dst, uint32_t from, uint32_t to, uint32_t o, const uint8_t *b, uint32_t n)
 {
-    for (uint32_t i = 0; i < 4; i++)
+    for (uint32_t i = 0; i < n; i++)
         if (o + i >= from && o + i < to)
             dst[o + i - from] = b[i];
 }
@@ -103,12 +104,12 @@ static void place(uint8_t *dst, uint32_t from, uint32_t to, uint32_t o, const ui
 static void predict_pointer(const fwd_model *m, const uint8_t *w, uint32_t o, uint32_t from, uint32_t to,
                             uint8_t *dst)
 {
-    uint32_t v = (uint32_t)w[o] | (uint32_t)w[o + 1] << 8 | (uint32_t)w[o + 2] << 16 | (uint32_t)w[o + 3] << 24;
+    uint32_t v = fwd_load32(w + o);
     int32_t sh = fwd_model_shift(m, v);
     if (sh != 0) {
         uint8_t b[4];
-        put32(b, v + (uint32_t)sh);
-        place(dst, from, to, o, b);
+        fwd_store32(b, v + (uint32_t)sh);
+        place(dst, from, to, o, b, 4);
     }
 }
 
@@ -142,8 +143,8 @@ static void predict_thumb(const fwd_model *m, uint32_t load_address, unsigned en
             uint32_t hw2 = ((uint32_t)w[o + 2] | (uint32_t)w[o + 3] << 8) & 0xF800;
             hw1 |= (u >> 31) << 10 | ((u >> 12) & 0x3FF);
             hw2 |= (u >> 1) & 0x7FF;
-            put32(b, hw1 | hw2 << 16);
-            place(dst, from, to, o, b);
+            fwd_store32(b, hw1 | hw2 << 16);
+            place(dst, from, to, o, b, 4);
         } else if ((o & 3) == 0 && (enable & FWD_PREDICT_POINTERS)) {
             if ((o >= 2 && branch_at(w, c, o - 2, &off)) || branch_at(w, c, o + 2, &off))
                 continue; /* overlaps a branch: not a pointer */
@@ -170,18 +171,14 @@ static void predict_xtensa(const fwd_model *m, uint32_t load_address, unsigned e
         uint32_t len = fwd_xtensa_length(w[o]);
         int32_t words;
         if (len == 3 && (enable & FWD_PREDICT_BRANCHES) && fwd_xtensa_call(w + o, &words)) {
-            uint32_t target = ((load_address + o) & ~3u) + 4 + ((uint32_t)words << 2);
+            uint32_t target = fwd_xtensa_target(load_address + o, words);
             uint32_t moved = target + (uint32_t)fwd_model_shift(m, target);
-            uint32_t at = ((load_address + (o - c->old_pos + c->out_pos)) & ~3u) + 4;
-            uint32_t u = moved - at;
+            uint32_t u = moved - fwd_xtensa_target(load_address + (o - c->old_pos + c->out_pos), 0);
             int32_t n = (int32_t)u;
             if (!(u & 3) && n >= -(1 << 19) && n < (1 << 19)) {
-                uint32_t k = u >> 2;
-                const uint8_t call[3] = { (uint8_t)((w[o] & 0x3F) | (k & 3) << 6), (uint8_t)(k >> 2),
-                                          (uint8_t)(k >> 10) };
-                for (uint32_t i = 0; i < 3; i++)
-                    if (o + i >= from && o + i < to)
-                        dst[o + i - from] = call[i];
+                uint8_t call[3];
+                fwd_xtensa_encode(w + o, u >> 2, call);
+                place(dst, from, to, o, call, 3);
             }
         }
         if (o + len > to)

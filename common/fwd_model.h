@@ -35,6 +35,10 @@ int fwd_thumb_branch(const uint8_t *p, int32_t *offset);
  * offset in words from (pc & ~3) + 4). */
 uint32_t fwd_xtensa_length(uint8_t b0);
 int fwd_xtensa_call(const uint8_t *p, int32_t *words);
+/* Where a call at address pc with that word offset goes. */
+uint32_t fwd_xtensa_target(uint32_t pc, int32_t words);
+/* The call p[0..2] with its word offset replaced by the low 18 bits of k. */
+void fwd_xtensa_encode(const uint8_t *p, uint32_t k, uint8_t out[3]);
 
 /* The copy being predicted: len bytes of the old image from old_pos, going to
  * output offset out_pos. Xtensa instructions are found by decoding in order

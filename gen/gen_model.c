@@ -35,11 +35,6 @@ static int add_pair(pairs *p, uint32_t addr, int64_t shift)
     return 0;
 }
 
-static uint32_t load32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static int prologue_at(const uint8_t *img, uint32_t len, uint32_t off)
 {
     if (off & 1 || off + 2 > len)
@@ -56,7 +51,7 @@ uint32_t gen_model_load_address(const uint8_t *img, uint32_t len)
 {
     if (len < 64)
         return 0;
-    uint32_t sp = load32(img), reset = load32(img + 4);
+    uint32_t sp = fwd_load32(img), reset = fwd_load32(img + 4);
     if (!(reset & 1) || (sp & 3) != 0)
         return 0; /* not a vector table */
     /* The reset handler lies in the image (other handlers may be in ROM). */
@@ -69,7 +64,7 @@ uint32_t gen_model_load_address(const uint8_t *img, uint32_t len)
     for (uint64_t cand = first; cand <= lo_v; cand += step) {
         uint32_t hits = 0;
         for (uint32_t o = 0; o + 4 <= scan; o += 4) {
-            uint32_t v = load32(img + o);
+            uint32_t v = fwd_load32(img + o);
             if ((v & 1) && v - 1 - (uint32_t)cand < len)
                 hits += prologue_at(img, len, v - 1 - (uint32_t)cand);
         }
@@ -115,7 +110,7 @@ static int collect_thumb(const uint8_t *old_img, const uint8_t *new_img, uint32_
                 continue;
             }
             if ((o & 3) == 0 && n + 4 <= new_len && !(o + 6 <= end && fwd_thumb_branch(old_img + o + 2, &a))) {
-                uint32_t v = load32(old_img + o), w = load32(new_img + n);
+                uint32_t v = fwd_load32(old_img + o), w = fwd_load32(new_img + n);
                 if (add_pair(out, v, (int64_t)w - v) < 0)
                     return -1;
             }
@@ -140,15 +135,14 @@ static int collect_xtensa(const uint8_t *old_img, const uint8_t *new_img, uint32
             uint32_t n = (uint32_t)(o + d);
             if (fwd_xtensa_length(old_img[o]) == 3 && fwd_xtensa_call(old_img + o, &a) && n + 3 <= new_len &&
                 fwd_xtensa_call(new_img + n, &b)) {
-                uint32_t t_old = ((load + o) & ~3u) + 4 + ((uint32_t)a << 2);
-                uint32_t t_new = ((load + n) & ~3u) + 4 + ((uint32_t)b << 2);
+                uint32_t t_old = fwd_xtensa_target(load + o, a), t_new = fwd_xtensa_target(load + n, b);
                 if (add_pair(out, t_old, (int64_t)t_new - t_old) < 0)
                     return -1;
             }
         }
         for (uint32_t o = (op->old_off + 3) & ~3u; o + 4 <= end; o += 4) {
-            uint32_t n = (uint32_t)(o + d);
-            if (n + 4 <= new_len && add_pair(out, load32(old_img + o), (int64_t)load32(new_img + n) - load32(old_img + o)) < 0)
+            uint32_t n = (uint32_t)(o + d), v = fwd_load32(old_img + o);
+            if (n + 4 <= new_len && add_pair(out, v, (int64_t)fwd_load32(new_img + n) - v) < 0)
                 return -1;
         }
     }
@@ -411,13 +405,10 @@ int gen_model_encode(const fwd_model *m, gen_buf *out)
  * then reads the same in both images, so the suffix array finds it whole. */
 static void project_pointers(const uint8_t *img, const fwd_model *m, uint8_t *out, uint32_t o)
 {
-    uint32_t v = load32(img + o);
+    uint32_t v = fwd_load32(img + o);
     int32_t s = fwd_model_shift(m, v);
-    if (s != 0) {
-        v += (uint32_t)s;
-        out[o] = (uint8_t)v, out[o + 1] = (uint8_t)(v >> 8), out[o + 2] = (uint8_t)(v >> 16),
-        out[o + 3] = (uint8_t)(v >> 24);
-    }
+    if (s != 0)
+        fwd_store32(out + o, v + (uint32_t)s);
 }
 
 /* Xtensa: calls hold their absolute target (in words), decoding in order
@@ -429,13 +420,10 @@ static void normalize_xtensa(const uint8_t *img, uint32_t len, uint32_t load, co
     for (uint32_t o = 0; o + 3 <= len; o += fwd_xtensa_length(img[o])) {
         int32_t words;
         if (fwd_xtensa_length(img[o]) == 3 && fwd_xtensa_call(img + o, &words)) {
-            uint32_t t = ((load + o) & ~3u) + 4 + ((uint32_t)words << 2);
+            uint32_t t = fwd_xtensa_target(load + o, words);
             if (m)
                 t += (uint32_t)fwd_model_shift(m, t);
-            uint32_t k = t >> 2;
-            out[o] = (uint8_t)((img[o] & 0x3F) | (k & 3) << 6);
-            out[o + 1] = (uint8_t)(k >> 2);
-            out[o + 2] = (uint8_t)(k >> 10);
+            fwd_xtensa_encode(img + o, t >> 2, out + o);
         }
     }
 }
