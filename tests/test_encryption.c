@@ -811,11 +811,7 @@ int main(void)
     kat_wrap();
 
     fixture fx;
-    fx.old_img = tl_code_like(8192 + 1000, 21);
-    fx.new_img = tl_code_like(8192 + 1000, 21);
-    memcpy(fx.new_img.p + 100, "new code", 8);
-    fx.new_img.p[5000] ^= 0x5A;
-    fx.new_img.p[9000] ^= 0x01;
+    tl_small_pair(&fx.old_img, &fx.new_img);
     fwd_gen_options o = tl_options();
     o.max_segment_blocks = 1; /* three segments, so that refusals fall between programs */
     static const int devs[] = { OTHER, DUT };

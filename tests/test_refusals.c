@@ -534,11 +534,7 @@ static void random_chunkings(const fixture *fx)
 int main(void)
 {
     fixture small;
-    small.old_img = tl_code_like(8192 + 1000, 21);
-    small.new_img = tl_code_like(8192 + 1000, 21);
-    memcpy(small.new_img.p + 100, "new code", 8);
-    small.new_img.p[5000] ^= 0x5A;
-    small.new_img.p[9000] ^= 0x01;
+    tl_small_pair(&small.old_img, &small.new_img);
     fwd_gen_options o = tl_options();
     o.max_segment_blocks = 1; /* three segments, so that chain breaks fall between programs */
     small.patch = tl_diff(&small.old_img, &small.new_img, &o);

@@ -30,6 +30,15 @@ tl_buf tl_random(size_t n, uint64_t seed)
     return b;
 }
 
+void tl_small_pair(tl_buf *old_img, tl_buf *new_img)
+{
+    *old_img = tl_code_like(8192 + 1000, 21);
+    *new_img = tl_code_like(8192 + 1000, 21);
+    memcpy(new_img->p + 100, "new code", 8);
+    new_img->p[5000] ^= 0x5A;
+    new_img->p[9000] ^= 0x01;
+}
+
 tl_buf tl_code_like(size_t n, uint64_t seed)
 {
     tl_buf b = { malloc(n ? n : 1), n };

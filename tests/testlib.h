@@ -41,6 +41,9 @@ uint64_t tl_rand(uint64_t *state);
 tl_buf tl_random(size_t n, uint64_t seed);
 /* Code-like data: Thumb-ish halfwords, repeated idioms, a few tables. */
 tl_buf tl_code_like(size_t n, uint64_t seed);
+/* The refusal tests' small pair: 9,192 code-like bytes and three local edits
+ * (one in each 4 KiB block). */
+void tl_small_pair(tl_buf *old_img, tl_buf *new_img);
 
 /* The test signing key (made once), its public point, and a second key. */
 const fwd_gen_key *tl_key(void);
