@@ -10,7 +10,7 @@
 
 #include "apply_internal.h"
 
-void fwd_mbedtls_heap_begin(fwd_apply_ctx *ctx)
+void fwd_mbedtls_heap_begin(fwd_apply_state *ctx)
 {
 #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
     mbedtls_memory_buffer_alloc_init(ctx->scratch.zstd, sizeof(ctx->scratch.zstd));
@@ -21,7 +21,7 @@ void fwd_mbedtls_heap_begin(fwd_apply_ctx *ctx)
 
 /* mbedTLS zeroizes the secrets it frees, but a pool may keep the pieces of
  * its own bookkeeping; after an unwrap the whole pool is cleared. */
-void fwd_mbedtls_heap_end(fwd_apply_ctx *ctx, int wipe)
+void fwd_mbedtls_heap_end(fwd_apply_state *ctx, int wipe)
 {
 #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
     mbedtls_memory_buffer_alloc_free();
@@ -33,7 +33,7 @@ void fwd_mbedtls_heap_end(fwd_apply_ctx *ctx, int wipe)
 #endif
 }
 
-int fwd_verify_signature(fwd_apply_ctx *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
+int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                          const uint8_t sig[FWD_SIGNATURE_SIZE])
 {
     fwd_mbedtls_heap_begin(ctx);

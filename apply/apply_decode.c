@@ -13,7 +13,7 @@
 
 #define WILDCOPY_MARGIN 32u
 
-static int decode_zstd(fwd_apply_ctx *ctx)
+static int decode_zstd(fwd_apply_state *ctx)
 {
     ZSTD_DCtx *d = ZSTD_initStaticDCtx(ctx->scratch.zstd, sizeof(ctx->scratch.zstd));
     if (d == NULL)
@@ -50,7 +50,7 @@ static int decode_zstd(fwd_apply_ctx *ctx)
     return left == 0 ? FWD_OK : FWD_ERR_CORRUPT;
 }
 
-int fwd_decode_payload(fwd_apply_ctx *ctx)
+int fwd_decode_payload(fwd_apply_state *ctx)
 {
     if (ctx->hdr.codec == FWD_CODEC_STORED)
         return fwd_ops_feed(ctx, ctx->payload, ctx->seg.payload_len);

@@ -7,7 +7,7 @@
 
 /* Runs only on a payload that matched the hash chain: ciphertext is never
  * decrypted before it is known to be the signer's. */
-void fwd_decrypt_payload(fwd_apply_ctx *ctx)
+void fwd_decrypt_payload(fwd_apply_state *ctx)
 {
 #if FWD_APPLY_ENCRYPTION
     if (!ctx->enc_ready)
@@ -19,7 +19,7 @@ void fwd_decrypt_payload(fwd_apply_ctx *ctx)
 #endif
 }
 
-int fwd_enc_resume(fwd_apply_ctx *ctx, uint32_t patch_offset, uint32_t segment)
+int fwd_enc_resume(fwd_apply_state *ctx, uint32_t patch_offset, uint32_t segment)
 {
     uint32_t r = ctx->recipients_size;
     if (r < FWD_RECIPIENTS_HEAD_SIZE + FWD_RECIPIENT_SIZE ||

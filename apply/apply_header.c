@@ -11,7 +11,7 @@
 const char fwd_fuzzing_build_unsafe[] = "fwdelta: signature check disabled for fuzzing";
 #endif
 
-static int find_key(fwd_apply_ctx *ctx)
+static int find_key(fwd_apply_state *ctx)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     for (uint32_t i = 0; i < cfg->pubkey_count; i++) {
@@ -26,7 +26,7 @@ static int find_key(fwd_apply_ctx *ctx)
 }
 
 /* Rules that depend on this device: product, rollback, geometry, memory. */
-static int check_device(const fwd_apply_ctx *ctx)
+static int check_device(const fwd_apply_state *ctx)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     const fwd_header *h = &ctx->hdr;
@@ -47,7 +47,7 @@ static int check_device(const fwd_apply_ctx *ctx)
     return FWD_OK;
 }
 
-int fwd_accept_prefix(fwd_apply_ctx *ctx)
+int fwd_accept_prefix(fwd_apply_state *ctx)
 {
     fwd_header *h = &ctx->hdr;
     int st = fwd_header_decode(ctx->prefix, h);

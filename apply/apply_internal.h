@@ -2,8 +2,113 @@
 #ifndef FWD_APPLY_INTERNAL_H
 #define FWD_APPLY_INTERNAL_H
 
+#include <stddef.h>
+
+#include <mbedtls/aes.h>
+#include <mbedtls/sha256.h>
+
 #include "fwd_apply.h"
 #include "fwd_crypto.h"
+#include "fwd_model.h"
+
+/* The applier's state, laid in the caller's fwd_apply_ctx storage (checked
+ * to fit FWD_APPLY_CTX_SIZE below). */
+typedef struct fwd_apply_state {
+    const fwd_apply_config *cfg;
+    int status;      /* sticky: the first error ends the apply */
+    int phase;
+    uint8_t resumed;
+    uint32_t key_index;
+    fwd_header hdr;
+    uint8_t prefix[FWD_PREFIX_SIZE];
+    uint8_t patch_id[FWD_HASH_SIZE];
+    uint32_t window_cap;
+    uint32_t payload_cap;
+
+    /* patch stream */
+    uint32_t patch_pos;        /* bytes of the patch consumed, from offset 0 */
+    uint32_t fill;             /* bytes gathered for the current item */
+    uint32_t seg_index;
+    uint32_t seg_patch_offset;
+    uint32_t out_block;        /* first output block of the current segment */
+    uint8_t expect_hash[FWD_HASH_SIZE]; /* chain hash the next segment must have */
+    uint8_t seg_hash[FWD_HASH_SIZE];    /* chain hash of the segment being applied */
+    uint8_t seg_raw[FWD_SEGMENT_HEADER_SIZE];
+    fwd_segment_header seg;
+    mbedtls_sha256_context chain_sha;
+
+    /* output */
+    uint32_t out_pos;          /* next bank B byte produced */
+    uint32_t out_end;          /* end of the current segment's output */
+    uint32_t skip_below;       /* resumed: bytes below this are already in flash */
+    uint32_t erased_upto;
+    uint32_t sector_start;     /* start of the last sector erased */
+    uint32_t prog_off;
+    uint32_t prog_fill;
+    uint8_t prog_buf[FWD_APPLY_PROG_BUF];
+    uint8_t check_buf[FWD_APPLY_CHECK_BUF];
+
+    /* operations */
+    uint8_t op_state;
+    uint8_t op_kind;
+    uint8_t varint_bytes;
+    uint8_t fill_value;
+    uint32_t varint;
+    uint32_t op_left;          /* bytes of the current operation still to produce */
+    uint32_t run_left;         /* bytes of the current zero or raw run */
+    uint32_t old_cursor;
+    uint32_t old_pos;
+    uint32_t old_buf_off;
+    uint32_t old_buf_len;
+    uint8_t old_buf[FWD_APPLY_OLD_BUF];
+
+    /* prediction model (model_alg 1) */
+#if FWD_APPLY_MODEL
+    fwd_model model;
+    uint8_t predict;           /* FWD_PREDICT_* in force for the coming copies */
+    fwd_copy copy;             /* the copy being applied, for the predictor */
+    uint32_t pred_off;         /* old offset of pred_buf[0] */
+    uint32_t pred_len;         /* predicted bytes held; 0 when none */
+    uint8_t pred_buf[FWD_APPLY_PRED_CHUNK];
+#endif
+
+    /* journal */
+    uint32_t journal_seq;
+    uint32_t journal_sector;
+    uint32_t journal_slot;     /* offset of the next free record slot */
+    uint32_t journal_resume_out;
+    uint32_t journal_attempts;
+    uint8_t journal_done;      /* the journal already records this apply as finished */
+
+    /* encryption: the content key exists only as this key schedule */
+    mbedtls_aes_context aes;
+    uint8_t enc_ready;         /* aes holds the content key */
+    uint8_t recipient_found;
+    uint32_t recipients_size;  /* bytes of the recipients area as fed; 0 for a plain patch */
+    uint32_t recipients_left;  /* entries still to read */
+    uint32_t stream_off;       /* offset of the next payload in the encrypted stream */
+    uint8_t recipient[FWD_RECIPIENT_SIZE]; /* this device's entry: public, kept in the journal's anchor */
+
+    /* Buffers: the payload under verification, the zstd ring, and a scratch
+     * area shared by signature verification (at init) and the zstd decoder
+     * (afterwards), which are never needed at the same time. */
+    uint8_t payload[FWD_APPLY_MAX_PAYLOAD];
+    uint8_t ring[(2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u];
+    union {
+        uint64_t align;
+        uint8_t zstd[FWD_APPLY_ZSTD_WORKSPACE];
+    } scratch;
+} fwd_apply_state;
+
+_Static_assert(sizeof(fwd_apply_state) <= FWD_APPLY_CTX_SIZE, "FWD_APPLY_STATE_SIZE is below the state's size");
+_Static_assert(_Alignof(fwd_apply_state) <= _Alignof(fwd_apply_ctx), "fwd_apply_ctx is not aligned for the state");
+
+/* The state inside a caller's context (the library's own capacities). */
+static inline fwd_apply_state *fwd_state(fwd_apply_ctx *ctx) { return (fwd_apply_state *)(void *)ctx; }
+static inline const fwd_apply_state *fwd_state_c(const fwd_apply_ctx *ctx)
+{
+    return (const fwd_apply_state *)(const void *)ctx;
+}
 
 enum fwd_phase {
     PHASE_PREFIX = 0,  /* gathering the signed header and signature */
@@ -17,52 +122,52 @@ enum fwd_phase {
 
 /* apply_crypto.c. Between begin and end, mbedTLS allocates from the scratch
  * area on device builds; end with wipe set clears it afterwards. */
-void fwd_mbedtls_heap_begin(fwd_apply_ctx *ctx);
-void fwd_mbedtls_heap_end(fwd_apply_ctx *ctx, int wipe);
-int fwd_verify_signature(fwd_apply_ctx *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
+void fwd_mbedtls_heap_begin(fwd_apply_state *ctx);
+void fwd_mbedtls_heap_end(fwd_apply_state *ctx, int wipe);
+int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                          const uint8_t sig[FWD_SIGNATURE_SIZE]);
 
 /* apply_header.c: all checks on a signed prefix, and the hash of bank A. */
-int fwd_accept_prefix(fwd_apply_ctx *ctx);
+int fwd_accept_prefix(fwd_apply_state *ctx);
 
 /* apply_output.c */
-void fwd_out_begin(fwd_apply_ctx *ctx, uint32_t start, uint32_t end);
-int fwd_out_emit(fwd_apply_ctx *ctx, const uint8_t *p, uint32_t n);
-int fwd_out_end(fwd_apply_ctx *ctx);
-int fwd_hash_area(fwd_apply_ctx *ctx, fwd_area area, uint32_t size, uint8_t out[FWD_HASH_SIZE]);
+void fwd_out_begin(fwd_apply_state *ctx, uint32_t start, uint32_t end);
+int fwd_out_emit(fwd_apply_state *ctx, const uint8_t *p, uint32_t n);
+int fwd_out_end(fwd_apply_state *ctx);
+int fwd_hash_area(fwd_apply_state *ctx, fwd_area area, uint32_t size, uint8_t out[FWD_HASH_SIZE]);
 
 /* apply_ops.c */
-void fwd_ops_begin(fwd_apply_ctx *ctx);
-int fwd_ops_feed(fwd_apply_ctx *ctx, const uint8_t *in, size_t n);
-int fwd_ops_end(fwd_apply_ctx *ctx);
+void fwd_ops_begin(fwd_apply_state *ctx);
+int fwd_ops_feed(fwd_apply_state *ctx, const uint8_t *in, size_t n);
+int fwd_ops_end(fwd_apply_state *ctx);
 
 /* apply_decode.c: runs a verified payload through the codec into the operations. */
-int fwd_decode_payload(fwd_apply_ctx *ctx);
+int fwd_decode_payload(fwd_apply_state *ctx);
 
 /* apply_unwrap.c: the encryption policy, the recipients area, the content key. */
-int fwd_enc_policy(const fwd_apply_ctx *ctx);
-void fwd_enc_reset(fwd_apply_ctx *ctx);
-void fwd_enc_wipe(fwd_apply_ctx *ctx);
-uint32_t fwd_recipients_want(const fwd_apply_ctx *ctx);
+int fwd_enc_policy(const fwd_apply_state *ctx);
+void fwd_enc_reset(fwd_apply_state *ctx);
+void fwd_enc_wipe(fwd_apply_state *ctx);
+uint32_t fwd_recipients_want(const fwd_apply_state *ctx);
 /* ctx->payload holds the next item of the area; *done once the content key is ready. */
-int fwd_recipients_item(fwd_apply_ctx *ctx, int *done);
-int fwd_enc_unwrap(fwd_apply_ctx *ctx);
+int fwd_recipients_item(fwd_apply_state *ctx, int *done);
+int fwd_enc_unwrap(fwd_apply_state *ctx);
 
 /* apply_decrypt.c */
-void fwd_decrypt_payload(fwd_apply_ctx *ctx);
+void fwd_decrypt_payload(fwd_apply_state *ctx);
 /* Resumed at `segment`, fed from patch_offset: unwrap again from the anchored entry. */
-int fwd_enc_resume(fwd_apply_ctx *ctx, uint32_t patch_offset, uint32_t segment);
+int fwd_enc_resume(fwd_apply_state *ctx, uint32_t patch_offset, uint32_t segment);
 
 /* apply_main.c: the area is done (or absent): open the journal, expect segment 0. */
-int fwd_begin_segments(fwd_apply_ctx *ctx);
+int fwd_begin_segments(fwd_apply_state *ctx);
 
 /* apply_model.c: decodes and checks the model segment into ctx->model. */
-int fwd_model_segment(fwd_apply_ctx *ctx);
+int fwd_model_segment(fwd_apply_state *ctx);
 
 /* apply_journal.c */
-int fwd_journal_load(fwd_apply_ctx *ctx, unsigned flags, uint32_t *resume_offset);
-int fwd_journal_start(fwd_apply_ctx *ctx);
-int fwd_journal_checkpoint(fwd_apply_ctx *ctx);
-int fwd_journal_done(fwd_apply_ctx *ctx);
+int fwd_journal_load(fwd_apply_state *ctx, unsigned flags, uint32_t *resume_offset);
+int fwd_journal_start(fwd_apply_state *ctx);
+int fwd_journal_checkpoint(fwd_apply_state *ctx);
+int fwd_journal_done(fwd_apply_state *ctx);
 
 #endif

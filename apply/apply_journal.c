@@ -36,14 +36,14 @@ static uint32_t anchor_slot(const fwd_apply_config *cfg, uint32_t bytes) { retur
 static uint32_t record_slot(const fwd_apply_config *cfg) { return round_up(RECORD_BYTES, cfg->prog_size); }
 static uint32_t sector_count(const fwd_apply_config *cfg) { return cfg->journal_size / cfg->journal_sector_size; }
 
-static int jread(fwd_apply_ctx *ctx, uint32_t off, void *buf, uint32_t len)
+static int jread(fwd_apply_state *ctx, uint32_t off, void *buf, uint32_t len)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     return cfg->read(cfg->user, FWD_AREA_JOURNAL, off, buf, len) == 0 ? FWD_OK : FWD_ERR_FLASH_IO;
 }
 
 /* Programs one slot (already padded with 0xFF in ctx->payload) and reads it back. */
-static int jprog(fwd_apply_ctx *ctx, uint32_t off, uint32_t len)
+static int jprog(fwd_apply_state *ctx, uint32_t off, uint32_t len)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     if (cfg->prog(cfg->user, FWD_AREA_JOURNAL, off, ctx->payload, len) != 0)
@@ -58,7 +58,7 @@ static int jprog(fwd_apply_ctx *ctx, uint32_t off, uint32_t len)
     return FWD_OK;
 }
 
-static int write_anchor(fwd_apply_ctx *ctx, uint32_t sector, uint32_t magic)
+static int write_anchor(fwd_apply_state *ctx, uint32_t sector, uint32_t magic)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     uint32_t base = sector * cfg->journal_sector_size;
@@ -84,7 +84,7 @@ static int write_anchor(fwd_apply_ctx *ctx, uint32_t sector, uint32_t magic)
 static int all_erased(const uint8_t *b, uint32_t n);
 
 /* *erased: whether the whole slot at off reads as erased. */
-static int slot_erased(fwd_apply_ctx *ctx, uint32_t off, uint32_t len, int *erased)
+static int slot_erased(fwd_apply_state *ctx, uint32_t off, uint32_t len, int *erased)
 {
     *erased = 1;
     for (uint32_t done = 0; done < len && *erased; done += FWD_APPLY_CHECK_BUF) {
@@ -96,7 +96,7 @@ static int slot_erased(fwd_apply_ctx *ctx, uint32_t off, uint32_t len, int *eras
     return FWD_OK;
 }
 
-static int write_record(fwd_apply_ctx *ctx, const record *r)
+static int write_record(fwd_apply_state *ctx, const record *r)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     uint32_t slot = record_slot(cfg);
@@ -149,7 +149,7 @@ typedef struct scan_result {
     record rec;
 } scan_result;
 
-static void consider(fwd_apply_ctx *ctx, scan_result *best, const record *r, uint32_t sector, const uint8_t *anchor)
+static void consider(fwd_apply_state *ctx, scan_result *best, const record *r, uint32_t sector, const uint8_t *anchor)
 {
     if (r->seq > ctx->journal_seq)
         ctx->journal_seq = r->seq; /* new records must supersede every one seen */
@@ -170,7 +170,7 @@ static void consider(fwd_apply_ctx *ctx, scan_result *best, const record *r, uin
  * anchor in the same sector; ctx->prefix receives that anchor's prefix and
  * ctx->journal_seq the highest sequence number, so that new records always
  * supersede old ones. */
-static int scan(fwd_apply_ctx *ctx, scan_result *best)
+static int scan(fwd_apply_state *ctx, scan_result *best)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     uint8_t *anchor = ctx->payload;
@@ -222,7 +222,7 @@ static int scan(fwd_apply_ctx *ctx, scan_result *best)
     return FWD_OK;
 }
 
-int fwd_journal_load(fwd_apply_ctx *ctx, unsigned flags, uint32_t *resume_offset)
+int fwd_journal_load(fwd_apply_state *ctx, unsigned flags, uint32_t *resume_offset)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     *resume_offset = 0;
@@ -304,7 +304,7 @@ int fwd_journal_load(fwd_apply_ctx *ctx, unsigned flags, uint32_t *resume_offset
     return FWD_OK;
 }
 
-int fwd_journal_start(fwd_apply_ctx *ctx)
+int fwd_journal_start(fwd_apply_state *ctx)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     if (cfg->journal_size == 0)
@@ -316,7 +316,7 @@ int fwd_journal_start(fwd_apply_ctx *ctx)
 
 /* After a segment is programmed and verified: record the newest erase-sector
  * boundary below which bank B is final, with the segment to restart from. */
-int fwd_journal_checkpoint(fwd_apply_ctx *ctx)
+int fwd_journal_checkpoint(fwd_apply_state *ctx)
 {
     if (ctx->cfg->journal_size == 0)
         return FWD_OK;
@@ -341,7 +341,7 @@ int fwd_journal_checkpoint(fwd_apply_ctx *ctx)
     return write_record(ctx, &r);
 }
 
-int fwd_journal_done(fwd_apply_ctx *ctx)
+int fwd_journal_done(fwd_apply_state *ctx)
 {
     if (ctx->cfg->journal_size == 0 || ctx->journal_done)
         return FWD_OK;

@@ -5,7 +5,7 @@
 
 #include "apply_internal.h"
 
-static int fail(fwd_apply_ctx *ctx, int st)
+static int fail(fwd_apply_state *ctx, int st)
 {
     fwd_enc_wipe(ctx);
     ctx->status = st;
@@ -37,14 +37,32 @@ static int check_config(const fwd_apply_config *cfg)
     return FWD_OK;
 }
 
-int fwd_apply_init(fwd_apply_ctx *ctx, const fwd_apply_config *cfg, unsigned flags, uint32_t *resume_offset)
+/* Does the caller's context match this library's layout? */
+static int check_build(const fwd_apply_build *b)
 {
+    static const fwd_apply_build mine = FWD_APPLY_BUILD_INIT;
+    if (b->api_version != mine.api_version || b->ctx_size != mine.ctx_size || b->max_payload != mine.max_payload ||
+        b->zstd_workspace != mine.zstd_workspace || b->max_window_log != mine.max_window_log ||
+        b->max_keys != mine.max_keys || b->model != mine.model || b->encryption != mine.encryption)
+        return FWD_ERR_BUILD_MISMATCH;
+    return FWD_OK;
+}
+
+fwd_status fwd_apply_init_build(fwd_apply_ctx *pub, const fwd_apply_build *build, const fwd_apply_config *cfg,
+                         unsigned flags, uint32_t *resume_offset)
+{
+    /* Checked before the first byte is written: a smaller context than ours
+     * must not be cleared to our size. */
+    int st = check_build(build);
+    if (st != FWD_OK)
+        return st;
+    fwd_apply_state *ctx = fwd_state(pub);
     /* Only the small state is cleared: the large buffers are always written
      * before they are read, and clearing them would cost a device time. */
-    memset(ctx, 0, offsetof(fwd_apply_ctx, payload));
+    memset(ctx, 0, offsetof(fwd_apply_state, payload));
     ctx->cfg = cfg;
     *resume_offset = 0;
-    int st = check_config(cfg);
+    st = check_config(cfg);
     if (st != FWD_OK)
         return fail(ctx, st);
     ctx->window_cap = cfg->max_window_log ? cfg->max_window_log : FWD_APPLY_MAX_WINDOW_LOG;
@@ -61,7 +79,7 @@ int fwd_apply_init(fwd_apply_ctx *ctx, const fwd_apply_config *cfg, unsigned fla
 
 /* The prefix is complete: verify it, then read the recipients area of an
  * encrypted patch, or go straight to the first segment. */
-static int start_fresh(fwd_apply_ctx *ctx)
+static int start_fresh(fwd_apply_state *ctx)
 {
     fwd_enc_reset(ctx); /* a journal scan may have left another patch's area */
     int st = fwd_accept_prefix(ctx);
@@ -74,7 +92,7 @@ static int start_fresh(fwd_apply_ctx *ctx)
     return fwd_begin_segments(ctx);
 }
 
-int fwd_begin_segments(fwd_apply_ctx *ctx)
+int fwd_begin_segments(fwd_apply_state *ctx)
 {
     int st = fwd_journal_start(ctx);
     if (st != FWD_OK)
@@ -85,7 +103,7 @@ int fwd_begin_segments(fwd_apply_ctx *ctx)
     return FWD_OK;
 }
 
-static int begin_segment(fwd_apply_ctx *ctx)
+static int begin_segment(fwd_apply_state *ctx)
 {
     fwd_segment_header_decode(ctx->seg_raw, &ctx->seg);
     /* Only the length is used before the chain check, to bound the buffering. */
@@ -98,7 +116,7 @@ static int begin_segment(fwd_apply_ctx *ctx)
 }
 
 /* Segment 0 of a model patch: it rebuilds no block and is never the last. */
-static int model_segment(fwd_apply_ctx *ctx)
+static int model_segment(fwd_apply_state *ctx)
 {
 #if FWD_APPLY_MODEL
     if (ctx->seg.out_blocks != 0 || ctx->hdr.segment_count < 2 || fwd_is_zero(ctx->seg.next_hash, FWD_HASH_SIZE))
@@ -120,7 +138,7 @@ static int model_segment(fwd_apply_ctx *ctx)
 }
 
 /* The payload is complete: check it against the chain, then apply it. */
-static int end_segment(fwd_apply_ctx *ctx)
+static int end_segment(fwd_apply_state *ctx)
 {
     const fwd_header *h = &ctx->hdr;
     uint8_t got[FWD_HASH_SIZE];
@@ -163,7 +181,7 @@ static int end_segment(fwd_apply_ctx *ctx)
 }
 
 /* Copies up to want - ctx->fill bytes into dst + ctx->fill. */
-static size_t gather(fwd_apply_ctx *ctx, uint8_t *dst, uint32_t want, const uint8_t *p, size_t n)
+static size_t gather(fwd_apply_state *ctx, uint8_t *dst, uint32_t want, const uint8_t *p, size_t n)
 {
     size_t k = want - ctx->fill;
     if (k > n)
@@ -174,8 +192,9 @@ static size_t gather(fwd_apply_ctx *ctx, uint8_t *dst, uint32_t want, const uint
     return k;
 }
 
-int fwd_apply_feed(fwd_apply_ctx *ctx, const void *data, size_t len)
+fwd_status fwd_apply_feed(fwd_apply_ctx *pub, const void *data, size_t len)
 {
+    fwd_apply_state *ctx = fwd_state(pub);
     const uint8_t *p = data;
     if (ctx->phase == PHASE_FAILED)
         return ctx->status;
@@ -230,8 +249,9 @@ int fwd_apply_feed(fwd_apply_ctx *ctx, const void *data, size_t len)
     return FWD_OK;
 }
 
-int fwd_apply_finish(fwd_apply_ctx *ctx)
+fwd_status fwd_apply_finish(fwd_apply_ctx *pub)
 {
+    fwd_apply_state *ctx = fwd_state(pub);
     if (ctx->phase == PHASE_FAILED)
         return ctx->status;
     if (ctx->phase == PHASE_DONE)
@@ -251,8 +271,9 @@ int fwd_apply_finish(fwd_apply_ctx *ctx)
     return FWD_OK;
 }
 
-void fwd_apply_get_info(const fwd_apply_ctx *ctx, fwd_apply_info *info)
+void fwd_apply_get_info(const fwd_apply_ctx *pub, fwd_apply_info *info)
 {
+    const fwd_apply_state *ctx = fwd_state_c(pub);
     memset(info, 0, sizeof(*info));
     info->resumed = ctx->resumed;
     memcpy(info->patch_id, ctx->patch_id, FWD_HASH_SIZE);

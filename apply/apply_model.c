@@ -8,7 +8,7 @@
 #include "apply_internal.h"
 
 #if FWD_APPLY_MODEL
-int fwd_model_segment(fwd_apply_ctx *ctx)
+int fwd_model_segment(fwd_apply_state *ctx)
 {
     const uint8_t *model = ctx->payload;
     size_t n = ctx->seg.payload_len;

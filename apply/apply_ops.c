@@ -16,7 +16,7 @@ enum op_state {
     OS_FILL       /* FILL: reading the fill byte */
 };
 
-void fwd_ops_begin(fwd_apply_ctx *ctx)
+void fwd_ops_begin(fwd_apply_state *ctx)
 {
     ctx->op_state = OS_TAG;
     ctx->varint = 0;
@@ -31,7 +31,7 @@ void fwd_ops_begin(fwd_apply_ctx *ctx)
 
 /* Accumulates one varint byte; returns 1 when the value is complete, 0 when
  * more bytes are needed, and a negative status when it is malformed. */
-static int varint_step(fwd_apply_ctx *ctx, uint8_t b)
+static int varint_step(fwd_apply_state *ctx, uint8_t b)
 {
     if (ctx->varint_bytes == FWD_VARINT_MAX_BYTES - 1 && b > 0x0F)
         return FWD_ERR_BAD_OPS; /* over 32 bits */
@@ -41,7 +41,7 @@ static int varint_step(fwd_apply_ctx *ctx, uint8_t b)
 }
 
 /* Makes old[ctx->old_pos] available in old_buf; returns the bytes available. */
-static int old_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
+static int old_window(fwd_apply_state *ctx, uint32_t *avail, const uint8_t **p)
 {
     uint32_t pos = ctx->old_pos;
     if (pos < ctx->old_buf_off || pos >= ctx->old_buf_off + ctx->old_buf_len) {
@@ -63,7 +63,7 @@ static int old_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
 /* The predicted bytes at old_pos: old bytes with moved branches and pointers
  * translated (FORMAT.md, "Prediction model"), a chunk at a time. The window
  * read around the chunk is old data too, so it also serves old_window. */
-static int predicted_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
+static int predicted_window(fwd_apply_state *ctx, uint32_t *avail, const uint8_t **p)
 {
     uint32_t pos = ctx->old_pos;
     if (pos < ctx->pred_off || pos >= ctx->pred_off + ctx->pred_len) {
@@ -89,7 +89,7 @@ static int predicted_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t *
 #endif
 
 /* The bytes a copy starts from at old_pos: old bytes, or their prediction. */
-static int source_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
+static int source_window(fwd_apply_state *ctx, uint32_t *avail, const uint8_t **p)
 {
 #if FWD_APPLY_MODEL
     if (ctx->predict)
@@ -99,7 +99,7 @@ static int source_window(fwd_apply_ctx *ctx, uint32_t *avail, const uint8_t **p)
 }
 
 /* Emits n source bytes unchanged (a zero run of the residual). */
-static int emit_old(fwd_apply_ctx *ctx, uint32_t n)
+static int emit_old(fwd_apply_state *ctx, uint32_t n)
 {
     while (n > 0) {
         const uint8_t *p;
@@ -118,7 +118,7 @@ static int emit_old(fwd_apply_ctx *ctx, uint32_t n)
 }
 
 /* Emits source bytes plus residual bytes taken from the input. */
-static int emit_raw(fwd_apply_ctx *ctx, const uint8_t *in, uint32_t n)
+static int emit_raw(fwd_apply_state *ctx, const uint8_t *in, uint32_t n)
 {
     uint8_t tmp[64];
     while (n > 0) {
@@ -142,7 +142,7 @@ static int emit_raw(fwd_apply_ctx *ctx, const uint8_t *in, uint32_t n)
     return FWD_OK;
 }
 
-static int emit_fill(fwd_apply_ctx *ctx, uint8_t value, uint32_t n)
+static int emit_fill(fwd_apply_state *ctx, uint8_t value, uint32_t n)
 {
     uint8_t tmp[64];
     memset(tmp, value, sizeof(tmp));
@@ -157,7 +157,7 @@ static int emit_fill(fwd_apply_ctx *ctx, uint8_t value, uint32_t n)
 }
 
 /* A complete tag: start the operation it names. */
-static int begin_op(fwd_apply_ctx *ctx, uint32_t tag)
+static int begin_op(fwd_apply_state *ctx, uint32_t tag)
 {
     uint32_t len = tag >> 2;
     if ((tag & 3u) == FWD_OP_EXT) { /* switches prediction; produces nothing */
@@ -183,7 +183,7 @@ static int begin_op(fwd_apply_ctx *ctx, uint32_t tag)
 
 /* old_pos = cursor + zigzag-decoded delta, inside bank A's image with the
  * whole copy, computed without signed overflow. */
-static int begin_copy(fwd_apply_ctx *ctx, uint32_t zz)
+static int begin_copy(fwd_apply_state *ctx, uint32_t zz)
 {
     uint32_t mag = (zz >> 1) + (zz & 1u); /* |delta|: 2^31 for zz = 2^32-1, no overflow */
     uint32_t pos;
@@ -209,12 +209,12 @@ static int begin_copy(fwd_apply_ctx *ctx, uint32_t zz)
 }
 
 /* A run ended: next run, or the copy is complete. */
-static void after_run(fwd_apply_ctx *ctx)
+static void after_run(fwd_apply_state *ctx)
 {
     ctx->op_state = ctx->op_left == 0 ? OS_TAG : OS_ZEROS;
 }
 
-int fwd_ops_feed(fwd_apply_ctx *ctx, const uint8_t *in, size_t n)
+int fwd_ops_feed(fwd_apply_state *ctx, const uint8_t *in, size_t n)
 {
     size_t i = 0;
     int st = FWD_OK;
@@ -289,7 +289,7 @@ int fwd_ops_feed(fwd_apply_ctx *ctx, const uint8_t *in, size_t n)
     return st;
 }
 
-int fwd_ops_end(fwd_apply_ctx *ctx)
+int fwd_ops_end(fwd_apply_state *ctx)
 {
     if (ctx->op_state != OS_TAG || ctx->varint_bytes != 0 || ctx->out_pos != ctx->out_end)
         return FWD_ERR_BAD_OPS;

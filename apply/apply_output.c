@@ -6,7 +6,7 @@
 
 #include "apply_internal.h"
 
-void fwd_out_begin(fwd_apply_ctx *ctx, uint32_t start, uint32_t end)
+void fwd_out_begin(fwd_apply_state *ctx, uint32_t start, uint32_t end)
 {
     ctx->out_pos = start;
     ctx->out_end = end;
@@ -14,7 +14,7 @@ void fwd_out_begin(fwd_apply_ctx *ctx, uint32_t start, uint32_t end)
     ctx->prog_fill = 0;
 }
 
-static int ensure_erased(fwd_apply_ctx *ctx, uint32_t end)
+static int ensure_erased(fwd_apply_state *ctx, uint32_t end)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     while (ctx->erased_upto < end) {
@@ -29,7 +29,7 @@ static int ensure_erased(fwd_apply_ctx *ctx, uint32_t end)
     return FWD_OK;
 }
 
-static int flush(fwd_apply_ctx *ctx)
+static int flush(fwd_apply_state *ctx)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     uint32_t fill = ctx->prog_fill;
@@ -61,7 +61,7 @@ static int flush(fwd_apply_ctx *ctx)
     return FWD_OK;
 }
 
-int fwd_out_emit(fwd_apply_ctx *ctx, const uint8_t *p, uint32_t n)
+int fwd_out_emit(fwd_apply_state *ctx, const uint8_t *p, uint32_t n)
 {
     /* Callers bound n by the operation length, itself bounded by out_end. */
     ctx->out_pos += n;
@@ -82,11 +82,11 @@ int fwd_out_emit(fwd_apply_ctx *ctx, const uint8_t *p, uint32_t n)
     return FWD_OK;
 }
 
-int fwd_out_end(fwd_apply_ctx *ctx) { return flush(ctx); }
+int fwd_out_end(fwd_apply_state *ctx) { return flush(ctx); }
 
 /* Hashes the first size bytes of an area, using the payload buffer as the
  * read window: it is free whenever this runs (init and finish). */
-int fwd_hash_area(fwd_apply_ctx *ctx, fwd_area area, uint32_t size, uint8_t out[FWD_HASH_SIZE])
+int fwd_hash_area(fwd_apply_state *ctx, fwd_area area, uint32_t size, uint8_t out[FWD_HASH_SIZE])
 {
     const fwd_apply_config *cfg = ctx->cfg;
     mbedtls_sha256_context sha;

@@ -15,7 +15,7 @@
 #include "apply_internal.h"
 #include "fwd_enc.h"
 
-int fwd_enc_policy(const fwd_apply_ctx *ctx)
+int fwd_enc_policy(const fwd_apply_state *ctx)
 {
     if (ctx->hdr.enc_alg == FWD_ENC_NONE)
         return ctx->cfg->require_encryption ? FWD_ERR_NOT_ENCRYPTED : FWD_OK;
@@ -24,7 +24,7 @@ int fwd_enc_policy(const fwd_apply_ctx *ctx)
     return ctx->cfg->device_key ? FWD_OK : FWD_ERR_NO_DEVICE_KEY;
 }
 
-void fwd_enc_wipe(fwd_apply_ctx *ctx)
+void fwd_enc_wipe(fwd_apply_state *ctx)
 {
 #if FWD_APPLY_ENCRYPTION
     mbedtls_aes_free(&ctx->aes); /* zeroizes the key schedule */
@@ -32,7 +32,7 @@ void fwd_enc_wipe(fwd_apply_ctx *ctx)
     ctx->enc_ready = 0;
 }
 
-void fwd_enc_reset(fwd_apply_ctx *ctx)
+void fwd_enc_reset(fwd_apply_state *ctx)
 {
     fwd_enc_wipe(ctx);
     ctx->recipient_found = 0;
@@ -41,12 +41,12 @@ void fwd_enc_reset(fwd_apply_ctx *ctx)
     ctx->stream_off = 0;
 }
 
-uint32_t fwd_recipients_want(const fwd_apply_ctx *ctx)
+uint32_t fwd_recipients_want(const fwd_apply_state *ctx)
 {
     return ctx->recipients_size == 0 ? FWD_RECIPIENTS_HEAD_SIZE : FWD_RECIPIENT_SIZE;
 }
 
-int fwd_recipients_item(fwd_apply_ctx *ctx, int *done)
+int fwd_recipients_item(fwd_apply_state *ctx, int *done)
 {
     const uint8_t *b = ctx->payload;
     *done = 0;
@@ -74,7 +74,7 @@ int fwd_recipients_item(fwd_apply_ctx *ctx, int *done)
     return fwd_enc_unwrap(ctx);
 }
 
-int fwd_enc_unwrap(fwd_apply_ctx *ctx)
+int fwd_enc_unwrap(fwd_apply_state *ctx)
 {
 #if !FWD_APPLY_ENCRYPTION
     (void)ctx;

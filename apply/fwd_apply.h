@@ -21,13 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <mbedtls/aes.h>
-#include <mbedtls/sha256.h>
-
-#include "fwd_crypto.h"
 #include "fwd_format.h"
-#include "fwd_model.h"
 #include "fwd_status.h"
+
+/* The interface version: changes whenever a program must be rebuilt against
+ * this header (a field, a flag or a context rule). fwd_apply_init refuses a
+ * caller compiled against another (FWD_ERR_BUILD_MISMATCH). */
+#define FWD_APPLY_API_VERSION 3u
 
 /* Compile-time capacities. The defaults suit a host; a device build sets them
  * to what it can afford, and patches that need more are refused with
@@ -114,109 +114,70 @@ typedef struct fwd_apply_info {
     uint32_t new_size;
 } fwd_apply_info;
 
-/* The context. Its fields are private; its size is what the device pays. */
-typedef struct fwd_apply_ctx {
-    const fwd_apply_config *cfg;
-    int status;      /* sticky: the first error ends the apply */
-    int phase;
-    uint8_t resumed;
-    uint32_t key_index;
-    fwd_header hdr;
-    uint8_t prefix[FWD_PREFIX_SIZE];
-    uint8_t patch_id[FWD_HASH_SIZE];
-    uint32_t window_cap;
-    uint32_t payload_cap;
+/* RAM. The context is all the applier's state; its size, fixed at compile
+ * time, is what the device pays besides the stack:
+ *
+ *   FWD_APPLY_CTX_SIZE = FWD_APPLY_STATE_SIZE      state, prefix, program,
+ *                                                  bank A and model buffers,
+ *                                                  hashing and AES state
+ *                      + FWD_APPLY_MAX_PAYLOAD     the segment under verification
+ *                      + 2 << FWD_APPLY_MAX_WINDOW_LOG, + 64   the zstd ring
+ *                      + FWD_APPLY_ZSTD_WORKSPACE  zstd and signature scratch
+ *
+ * FWD_APPLY_STATE_SIZE is an upper bound the library checks against its own
+ * layout at compile time. */
+#define FWD_APPLY_STATE_SIZE                                                                          \
+    (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 2176u : 0u) + (FWD_APPLY_ENCRYPTION ? 448u : 0u))
+#define FWD_APPLY_CTX_SIZE                                                                            \
+    (FWD_APPLY_STATE_SIZE + FWD_APPLY_MAX_PAYLOAD + (2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u +        \
+     FWD_APPLY_ZSTD_WORKSPACE)
 
-    /* patch stream */
-    uint32_t patch_pos;        /* bytes of the patch consumed, from offset 0 */
-    uint32_t fill;             /* bytes gathered for the current item */
-    uint32_t seg_index;
-    uint32_t seg_patch_offset;
-    uint32_t out_block;        /* first output block of the current segment */
-    uint8_t expect_hash[FWD_HASH_SIZE]; /* chain hash the next segment must have */
-    uint8_t seg_hash[FWD_HASH_SIZE];    /* chain hash of the segment being applied */
-    uint8_t seg_raw[FWD_SEGMENT_HEADER_SIZE];
-    fwd_segment_header seg;
-    mbedtls_sha256_context chain_sha;
-
-    /* output */
-    uint32_t out_pos;          /* next bank B byte produced */
-    uint32_t out_end;          /* end of the current segment's output */
-    uint32_t skip_below;       /* resumed: bytes below this are already in flash */
-    uint32_t erased_upto;
-    uint32_t sector_start;     /* start of the last sector erased */
-    uint32_t prog_off;
-    uint32_t prog_fill;
-    uint8_t prog_buf[FWD_APPLY_PROG_BUF];
-    uint8_t check_buf[FWD_APPLY_CHECK_BUF];
-
-    /* operations */
-    uint8_t op_state;
-    uint8_t op_kind;
-    uint8_t varint_bytes;
-    uint8_t fill_value;
-    uint32_t varint;
-    uint32_t op_left;          /* bytes of the current operation still to produce */
-    uint32_t run_left;         /* bytes of the current zero or raw run */
-    uint32_t old_cursor;
-    uint32_t old_pos;
-    uint32_t old_buf_off;
-    uint32_t old_buf_len;
-    uint8_t old_buf[FWD_APPLY_OLD_BUF];
-
-    /* prediction model (model_alg 1) */
-#if FWD_APPLY_MODEL
-    fwd_model model;
-    uint8_t predict;           /* FWD_PREDICT_* in force for the coming copies */
-    fwd_copy copy;             /* the copy being applied, for the predictor */
-    uint32_t pred_off;         /* old offset of pred_buf[0] */
-    uint32_t pred_len;         /* predicted bytes held; 0 when none */
-    uint8_t pred_buf[FWD_APPLY_PRED_CHUNK];
-#endif
-
-    /* journal */
-    uint32_t journal_seq;
-    uint32_t journal_sector;
-    uint32_t journal_slot;     /* offset of the next free record slot */
-    uint32_t journal_resume_out;
-    uint32_t journal_attempts;
-    uint8_t journal_done;      /* the journal already records this apply as finished */
-
-    /* encryption: the content key exists only as this key schedule */
-    mbedtls_aes_context aes;
-    uint8_t enc_ready;         /* aes holds the content key */
-    uint8_t recipient_found;
-    uint32_t recipients_size;  /* bytes of the recipients area as fed; 0 for a plain patch */
-    uint32_t recipients_left;  /* entries still to read */
-    uint32_t stream_off;       /* offset of the next payload in the encrypted stream */
-    uint8_t recipient[FWD_RECIPIENT_SIZE]; /* this device's entry: public, kept in the journal's anchor */
-
-    /* Buffers: the payload under verification, the zstd ring, and a scratch
-     * area shared by signature verification (at init) and the zstd decoder
-     * (afterwards), which are never needed at the same time. */
-    uint8_t payload[FWD_APPLY_MAX_PAYLOAD];
-    uint8_t ring[(2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u];
-    union {
-        uint64_t align;
-        uint8_t zstd[FWD_APPLY_ZSTD_WORKSPACE];
-    } scratch;
+/* The context: opaque storage the caller allocates (statically, usually),
+ * aligned for any field the library keeps in it. */
+typedef union fwd_apply_ctx {
+    unsigned char opaque[FWD_APPLY_CTX_SIZE];
+    uint64_t align_u64;
+    void *align_ptr;
+    double align_double;
 } fwd_apply_ctx;
+
+/* What a caller was compiled with. The library compares it with its own at
+ * init: a context laid out for other capacities is refused by name instead
+ * of being overrun. */
+typedef struct fwd_apply_build {
+    uint32_t api_version;
+    uint32_t ctx_size;
+    uint32_t max_payload;
+    uint32_t zstd_workspace;
+    uint8_t max_window_log;
+    uint8_t max_keys;
+    uint8_t model;
+    uint8_t encryption;
+} fwd_apply_build;
+
+#define FWD_APPLY_BUILD_INIT                                                                          \
+    {FWD_APPLY_API_VERSION, (uint32_t)sizeof(fwd_apply_ctx), FWD_APPLY_MAX_PAYLOAD,                  \
+     FWD_APPLY_ZSTD_WORKSPACE, FWD_APPLY_MAX_WINDOW_LOG, FWD_APPLY_MAX_KEYS, FWD_APPLY_MODEL,        \
+     FWD_APPLY_ENCRYPTION}
 
 /* Prepares ctx for an apply. Reads the journal: when it holds an unfinished
  * apply (and flags lacks FWD_APPLY_RESTART), re-verifies that patch's signed
  * header and bank A and sets *resume_offset to the patch offset to feed from;
- * otherwise *resume_offset is 0. */
-int fwd_apply_init(fwd_apply_ctx *ctx, const fwd_apply_config *cfg, unsigned flags,
-                   uint32_t *resume_offset);
+ * otherwise *resume_offset is 0. FWD_ERR_BUILD_MISMATCH: this program was
+ * compiled with other capacities (or another header) than the library. */
+fwd_status fwd_apply_init_build(fwd_apply_ctx *ctx, const fwd_apply_build *build, const fwd_apply_config *cfg,
+                         unsigned flags, uint32_t *resume_offset);
+#define fwd_apply_init(ctx, cfg, flags, resume_offset)                                                \
+    fwd_apply_init_build((ctx), &(const fwd_apply_build)FWD_APPLY_BUILD_INIT, (cfg), (flags), (resume_offset))
 
 /* Consumes len bytes of the patch. Returns FWD_OK or an error; after an error
  * every call returns that error until the next fwd_apply_init. */
-int fwd_apply_feed(fwd_apply_ctx *ctx, const void *data, size_t len);
+fwd_status fwd_apply_feed(fwd_apply_ctx *ctx, const void *data, size_t len);
 
 /* Ends the apply: FWD_OK only when every segment was applied and bank B
  * hashes to the signed new_sha256; FWD_ERR_INCOMPLETE when the patch stopped
  * early. */
-int fwd_apply_finish(fwd_apply_ctx *ctx);
+fwd_status fwd_apply_finish(fwd_apply_ctx *ctx);
 
 void fwd_apply_get_info(const fwd_apply_ctx *ctx, fwd_apply_info *info);
 

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "fwd_apply.h"
+#include "fwd_crypto.h"
 #include "fwd_gen.h"
 #include "nor_sim.h"
 

@@ -10,6 +10,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "apply_internal.h" /* white box: is the content key gone? */
+
 #include "fwd_enc.h"
 #include "gen_internal.h"
 #include "testlib.h"
@@ -358,7 +360,7 @@ static int refused(const char *what, tl_device *d, const fixture *fx, const tl_b
         CHECK(tl_erase_count(&d->dev.journal) == erases_j, "%s: journal erased before the refusal", what);
     int again = fwd_apply_feed(&ctx, patch->p, 1);
     CHECK(again == st, "%s: error not sticky (%s then %s)", what, fwd_status_name(st), fwd_status_name(again));
-    CHECK(!ctx.enc_ready, "%s: content key left in the context after a refusal", what);
+    CHECK(!fwd_state(&ctx)->enc_ready, "%s: content key left in the context after a refusal", what);
     if (flags & RECOVER) {
         const uint8_t *key = d->cfg.device_key;
         uint8_t id[8], req = d->cfg.require_encryption;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "fwd_apply.h"
+#include "fwd_crypto.h"
 #include "fwd_gen.h"
 #include "nor_sim.h"
 

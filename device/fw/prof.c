@@ -125,7 +125,7 @@ void fw_profile_report(uint32_t out_bytes)
     }
 
 WRAP(int, P_SIGNATURE, fwd_verify_signature,
-     (fwd_apply_ctx * c, const uint8_t k[65], const uint8_t h[FWD_HASH_SIZE], const uint8_t s[FWD_SIGNATURE_SIZE]),
+     (fwd_apply_state * c, const uint8_t k[65], const uint8_t h[FWD_HASH_SIZE], const uint8_t s[FWD_SIGNATURE_SIZE]),
      (c, k, h, s))
 WRAP(int, P_SIGNATURE, fwd_ecdsa_p256_verify, (const uint8_t k[65], const uint8_t h[32], const uint8_t s[64]),
      (k, h, s))
@@ -136,9 +136,9 @@ WRAP(int, P_HASH, mbedtls_sha256_update_ret, (mbedtls_sha256_context * c, const 
 WRAP(int, P_HASH, mbedtls_sha256_finish_ret, (mbedtls_sha256_context * c, unsigned char out[32]), (c, out))
 WRAP(int, P_HASH, mbedtls_sha256_ret, (const unsigned char *in, size_t n, unsigned char out[32], int is224),
      (in, n, out, is224))
-WRAP(int, P_HASH, fwd_hash_area, (fwd_apply_ctx * c, fwd_area a, uint32_t n, uint8_t out[32]), (c, a, n, out))
+WRAP(int, P_HASH, fwd_hash_area, (fwd_apply_state * c, fwd_area a, uint32_t n, uint8_t out[32]), (c, a, n, out))
 
-WRAP(int, P_DECOMPRESS, fwd_decode_payload, (fwd_apply_ctx * c), (c))
+WRAP(int, P_DECOMPRESS, fwd_decode_payload, (fwd_apply_state * c), (c))
 WRAP(ZSTD_DCtx *, P_DECOMPRESS, ZSTD_initStaticDCtx, (void *w, size_t n), (w, n))
 WRAP(size_t, P_DECOMPRESS, ZSTD_getFrameHeader, (ZSTD_frameHeader * fh, const void *s, size_t n), (fh, s, n))
 WRAP(size_t, P_DECOMPRESS, ZSTD_decompressBegin, (ZSTD_DCtx * d), (d))
@@ -146,18 +146,18 @@ WRAP(size_t, P_DECOMPRESS, ZSTD_nextSrcSizeToDecompress, (ZSTD_DCtx * d), (d))
 WRAP(size_t, P_DECOMPRESS, ZSTD_decompressContinue, (ZSTD_DCtx * d, void *dst, size_t cap, const void *s, size_t n),
      (d, dst, cap, s, n))
 
-WRAP_VOID(P_DIFF, fwd_ops_begin, (fwd_apply_ctx * c), (c))
-WRAP(int, P_DIFF, fwd_ops_feed, (fwd_apply_ctx * c, const uint8_t *in, size_t n), (c, in, n))
-WRAP(int, P_DIFF, fwd_ops_end, (fwd_apply_ctx * c), (c))
+WRAP_VOID(P_DIFF, fwd_ops_begin, (fwd_apply_state * c), (c))
+WRAP(int, P_DIFF, fwd_ops_feed, (fwd_apply_state * c, const uint8_t *in, size_t n), (c, in, n))
+WRAP(int, P_DIFF, fwd_ops_end, (fwd_apply_state * c), (c))
 
-WRAP_VOID(P_FLASH_WRITE, fwd_out_begin, (fwd_apply_ctx * c, uint32_t start, uint32_t end), (c, start, end))
-WRAP(int, P_FLASH_WRITE, fwd_out_emit, (fwd_apply_ctx * c, const uint8_t *p, uint32_t n), (c, p, n))
-WRAP(int, P_FLASH_WRITE, fwd_out_end, (fwd_apply_ctx * c), (c))
+WRAP_VOID(P_FLASH_WRITE, fwd_out_begin, (fwd_apply_state * c, uint32_t start, uint32_t end), (c, start, end))
+WRAP(int, P_FLASH_WRITE, fwd_out_emit, (fwd_apply_state * c, const uint8_t *p, uint32_t n), (c, p, n))
+WRAP(int, P_FLASH_WRITE, fwd_out_end, (fwd_apply_state * c), (c))
 
-WRAP(int, P_JOURNAL, fwd_journal_load, (fwd_apply_ctx * c, unsigned f, uint32_t *r), (c, f, r))
-WRAP(int, P_JOURNAL, fwd_journal_start, (fwd_apply_ctx * c), (c))
-WRAP(int, P_JOURNAL, fwd_journal_checkpoint, (fwd_apply_ctx * c), (c))
-WRAP(int, P_JOURNAL, fwd_journal_done, (fwd_apply_ctx * c), (c))
+WRAP(int, P_JOURNAL, fwd_journal_load, (fwd_apply_state * c, unsigned f, uint32_t *r), (c, f, r))
+WRAP(int, P_JOURNAL, fwd_journal_start, (fwd_apply_state * c), (c))
+WRAP(int, P_JOURNAL, fwd_journal_checkpoint, (fwd_apply_state * c), (c))
+WRAP(int, P_JOURNAL, fwd_journal_done, (fwd_apply_state * c), (c))
 
 /* mbedTLS's pool: zeroed by init, so it is painted right after; the highest
  * word no longer painted when verification frees the pool is its peak. The

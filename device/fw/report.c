@@ -3,6 +3,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include "apply_internal.h"
 #include "icount.h"
 #include "semihost.h"
 #include "stack.h"
@@ -39,9 +40,10 @@ static uint32_t span(const char *a, const char *b)
     return (uint32_t)(b - a);
 }
 
-void report_memory(const fwd_apply_ctx *ctx, uint32_t stack_peak_bytes)
+void report_memory(const fwd_apply_ctx *pub, uint32_t stack_peak_bytes)
 {
-    uint32_t total = sizeof(*ctx), payload = sizeof(ctx->payload), ring = sizeof(ctx->ring);
+    const fwd_apply_state *ctx = fwd_state_c(pub);
+    uint32_t total = sizeof(*pub), payload = sizeof(ctx->payload), ring = sizeof(ctx->ring);
     uint32_t scratch = sizeof(ctx->scratch);
     sh_kv_num("ram ctx total", total, "B");
     sh_kv_num("ram ctx payload buffer", payload, "B");

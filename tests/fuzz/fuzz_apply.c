@@ -54,7 +54,9 @@ static void cut_and_resume(const tl_device *ref, const geometry *g, const uint8_
     if (st != FWD_OK)
         fz_fail("after a power cut at flash operation %u (mode %u), resuming gave %s", 1 + (cut >> 2), cut & 3,
                 fwd_status_name(st));
-    if (memcmp(d.dev.bank_b.mem, ref->dev.bank_b.mem, fz_ctx.hdr.new_size) != 0)
+    fwd_apply_info info;
+    fwd_apply_get_info(&fz_ctx, &info);
+    if (memcmp(d.dev.bank_b.mem, ref->dev.bank_b.mem, info.new_size) != 0)
         fz_fail("after a power cut at flash operation %u, bank B differs", 1 + (cut >> 2));
     fz_check_flash(&d, "resume after a power cut");
     tl_device_free(&d);
