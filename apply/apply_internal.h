@@ -5,7 +5,6 @@
 #include <stddef.h>
 
 #include <mbedtls/aes.h>
-#include <mbedtls/sha256.h>
 
 #include "fwd_apply.h"
 #include "fwd_crypto.h"
@@ -35,7 +34,7 @@ typedef struct fwd_apply_state {
     uint8_t seg_hash[FWD_HASH_SIZE];    /* chain hash of the segment being applied */
     uint8_t seg_raw[FWD_SEGMENT_HEADER_SIZE];
     fwd_segment_header seg;
-    mbedtls_sha256_context chain_sha;
+    fwd_sha256_ctx chain_sha;
 
     /* output */
     uint32_t out_pos;          /* next bank B byte produced */

@@ -69,7 +69,6 @@ fwd_status fwd_apply_init_build(fwd_apply_ctx *pub, const fwd_apply_build *build
     ctx->payload_cap = cfg->max_payload ? cfg->max_payload : FWD_APPLY_MAX_PAYLOAD;
     if (ctx->payload_cap < 1024)
         return fail(ctx, FWD_ERR_CONFIG); /* also the journal's and hashing's scratch */
-    mbedtls_sha256_init(&ctx->chain_sha);
     ctx->phase = PHASE_PREFIX;
     st = fwd_journal_load(ctx, flags, resume_offset);
     if (st != FWD_OK)
@@ -109,8 +108,8 @@ static int begin_segment(fwd_apply_state *ctx)
     /* Only the length is used before the chain check, to bound the buffering. */
     if (ctx->seg.payload_len == 0 || ctx->seg.payload_len > ctx->hdr.max_payload)
         return FWD_ERR_BAD_SEGMENT;
-    mbedtls_sha256_starts_ret(&ctx->chain_sha, 0);
-    mbedtls_sha256_update_ret(&ctx->chain_sha, ctx->seg_raw, FWD_SEGMENT_HEADER_SIZE);
+    fwd_sha256_start(&ctx->chain_sha);
+    fwd_sha256_update(&ctx->chain_sha, ctx->seg_raw, FWD_SEGMENT_HEADER_SIZE);
     ctx->phase = PHASE_PAYLOAD;
     return FWD_OK;
 }
@@ -142,7 +141,7 @@ static int end_segment(fwd_apply_state *ctx)
 {
     const fwd_header *h = &ctx->hdr;
     uint8_t got[FWD_HASH_SIZE];
-    mbedtls_sha256_finish_ret(&ctx->chain_sha, got);
+    fwd_sha256_finish(&ctx->chain_sha, got);
     if (memcmp(got, ctx->expect_hash, FWD_HASH_SIZE) != 0)
         return FWD_ERR_CHAIN;
 
@@ -232,7 +231,7 @@ fwd_status fwd_apply_feed(fwd_apply_ctx *pub, const void *data, size_t len)
             break;
         case PHASE_PAYLOAD:
             k = gather(ctx, ctx->payload, ctx->seg.payload_len, p, len);
-            mbedtls_sha256_update_ret(&ctx->chain_sha, p, k);
+            fwd_sha256_update(&ctx->chain_sha, p, k);
             if (ctx->fill == ctx->seg.payload_len) {
                 ctx->fill = 0;
                 st = end_segment(ctx);

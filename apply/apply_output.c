@@ -89,20 +89,18 @@ int fwd_out_end(fwd_apply_state *ctx) { return flush(ctx); }
 int fwd_hash_area(fwd_apply_state *ctx, fwd_area area, uint32_t size, uint8_t out[FWD_HASH_SIZE])
 {
     const fwd_apply_config *cfg = ctx->cfg;
-    mbedtls_sha256_context sha;
-    mbedtls_sha256_init(&sha);
-    mbedtls_sha256_starts_ret(&sha, 0);
+    fwd_sha256_ctx sha;
+    fwd_sha256_start(&sha);
     uint32_t chunk = ctx->payload_cap < 4096u ? ctx->payload_cap : 4096u;
     for (uint32_t off = 0; off < size;) {
         uint32_t n = size - off < chunk ? size - off : chunk;
         if (cfg->read(cfg->user, area, off, ctx->payload, n) != 0) {
-            mbedtls_sha256_free(&sha);
+            fwd_sha256_finish(&sha, out); /* frees the state; out is not a result */
             return FWD_ERR_FLASH_IO;
         }
-        mbedtls_sha256_update_ret(&sha, ctx->payload, n);
+        fwd_sha256_update(&sha, ctx->payload, n);
         off += n;
     }
-    mbedtls_sha256_finish_ret(&sha, out);
-    mbedtls_sha256_free(&sha);
+    fwd_sha256_finish(&sha, out);
     return FWD_OK;
 }

@@ -4,9 +4,32 @@
 
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
 #include "fwd_status.h"
+
+void fwd_sha256_start(fwd_sha256_ctx *c)
+{
+    mbedtls_sha256_init(&c->impl);
+    mbedtls_sha256_starts_ret(&c->impl, 0);
+}
+
+void fwd_sha256_update(fwd_sha256_ctx *c, const void *data, size_t len)
+{
+    mbedtls_sha256_update_ret(&c->impl, data, len);
+}
+
+void fwd_sha256_finish(fwd_sha256_ctx *c, uint8_t out[FWD_HASH_SIZE])
+{
+    mbedtls_sha256_finish_ret(&c->impl, out);
+    mbedtls_sha256_free(&c->impl);
+}
+
+void fwd_zeroize(void *p, size_t n)
+{
+    mbedtls_platform_zeroize(p, n);
+}
 
 void fwd_sha256(const void *data, size_t len, uint8_t out[FWD_HASH_SIZE])
 {
