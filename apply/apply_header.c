@@ -4,11 +4,12 @@
 
 #include "apply_internal.h"
 
-#ifdef FWD_FUZZING_UNSAFE_SKIP_SIGNATURE
+#if FWD_SIGNATURE_SKIPPED
 /* Fuzzing builds accept any signature so that mutated patches reach the
  * parser. This exported marker lets the test suite prove with nm that no
- * release library was built that way (tests/test_release_build.c). */
-const char fwd_fuzzing_build_unsafe[] = "fwdelta: signature check disabled for fuzzing";
+ * release library was built that way (tests/test_release_build.c); the
+ * skipped branch reads it, so --gc-sections keeps it wherever the branch is. */
+const volatile char fwd_fuzzing_build_unsafe[] = "fwdelta: signature check disabled for fuzzing";
 #endif
 
 static int find_key(fwd_apply_state *ctx)
@@ -60,7 +61,10 @@ int fwd_accept_prefix(fwd_apply_state *ctx)
     if ((st = find_key(ctx)) != FWD_OK)
         return st;
     fwd_sha256(ctx->prefix, FWD_HEADER_SIZE, ctx->patch_id);
-#ifndef FWD_FUZZING_UNSAFE_SKIP_SIGNATURE
+#if FWD_SIGNATURE_SKIPPED
+    if (fwd_fuzzing_build_unsafe[0] != 'f')
+        return FWD_ERR_INTERNAL;
+#else
     st = fwd_verify_signature(ctx, ctx->cfg->pubkeys[ctx->key_index], ctx->patch_id,
                               ctx->prefix + FWD_HEADER_SIZE);
     if (st != FWD_OK)

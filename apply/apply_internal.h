@@ -6,9 +6,24 @@
 
 #include <mbedtls/aes.h>
 
+#include "apply_journal.h"
 #include "fwd_apply.h"
 #include "fwd_crypto.h"
 #include "fwd_model.h"
+
+/* The fuzzing bypass of the signature check (FORMAT.md, "Refusals"): only
+ * when both our macro and the fuzzing engines' convention equal 1, and never
+ * in a release (NDEBUG) build. Any other value, or one macro alone, keeps the
+ * check. fwd_apply_get_info reports it (fuzzing_unsafe). */
+#if defined(FWD_FUZZING_UNSAFE_SKIP_SIGNATURE) && FWD_FUZZING_UNSAFE_SKIP_SIGNATURE == 1 &&                \
+    defined(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) && FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION == 1
+#ifdef NDEBUG
+#error "FWD_FUZZING_UNSAFE_SKIP_SIGNATURE in a release (NDEBUG) build"
+#endif
+#define FWD_SIGNATURE_SKIPPED 1
+#else
+#define FWD_SIGNATURE_SKIPPED 0
+#endif
 
 /* The applier's state, laid in the caller's fwd_apply_ctx storage (checked
  * to fit FWD_APPLY_CTX_SIZE below). */
@@ -78,6 +93,8 @@ typedef struct fwd_apply_state {
     uint32_t journal_resume_out;
     uint32_t journal_attempts;
     uint8_t journal_done;      /* the journal already records this apply as finished */
+    uint8_t journal_open;      /* this apply has an anchor: its records may be appended */
+    uint32_t erases;           /* flash erases of this attempt, bank B and journal */
 
     /* encryption: the content key exists only as this key schedule */
     mbedtls_aes_context aes;
@@ -163,10 +180,30 @@ int fwd_begin_segments(fwd_apply_state *ctx);
 /* apply_model.c: decodes and checks the model segment into ctx->model. */
 int fwd_model_segment(fwd_apply_state *ctx);
 
-/* apply_journal.c */
+/* apply_journal.c: storage. */
+typedef struct fwd_journal_scan {
+    int found;
+    uint32_t sector, slot;   /* where the newest entry lies (slot 0: its anchor) */
+    uint32_t anchor_seq;     /* its sector's anchor sequence number */
+    uint32_t next_slot;      /* first slot after every programmed one in that sector */
+    fwd_journal_record rec;
+} fwd_journal_scan;
+void fwd_journal_read(fwd_apply_state *ctx, fwd_journal_scan *best);
+int fwd_journal_anchor(fwd_apply_state *ctx, uint32_t sector, uint32_t magic);
+int fwd_journal_append(fwd_apply_state *ctx, const fwd_journal_record *r);
+
+/* apply_resume.c: decisions. */
+enum fwd_journal_action {
+    FWD_JP_FRESH,   /* nothing to resume: the caller feeds from 0 */
+    FWD_JP_RESUME,  /* resume the newest record */
+    FWD_JP_FINISH,  /* the newest record says DONE: finish again */
+    FWD_JP_FAILED,  /* the patch failed here: FWD_ERR_PATCH_FAILED until FWD_APPLY_RESTART */
+    FWD_JP_LIMIT    /* FWD_APPLY_MAX_RESUMES resumes without progress: FWD_ERR_RESUME_LIMIT */
+};
+int fwd_journal_policy(const fwd_journal_scan *best, unsigned flags);
 int fwd_journal_load(fwd_apply_state *ctx, unsigned flags, uint32_t *resume_offset);
 int fwd_journal_start(fwd_apply_state *ctx);
 int fwd_journal_checkpoint(fwd_apply_state *ctx);
-int fwd_journal_done(fwd_apply_state *ctx);
+int fwd_journal_end(fwd_apply_state *ctx, uint32_t state);
 
 #endif

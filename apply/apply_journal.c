@@ -1,10 +1,25 @@
-/* Resume journal (FORMAT.md, "Journal"). Records are appended, never
- * rewritten; each carries a sequence number and an XXH32 so that a torn write
- * reads as garbage, and the newest intact record wins. Each sector opens with
- * an anchor holding the patch's signed prefix, so a resumed apply re-verifies
- * the header from flash and the caller only feeds the remaining segments.
- * XXH32 is enough here: the journal guards against power loss, not attackers
- * (whatever it says is re-checked against the signed chain and final hash). */
+/* Resume journal, the storage half (FORMAT.md, "Journal"; layout in
+ * apply_journal.h). What to do with what it holds is apply_resume.c's.
+ *
+ * Entries are appended, never rewritten; each ends with an XXH32 so that a
+ * torn write reads as garbage. Each sector opens with an anchor holding the
+ * patch's signed prefix, so a resumed apply re-verifies the header from flash.
+ * XXH32 is enough: the journal guards against power loss, not attackers
+ * (whatever it says is re-checked against the signed chain and final hash).
+ *
+ * Real flash is hostile after a power cut (an ECC error on a torn word, bits
+ * that read differently at each power-up, worn cells), so:
+ * - a read that fails makes an entry invalid, never the scan;
+ * - the newest entry is the one with the highest (anchor sequence number of
+ *   its sector, slot offset): slots are programmed in increasing order and
+ *   never twice, so within a sector a later slot is newer whatever sequence
+ *   number it holds, and a stale entry that reads valid at a later power-up
+ *   never wins over one written after it;
+ * - new entries take the highest sequence number ever seen + 1, counting torn
+ *   entries whose number was programmed whole, so no anchor that may yet read
+ *   valid shares its number with a later one;
+ * - an anchor that cannot be erased or programmed moves on to the next
+ *   sector, and a record that does not read back moves on to the next slot. */
 #include <string.h>
 
 #define XXH_INLINE_ALL
@@ -12,34 +27,85 @@
 
 #include "apply_internal.h"
 
-#define ANCHOR_MAGIC 0x41445746u   /* "FWDA": an apply starts, at segment 0 */
-#define CONTINUE_MAGIC 0x43445746u /* "FWDC": the journal moved to a new sector; no progress of its own */
-#define RECORD_MAGIC 0x4A445746u /* "FWDJ" */
-#define ANCHOR_BYTES (8u + FWD_PREFIX_SIZE + 4u)
-/* An encrypted patch's anchor also holds the size of its recipients area and
- * the device's own (public) entry, so that a resume can unwrap again. */
-#define ANCHOR_ENC_BYTES (ANCHOR_BYTES + 4u + FWD_RECIPIENT_SIZE)
-#define ANCHOR_ENC (8u + FWD_PREFIX_SIZE)
-#define RECORD_BYTES 84u
-#define STATE_APPLYING 1u
-#define STATE_DONE 2u
-
-typedef struct record {
-    uint32_t seq, segment, patch_offset, out_block, resume_out, attempts, state;
-    uint8_t hash[FWD_HASH_SIZE];
-} record;
-
 static uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
 /* Anchor bytes, from the enc_alg byte (header offset 12) of its prefix. */
-static uint32_t anchor_bytes(const uint8_t *prefix) { return prefix[12] == FWD_ENC_NONE ? ANCHOR_BYTES : ANCHOR_ENC_BYTES; }
-static uint32_t anchor_slot(const fwd_apply_config *cfg, uint32_t bytes) { return round_up(bytes, cfg->prog_size); }
-static uint32_t record_slot(const fwd_apply_config *cfg) { return round_up(RECORD_BYTES, cfg->prog_size); }
+static uint32_t anchor_bytes(const uint8_t *anchor)
+{
+    return anchor[FWD_JA_PREFIX + 12] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES;
+}
+static uint32_t record_slot(const fwd_apply_config *cfg) { return round_up(FWD_JR_BYTES, cfg->prog_size); }
 static uint32_t sector_count(const fwd_apply_config *cfg) { return cfg->journal_size / cfg->journal_sector_size; }
+static uint32_t sector_base(const fwd_apply_config *cfg, uint32_t s) { return s * cfg->journal_sector_size; }
+
+static int all_erased(const uint8_t *b, uint32_t n)
+{
+    uint8_t acc = 0xFF;
+    for (uint32_t i = 0; i < n; i++)
+        acc &= b[i];
+    return acc == 0xFF;
+}
+
+static void seal(uint8_t *b, uint32_t n) { fwd_store32(b + n - 4, XXH32(b, n - 4, 0)); }
+static int sealed(const uint8_t *b, uint32_t n) { return fwd_load32(b + n - 4) == XXH32(b, n - 4, 0); }
+
+void fwd_journal_encode_record(uint8_t out[FWD_JR_BYTES], uint32_t seq, const uint8_t patch_id[16],
+                               const fwd_journal_record *r)
+{
+    fwd_store32(out + FWD_JR_MAGIC, FWD_J_RECORD_MAGIC);
+    fwd_store32(out + FWD_JR_SEQ, seq);
+    memcpy(out + FWD_JR_PATCH_ID, patch_id, 16);
+    fwd_store32(out + FWD_JR_SEGMENT, r->segment);
+    fwd_store32(out + FWD_JR_PATCH_OFFSET, r->patch_offset);
+    fwd_store32(out + FWD_JR_OUT_BLOCK, r->out_block);
+    fwd_store32(out + FWD_JR_RESUME_OUT, r->resume_out);
+    fwd_store32(out + FWD_JR_ATTEMPTS, r->attempts);
+    fwd_store32(out + FWD_JR_STATE, r->state);
+    memcpy(out + FWD_JR_HASH, r->hash, FWD_HASH_SIZE);
+    seal(out, FWD_JR_BYTES);
+}
+
+static void decode_record(const uint8_t *b, fwd_journal_record *r)
+{
+    r->segment = fwd_load32(b + FWD_JR_SEGMENT);
+    r->patch_offset = fwd_load32(b + FWD_JR_PATCH_OFFSET);
+    r->out_block = fwd_load32(b + FWD_JR_OUT_BLOCK);
+    r->resume_out = fwd_load32(b + FWD_JR_RESUME_OUT);
+    r->attempts = fwd_load32(b + FWD_JR_ATTEMPTS);
+    r->state = fwd_load32(b + FWD_JR_STATE);
+    memcpy(r->hash, b + FWD_JR_HASH, FWD_HASH_SIZE);
+}
+
+uint32_t fwd_journal_encode_anchor(uint8_t out[FWD_JA_ENC_BYTES], uint32_t magic, uint32_t seq,
+                                   const uint8_t prefix[FWD_PREFIX_SIZE], uint32_t recipients_size,
+                                   const uint8_t recipient[FWD_RECIPIENT_SIZE])
+{
+    fwd_store32(out + FWD_JA_MAGIC, magic);
+    fwd_store32(out + FWD_JA_SEQ, seq);
+    memcpy(out + FWD_JA_PREFIX, prefix, FWD_PREFIX_SIZE);
+    uint32_t n = anchor_bytes(out);
+    if (n == FWD_JA_ENC_BYTES) {
+        fwd_store32(out + FWD_JA_ENC_AREA, recipients_size);
+        memcpy(out + FWD_JA_ENC_ENTRY, recipient, FWD_RECIPIENT_SIZE);
+    }
+    seal(out, n);
+    return n;
+}
 
 static int jread(fwd_apply_state *ctx, uint32_t off, void *buf, uint32_t len)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     return cfg->read(cfg->user, FWD_AREA_JOURNAL, off, buf, len) == 0 ? FWD_OK : FWD_ERR_FLASH_IO;
+}
+
+/* *erased: the whole range reads as erased (an unreadable one does not). */
+static int range_erased(fwd_apply_state *ctx, uint32_t off, uint32_t len)
+{
+    for (uint32_t done = 0; done < len; done += FWD_APPLY_CHECK_BUF) {
+        uint32_t n = len - done < FWD_APPLY_CHECK_BUF ? len - done : FWD_APPLY_CHECK_BUF;
+        if (jread(ctx, off + done, ctx->check_buf, n) != FWD_OK || !all_erased(ctx->check_buf, n))
+            return 0;
+    }
+    return 1;
 }
 
 /* Programs one slot (already padded with 0xFF in ctx->payload) and reads it back. */
@@ -58,294 +124,195 @@ static int jprog(fwd_apply_state *ctx, uint32_t off, uint32_t len)
     return FWD_OK;
 }
 
-static int write_anchor(fwd_apply_state *ctx, uint32_t sector, uint32_t magic)
+/* Erases `sector` and programs an anchor there; on failure, the next sector,
+ * until each was tried once (at most sector_count erases). Every try takes a
+ * fresh sequence number: one that may have reached flash is never reused. */
+int fwd_journal_anchor(fwd_apply_state *ctx, uint32_t sector, uint32_t magic)
 {
     const fwd_apply_config *cfg = ctx->cfg;
-    uint32_t base = sector * cfg->journal_sector_size;
-    if (cfg->erase(cfg->user, FWD_AREA_JOURNAL, base, cfg->journal_sector_size) != 0)
-        return FWD_ERR_FLASH_IO;
-    uint8_t *b = ctx->payload;
-    uint32_t n = anchor_bytes(ctx->prefix), slot = anchor_slot(cfg, n);
-    memset(b, 0xFF, slot);
-    fwd_store32(b, magic);
-    fwd_store32(b + 4, ++ctx->journal_seq);
-    memcpy(b + 8, ctx->prefix, FWD_PREFIX_SIZE);
-    if (n == ANCHOR_ENC_BYTES) {
-        fwd_store32(b + ANCHOR_ENC, ctx->recipients_size);
-        memcpy(b + ANCHOR_ENC + 4, ctx->recipient, FWD_RECIPIENT_SIZE);
+    int st = FWD_ERR_JOURNAL;
+    for (uint32_t tries = 0; tries < sector_count(cfg); tries++, sector = (sector + 1) % sector_count(cfg)) {
+        uint32_t base = sector_base(cfg, sector);
+        ctx->erases++;
+        if (cfg->erase(cfg->user, FWD_AREA_JOURNAL, base, cfg->journal_sector_size) != 0) {
+            st = FWD_ERR_FLASH_IO;
+            continue;
+        }
+        uint32_t n = fwd_journal_encode_anchor(ctx->payload, magic, ++ctx->journal_seq, ctx->prefix,
+                                               ctx->recipients_size, ctx->recipient);
+        uint32_t slot = round_up(n, cfg->prog_size);
+        memset(ctx->payload + n, 0xFF, slot - n);
+        if ((st = jprog(ctx, base, slot)) == FWD_OK) {
+            ctx->journal_sector = sector;
+            ctx->journal_slot = slot;
+            return FWD_OK;
+        }
     }
-    fwd_store32(b + n - 4, XXH32(b, n - 4, 0));
-    int st = jprog(ctx, base, slot);
-    ctx->journal_sector = sector;
-    ctx->journal_slot = slot;
     return st;
 }
 
-static int all_erased(const uint8_t *b, uint32_t n);
-
-/* *erased: whether the whole slot at off reads as erased. */
-static int slot_erased(fwd_apply_state *ctx, uint32_t off, uint32_t len, int *erased)
-{
-    *erased = 1;
-    for (uint32_t done = 0; done < len && *erased; done += FWD_APPLY_CHECK_BUF) {
-        uint32_t n = len - done < FWD_APPLY_CHECK_BUF ? len - done : FWD_APPLY_CHECK_BUF;
-        if (jread(ctx, off + done, ctx->check_buf, n) != FWD_OK)
-            return FWD_ERR_FLASH_IO;
-        *erased = all_erased(ctx->check_buf, n);
-    }
-    return FWD_OK;
-}
-
-static int write_record(fwd_apply_state *ctx, const record *r)
+/* Appends a record in the first slot at or after ctx->journal_slot that reads
+ * erased, moving to a new sector (continuation anchor) once when this one is
+ * full. A slot that does not read back is left behind, never programmed again. */
+int fwd_journal_append(fwd_apply_state *ctx, const fwd_journal_record *r)
 {
     const fwd_apply_config *cfg = ctx->cfg;
     uint32_t slot = record_slot(cfg);
-    /* The scan vouches for the first free slot only, and for its first
-     * RECORD_BYTES: a slot that is not wholly erased is skipped, never
-     * programmed twice. A sector erased just now must have room. */
-    for (int rolled = 0;; ctx->journal_slot += slot) {
-        int st, erased;
+    int rolled = 0;
+    for (;; ctx->journal_slot += slot) {
+        int st;
         if (ctx->journal_slot + slot > cfg->journal_sector_size) {
             if (rolled++)
                 return FWD_ERR_JOURNAL;
-            if ((st = write_anchor(ctx, (ctx->journal_sector + 1) % sector_count(cfg), CONTINUE_MAGIC)) != FWD_OK)
+            uint32_t next = (ctx->journal_sector + 1) % sector_count(cfg);
+            if ((st = fwd_journal_anchor(ctx, next, FWD_J_CONTINUE_MAGIC)) != FWD_OK)
                 return st;
         }
-        if ((st = slot_erased(ctx, ctx->journal_sector * cfg->journal_sector_size + ctx->journal_slot, slot,
-                              &erased)) != FWD_OK)
-            return st;
-        if (erased)
-            break;
+        uint32_t off = sector_base(cfg, ctx->journal_sector) + ctx->journal_slot;
+        if (!range_erased(ctx, off, slot))
+            continue;
+        memset(ctx->payload, 0xFF, slot);
+        fwd_journal_encode_record(ctx->payload, ++ctx->journal_seq, ctx->patch_id, r);
+        st = jprog(ctx, off, slot);
+        if (st == FWD_OK) {
+            ctx->journal_slot += slot;
+            return FWD_OK;
+        } /* else: the slot holds garbage now; the next one is tried (bounded by the sector) */
     }
-    uint8_t *b = ctx->payload;
-    memset(b, 0xFF, slot);
-    fwd_store32(b, RECORD_MAGIC);
-    fwd_store32(b + 4, ++ctx->journal_seq);
-    memcpy(b + 8, ctx->patch_id, 16);
-    fwd_store32(b + 24, r->segment);
-    fwd_store32(b + 28, r->patch_offset);
-    fwd_store32(b + 32, r->out_block);
-    fwd_store32(b + 36, r->resume_out);
-    fwd_store32(b + 40, r->attempts);
-    fwd_store32(b + 44, r->state);
-    memcpy(b + 48, r->hash, FWD_HASH_SIZE);
-    fwd_store32(b + 80, XXH32(b, 80, 0));
-    uint32_t off = ctx->journal_sector * cfg->journal_sector_size + ctx->journal_slot;
-    ctx->journal_slot += slot;
-    return jprog(ctx, off, slot);
 }
 
-static int all_erased(const uint8_t *b, uint32_t n)
+/* ---- scan ----------------------------------------------------------------- */
+
+typedef struct scan_pos {
+    uint32_t anchor_seq, slot;
+} scan_pos;
+
+static int newer(scan_pos a, scan_pos b) { return a.anchor_seq != b.anchor_seq ? a.anchor_seq > b.anchor_seq : a.slot > b.slot; }
+
+static void raise_seq(fwd_apply_state *ctx, uint32_t seq)
 {
-    uint8_t acc = 0xFF;
-    for (uint32_t i = 0; i < n; i++)
-        acc &= b[i];
-    return acc == 0xFF;
+    if (seq > ctx->journal_seq)
+        ctx->journal_seq = seq;
 }
 
-typedef struct scan_result {
-    int found;
-    uint32_t sector, slot; /* where the newest record lies, and the next free slot there */
-    record rec;
-} scan_result;
-
-static void consider(fwd_apply_state *ctx, scan_result *best, const record *r, uint32_t sector, const uint8_t *anchor)
+/* An entry at off that is not erased but not valid either: its sequence
+ * number counts when the program unit after the one holding it reads
+ * programmed, for then it was programmed whole and the entry may read valid
+ * at another power-up. A number in a torn unit may be any larger value and
+ * does not count (its entry can only become valid if that unit is its last,
+ * and slot order already ranks such a record). */
+static void count_torn(fwd_apply_state *ctx, uint32_t off, uint32_t bytes)
 {
-    if (r->seq > ctx->journal_seq)
-        ctx->journal_seq = r->seq; /* new records must supersede every one seen */
-    if (best->found && r->seq <= best->rec.seq)
+    uint32_t unit = ctx->cfg->prog_size, next = (FWD_JA_SEQ + 3) / unit * unit + unit;
+    uint8_t head[8], after[16];
+    uint32_t n = unit < sizeof(after) ? unit : (uint32_t)sizeof(after);
+    if (next + n > bytes || jread(ctx, off, head, 8) != FWD_OK || jread(ctx, off + next, after, n) != FWD_OK ||
+        all_erased(after, n))
         return;
+    uint32_t magic = fwd_load32(head);
+    if (magic == FWD_J_ANCHOR_MAGIC || magic == FWD_J_CONTINUE_MAGIC || magic == FWD_J_RECORD_MAGIC)
+        raise_seq(ctx, fwd_load32(head + FWD_JA_SEQ));
+}
+
+/* Reads the anchor of sector s into ctx->payload; its length, or 0 if invalid. */
+static uint32_t read_anchor(fwd_apply_state *ctx, uint32_t base)
+{
+    uint8_t *a = ctx->payload;
+    if (jread(ctx, base, a, FWD_JA_BYTES) != FWD_OK) {
+        count_torn(ctx, base, FWD_JA_BYTES);
+        return 0;
+    }
+    uint32_t magic = fwd_load32(a + FWD_JA_MAGIC), n = anchor_bytes(a);
+    if (all_erased(a, FWD_JA_BYTES))
+        return 0;
+    if ((magic != FWD_J_ANCHOR_MAGIC && magic != FWD_J_CONTINUE_MAGIC) ||
+        (n > FWD_JA_BYTES && jread(ctx, base + FWD_JA_BYTES, a + FWD_JA_BYTES, n - FWD_JA_BYTES) != FWD_OK) ||
+        !sealed(a, n)) {
+        count_torn(ctx, base, n);
+        return 0;
+    }
+    raise_seq(ctx, fwd_load32(a + FWD_JA_SEQ));
+    return n;
+}
+
+/* The anchored apply's starting point: segment 0 comes next. */
+static void anchor_record(const uint8_t *a, fwd_journal_record *r)
+{
+    uint32_t area = anchor_bytes(a) == FWD_JA_ENC_BYTES ? fwd_load32(a + FWD_JA_ENC_AREA) : 0;
+    memset(r, 0, sizeof(*r));
+    r->patch_offset = FWD_PREFIX_SIZE + area;
+    r->state = FWD_J_APPLYING;
+    memcpy(r->hash, a + FWD_JA_PREFIX + 160, FWD_HASH_SIZE); /* chain_head */
+}
+
+/* The newest entry so far: remember it, and its sector's anchor for the prefix. */
+static void take(fwd_apply_state *ctx, fwd_journal_scan *best, const fwd_journal_record *r, uint32_t sector,
+                 scan_pos pos)
+{
+    const uint8_t *a = ctx->payload;
     best->found = 1;
     best->sector = sector;
+    best->anchor_seq = pos.anchor_seq;
+    best->slot = pos.slot;
     best->rec = *r;
-    memcpy(ctx->prefix, anchor + 8, FWD_PREFIX_SIZE);
+    memcpy(ctx->prefix, a + FWD_JA_PREFIX, FWD_PREFIX_SIZE);
     ctx->recipients_size = 0;
-    if (anchor_bytes(anchor + 8) == ANCHOR_ENC_BYTES) {
-        ctx->recipients_size = fwd_load32(anchor + ANCHOR_ENC);
-        memcpy(ctx->recipient, anchor + ANCHOR_ENC + 4, FWD_RECIPIENT_SIZE);
+    if (anchor_bytes(a) == FWD_JA_ENC_BYTES) {
+        ctx->recipients_size = fwd_load32(a + FWD_JA_ENC_AREA);
+        memcpy(ctx->recipient, a + FWD_JA_ENC_ENTRY, FWD_RECIPIENT_SIZE);
     }
 }
 
-/* Reads every sector and keeps the newest intact record bound to an intact
- * anchor in the same sector; ctx->prefix receives that anchor's prefix and
- * ctx->journal_seq the highest sequence number, so that new records always
- * supersede old ones. */
-static int scan(fwd_apply_state *ctx, scan_result *best)
+/* The records of one sector after its valid anchor (in ctx->payload);
+ * returns the end of the last slot that is not erased. */
+static uint32_t scan_records(fwd_apply_state *ctx, fwd_journal_scan *best, uint32_t s, uint32_t first)
 {
     const fwd_apply_config *cfg = ctx->cfg;
-    uint8_t *anchor = ctx->payload;
-    uint32_t rs = record_slot(cfg);
+    uint32_t base = sector_base(cfg, s), rs = record_slot(cfg), used = first;
+    scan_pos pos = { fwd_load32(ctx->payload + FWD_JA_SEQ), 0 };
+    uint8_t pid[FWD_HASH_SIZE];
+    fwd_sha256(ctx->payload + FWD_JA_PREFIX, FWD_HEADER_SIZE, pid);
+    if (fwd_load32(ctx->payload) == FWD_J_ANCHOR_MAGIC && (!best->found || newer(pos, (scan_pos){ best->anchor_seq, best->slot }))) {
+        fwd_journal_record r;
+        anchor_record(ctx->payload, &r);
+        take(ctx, best, &r, s, pos);
+    }
+    for (uint32_t slot = first; slot + rs <= cfg->journal_sector_size; slot += rs) {
+        uint8_t rb[FWD_JR_BYTES];
+        int readable = jread(ctx, base + slot, rb, FWD_JR_BYTES) == FWD_OK;
+        if (readable && all_erased(rb, FWD_JR_BYTES) && range_erased(ctx, base + slot, rs))
+            continue;
+        used = slot + rs;
+        if (!readable || fwd_load32(rb) != FWD_J_RECORD_MAGIC || !sealed(rb, FWD_JR_BYTES)) {
+            count_torn(ctx, base + slot, FWD_JR_BYTES);
+            continue;
+        }
+        raise_seq(ctx, fwd_load32(rb + FWD_JR_SEQ));
+        pos.slot = slot;
+        if (memcmp(rb + FWD_JR_PATCH_ID, pid, 16) != 0 || (best->found && !newer(pos, (scan_pos){ best->anchor_seq, best->slot })))
+            continue; /* foreign, or older than what was found */
+        fwd_journal_record r;
+        decode_record(rb, &r);
+        take(ctx, best, &r, s, pos);
+    }
+    return used;
+}
+
+/* Reads every sector; never fails (an unreadable entry is an invalid one).
+ * best receives the newest entry bound to a valid anchor, ctx->prefix (and an
+ * encrypted patch's area size and entry) that anchor's, ctx->journal_seq the
+ * highest sequence number seen, and best->next_slot the first slot after
+ * every programmed one in best's sector. */
+void fwd_journal_read(fwd_apply_state *ctx, fwd_journal_scan *best)
+{
+    const fwd_apply_config *cfg = ctx->cfg;
     memset(best, 0, sizeof(*best));
     for (uint32_t s = 0; s < sector_count(cfg); s++) {
-        uint32_t base = s * cfg->journal_sector_size;
-        int st = jread(ctx, base, anchor, ANCHOR_ENC_BYTES);
-        if (st != FWD_OK)
-            return st;
-        uint32_t magic = fwd_load32(anchor);
-        if ((magic != ANCHOR_MAGIC && magic != CONTINUE_MAGIC) ||
-            fwd_load32(anchor + anchor_bytes(anchor + 8) - 4) != XXH32(anchor, anchor_bytes(anchor + 8) - 4, 0))
+        uint32_t n = read_anchor(ctx, sector_base(cfg, s));
+        if (n == 0)
             continue;
-        uint8_t pid[FWD_HASH_SIZE];
-        fwd_sha256(anchor + 8, FWD_HEADER_SIZE, pid);
-        uint32_t area = anchor_bytes(anchor + 8) == ANCHOR_ENC_BYTES ? fwd_load32(anchor + ANCHOR_ENC) : 0;
-        record r = { .seq = fwd_load32(anchor + 4), .patch_offset = FWD_PREFIX_SIZE + area, .state = STATE_APPLYING };
-        memcpy(r.hash, anchor + 8 + 160, FWD_HASH_SIZE); /* chain_head: segment 0 comes next */
-        if (magic == ANCHOR_MAGIC)
-            consider(ctx, best, &r, s, anchor);
-        else if (r.seq > ctx->journal_seq)
-            ctx->journal_seq = r.seq; /* a continuation only vouches for the records after it */
-        uint32_t free_slot = cfg->journal_sector_size;
-        for (uint32_t slot = anchor_slot(cfg, anchor_bytes(anchor + 8)); slot + rs <= cfg->journal_sector_size; slot += rs) {
-            uint8_t rb[RECORD_BYTES];
-            if ((st = jread(ctx, base + slot, rb, RECORD_BYTES)) != FWD_OK)
-                return st;
-            if (all_erased(rb, RECORD_BYTES)) {
-                free_slot = slot;
-                break;
-            }
-            if (fwd_load32(rb) != RECORD_MAGIC || fwd_load32(rb + 80) != XXH32(rb, 80, 0) ||
-                memcmp(rb + 8, pid, 16) != 0)
-                continue; /* torn or foreign: skipped, never programmed again */
-            r.seq = fwd_load32(rb + 4);
-            r.segment = fwd_load32(rb + 24);
-            r.patch_offset = fwd_load32(rb + 28);
-            r.out_block = fwd_load32(rb + 32);
-            r.resume_out = fwd_load32(rb + 36);
-            r.attempts = fwd_load32(rb + 40);
-            r.state = fwd_load32(rb + 44);
-            memcpy(r.hash, rb + 48, FWD_HASH_SIZE);
-            consider(ctx, best, &r, s, anchor);
-        }
+        uint32_t used = scan_records(ctx, best, s, round_up(n, cfg->prog_size));
         if (best->found && best->sector == s)
-            best->slot = free_slot;
+            best->next_slot = used;
     }
-    return FWD_OK;
-}
-
-int fwd_journal_load(fwd_apply_state *ctx, unsigned flags, uint32_t *resume_offset)
-{
-    const fwd_apply_config *cfg = ctx->cfg;
-    *resume_offset = 0;
-    ctx->journal_seq = 0;
-    ctx->journal_sector = sector_count(cfg) - 1; /* a fresh start takes sector 0 */
-    if (cfg->journal_size == 0)
-        return FWD_OK;
-    scan_result best;
-    int st = scan(ctx, &best);
-    if (st != FWD_OK || !best.found)
-        return st;
-    ctx->journal_sector = best.sector;
-    ctx->journal_slot = best.slot;
-    const record *r = &best.rec;
-    if ((flags & FWD_APPLY_RESTART) || (r->state != STATE_APPLYING && r->state != STATE_DONE) ||
-        r->attempts >= FWD_APPLY_MAX_RESUMES)
-        return FWD_OK;
-
-    st = fwd_accept_prefix(ctx);
-    if (st == FWD_ERR_FLASH_IO)
-        return st;
-    if (st != FWD_OK)
-        return FWD_OK; /* the journalled patch no longer applies here: start clean */
-    if (r->state == STATE_DONE) {
-        /* Power may have failed before the caller saw finish succeed: finish
-         * again, which re-hashes bank B against the signed hash. */
-        ctx->resumed = 1;
-        ctx->journal_done = 1;
-        ctx->patch_pos = ctx->hdr.patch_size + ctx->recipients_size;
-        ctx->seg_patch_offset = ctx->patch_pos;
-        ctx->seg_index = ctx->hdr.segment_count;
-        ctx->out_block = fwd_block_count(ctx->hdr.new_size, ctx->hdr.block_size);
-        ctx->skip_below = ctx->hdr.new_size;
-        ctx->journal_resume_out = ctx->hdr.new_size;
-        ctx->phase = PHASE_END;
-        *resume_offset = ctx->patch_pos;
-        return FWD_OK;
-    }
-    /* Bound the journal's claims by the signed header before trusting them. */
-    uint32_t blocks = fwd_block_count(ctx->hdr.new_size, ctx->hdr.block_size);
-    if (r->segment >= ctx->hdr.segment_count || r->out_block >= blocks ||
-        r->patch_offset < (uint64_t)FWD_PREFIX_SIZE + ctx->recipients_size +
-                              (uint64_t)(FWD_SEGMENT_HEADER_SIZE + 1) * r->segment ||
-        r->patch_offset - ctx->recipients_size >= ctx->hdr.patch_size ||
-        r->resume_out > ctx->hdr.new_size || r->resume_out % ctx->hdr.block_size != 0 ||
-        (uint64_t)r->out_block * ctx->hdr.block_size > r->resume_out)
-        return FWD_OK;
-    record from = *r;
-    if (ctx->hdr.model_alg != FWD_MODEL_NONE) {
-        /* The model lives only in segment 0: read from there again, programming
-         * nothing below resume_out (FORMAT.md, "Prediction model"). */
-        from.segment = 0;
-        from.patch_offset = FWD_PREFIX_SIZE + ctx->recipients_size;
-        from.out_block = 0;
-        memcpy(from.hash, ctx->hdr.chain_head, FWD_HASH_SIZE);
-    }
-    /* The journal never holds the content key: unwrap again from the anchored entry. */
-    if (ctx->hdr.enc_alg != FWD_ENC_NONE && fwd_enc_resume(ctx, from.patch_offset, from.segment) != FWD_OK)
-        return FWD_OK;
-
-    record again = *r;
-    again.attempts++;
-    if ((st = write_record(ctx, &again)) != FWD_OK)
-        return st;
-    ctx->journal_attempts = again.attempts;
-    ctx->journal_resume_out = r->resume_out;
-    ctx->seg_index = from.segment;
-    ctx->seg_patch_offset = from.patch_offset;
-    ctx->patch_pos = from.patch_offset;
-    ctx->out_block = from.out_block;
-    ctx->skip_below = r->resume_out;
-    ctx->erased_upto = r->resume_out;
-    ctx->sector_start = r->resume_out;
-    ctx->out_pos = r->resume_out;
-    memcpy(ctx->expect_hash, from.hash, FWD_HASH_SIZE);
-    ctx->phase = PHASE_SEG_HEADER;
-    ctx->resumed = 1;
-    *resume_offset = from.patch_offset;
-    return FWD_OK;
-}
-
-int fwd_journal_start(fwd_apply_state *ctx)
-{
-    const fwd_apply_config *cfg = ctx->cfg;
-    if (cfg->journal_size == 0)
-        return FWD_OK;
-    ctx->journal_resume_out = 0;
-    ctx->journal_attempts = 0;
-    return write_anchor(ctx, (ctx->journal_sector + 1) % sector_count(cfg), ANCHOR_MAGIC);
-}
-
-/* After a segment is programmed and verified: record the newest erase-sector
- * boundary below which bank B is final, with the segment to restart from. */
-int fwd_journal_checkpoint(fwd_apply_state *ctx)
-{
-    if (ctx->cfg->journal_size == 0)
-        return FWD_OK;
-    uint32_t end = ctx->out_end;
-    uint32_t boundary = end == ctx->erased_upto ? end : ctx->sector_start;
-    if (boundary <= ctx->journal_resume_out || (boundary == end && ctx->seg_index >= ctx->hdr.segment_count))
-        return FWD_OK;
-    record r = { .resume_out = boundary, .state = STATE_APPLYING };
-    if (boundary == end) { /* restart at the next segment */
-        r.segment = ctx->seg_index;
-        r.patch_offset = ctx->patch_pos;
-        r.out_block = ctx->out_block;
-        memcpy(r.hash, ctx->expect_hash, FWD_HASH_SIZE);
-    } else {               /* the boundary lies inside the segment just done */
-        r.segment = ctx->seg_index - 1;
-        r.patch_offset = ctx->seg_patch_offset;
-        r.out_block = ctx->out_block - ctx->seg.out_blocks;
-        memcpy(r.hash, ctx->seg_hash, FWD_HASH_SIZE);
-    }
-    ctx->journal_resume_out = boundary;
-    ctx->journal_attempts = 0;
-    return write_record(ctx, &r);
-}
-
-int fwd_journal_done(fwd_apply_state *ctx)
-{
-    if (ctx->cfg->journal_size == 0 || ctx->journal_done)
-        return FWD_OK;
-    record r = { .state = STATE_DONE, .resume_out = ctx->hdr.new_size, .segment = ctx->hdr.segment_count,
-                 .patch_offset = ctx->patch_pos };
-    return write_record(ctx, &r);
 }

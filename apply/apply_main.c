@@ -13,6 +13,19 @@ static int fail(fwd_apply_state *ctx, int st)
     return st;
 }
 
+/* A segment that matched the signed chain, or a finish whose signed hash
+ * failed, fails the same way at every try: the journal marks the patch failed
+ * so that it is not retried without the caller's decision (FWD_APPLY_RESTART).
+ * Flash errors may pass; they are left to the resume. */
+static int signed_failure(fwd_apply_state *ctx, int st)
+{
+    if (st == FWD_OK || st == FWD_ERR_FLASH_IO || st == FWD_ERR_FLASH_VERIFY || st == FWD_ERR_JOURNAL ||
+        st == FWD_ERR_CONFIG)
+        return st;
+    (void)fwd_journal_end(ctx, FWD_J_FAILED); /* if it cannot be written, the resume cap still ends the loop */
+    return st;
+}
+
 static int check_config(const fwd_apply_config *cfg)
 {
     if (!cfg->read || !cfg->prog || !cfg->erase || cfg->pubkey_count == 0 || cfg->pubkey_count > FWD_APPLY_MAX_KEYS ||
@@ -148,11 +161,11 @@ static int end_segment(fwd_apply_state *ctx)
     uint32_t blocks = fwd_block_count(h->new_size, h->block_size);
     int last = ctx->seg_index + 1 == h->segment_count;
     if (ctx->seg_index == 0 && h->model_alg != FWD_MODEL_NONE)
-        return model_segment(ctx);
+        return signed_failure(ctx, model_segment(ctx));
     if (ctx->seg.out_blocks == 0 || ctx->seg.out_blocks > h->max_segment_blocks ||
         ctx->seg.out_blocks > blocks - ctx->out_block || last != (ctx->out_block + ctx->seg.out_blocks == blocks) ||
         last != fwd_is_zero(ctx->seg.next_hash, FWD_HASH_SIZE))
-        return FWD_ERR_BAD_SEGMENT;
+        return signed_failure(ctx, FWD_ERR_BAD_SEGMENT);
 
     uint32_t start = ctx->out_block * h->block_size;
     uint64_t end = (uint64_t)(ctx->out_block + ctx->seg.out_blocks) * h->block_size;
@@ -165,7 +178,7 @@ static int end_segment(fwd_apply_state *ctx)
     if (st == FWD_OK)
         st = fwd_out_end(ctx);
     if (st != FWD_OK)
-        return st;
+        return signed_failure(ctx, st);
 
     memcpy(ctx->seg_hash, ctx->expect_hash, FWD_HASH_SIZE);
     memcpy(ctx->expect_hash, ctx->seg.next_hash, FWD_HASH_SIZE);
@@ -175,7 +188,7 @@ static int end_segment(fwd_apply_state *ctx)
     ctx->seg_patch_offset = ctx->patch_pos;
     ctx->phase = last ? PHASE_END : PHASE_SEG_HEADER;
     if (st == FWD_OK && last && ctx->patch_pos - ctx->recipients_size != h->patch_size)
-        st = FWD_ERR_BAD_HEADER; /* signed patch_size disagrees with the segments */
+        st = signed_failure(ctx, FWD_ERR_BAD_HEADER); /* signed patch_size disagrees with the segments */
     return st;
 }
 
@@ -259,10 +272,17 @@ fwd_status fwd_apply_finish(fwd_apply_ctx *pub)
         return fail(ctx, FWD_ERR_INCOMPLETE);
     uint8_t h[FWD_HASH_SIZE];
     int st = fwd_hash_area(ctx, FWD_AREA_NEW, ctx->hdr.new_size, h);
-    if (st == FWD_OK && memcmp(h, ctx->hdr.new_sha256, FWD_HASH_SIZE) != 0)
+    if (st == FWD_OK && memcmp(h, ctx->hdr.new_sha256, FWD_HASH_SIZE) != 0) {
+        /* A DONE entry whose bank B no longer matches (written over since, or
+         * a stale entry) is demoted: the next init starts clean. */
         st = FWD_ERR_NEW_HASH;
+        if (ctx->journal_done)
+            (void)fwd_journal_end(ctx, FWD_J_CLEAR);
+        else
+            signed_failure(ctx, st);
+    }
     if (st == FWD_OK)
-        st = fwd_journal_done(ctx);
+        st = fwd_journal_end(ctx, FWD_J_DONE);
     if (st != FWD_OK)
         return fail(ctx, st);
     fwd_enc_wipe(ctx);
@@ -283,4 +303,6 @@ void fwd_apply_get_info(const fwd_apply_ctx *pub, fwd_apply_info *info)
     info->out_done = ctx->out_block * ctx->hdr.block_size < ctx->hdr.new_size ? ctx->out_block * ctx->hdr.block_size
                                                                                : ctx->hdr.new_size;
     info->new_size = ctx->hdr.new_size;
+    info->erases = ctx->erases;
+    info->fuzzing_unsafe = FWD_SIGNATURE_SKIPPED;
 }

@@ -21,6 +21,7 @@ static int ensure_erased(fwd_apply_state *ctx, uint32_t end)
         uint32_t size = cfg->sector_size ? cfg->sector_size(cfg->user, ctx->erased_upto) : cfg->block_size;
         if (size == 0 || size % cfg->block_size != 0 || (uint64_t)ctx->erased_upto + size > cfg->new_bank_size)
             return FWD_ERR_CONFIG;
+        ctx->erases++;
         if (cfg->erase(cfg->user, FWD_AREA_NEW, ctx->erased_upto, size) != 0)
             return FWD_ERR_FLASH_IO;
         ctx->sector_start = ctx->erased_upto;

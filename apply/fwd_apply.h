@@ -27,7 +27,7 @@
 /* The interface version: changes whenever a program must be rebuilt against
  * this header (a field, a flag or a context rule). fwd_apply_init refuses a
  * caller compiled against another (FWD_ERR_BUILD_MISMATCH). */
-#define FWD_APPLY_API_VERSION 3u
+#define FWD_APPLY_API_VERSION 4u
 
 /* Compile-time capacities. The defaults suit a host; a device build sets them
  * to what it can afford, and patches that need more are refused with
@@ -54,7 +54,7 @@
 #define FWD_APPLY_PROG_BUF 256u  /* program chunk; a multiple of every supported program unit */
 #define FWD_APPLY_OLD_BUF 256u   /* read-ahead window into bank A */
 #define FWD_APPLY_CHECK_BUF 64u  /* read-back comparison piece */
-#define FWD_APPLY_MAX_RESUMES 16u /* resumes without progress before the journal is discarded */
+#define FWD_APPLY_MAX_RESUMES 16u /* resumes without progress before init says FWD_ERR_RESUME_LIMIT */
 
 typedef enum fwd_area {
     FWD_AREA_OLD = 0,     /* bank A: the running image, never written */
@@ -101,7 +101,7 @@ typedef struct fwd_apply_config {
 } fwd_apply_config;
 
 /* Flags for fwd_apply_init. */
-#define FWD_APPLY_RESTART 1u /* ignore an unfinished apply in the journal */
+#define FWD_APPLY_RESTART 1u /* ignore the journal's state (unfinished, failed, resume limit) and start clean */
 
 typedef struct fwd_apply_info {
     uint8_t resumed;          /* init found an unfinished apply of this patch */
@@ -112,7 +112,16 @@ typedef struct fwd_apply_info {
     uint32_t segment_count;
     uint32_t out_done;        /* bank B bytes rebuilt so far */
     uint32_t new_size;
+    /* Flash erases (bank B and journal) since fwd_apply_init. Bounded per
+     * attempt, whatever the transport feeds, by the bank B sectors of the
+     * image plus FWD_APPLY_JOURNAL_ERASES_MAX(journal sectors). */
+    uint32_t erases;
+    uint8_t fuzzing_unsafe;   /* 1: this library was built to skip the signature check (fuzzing only) */
 } fwd_apply_info;
+
+/* Journal erases one attempt can make: a fresh anchor tries every sector
+ * once, and one roll to a new sector may try every sector once more. */
+#define FWD_APPLY_JOURNAL_ERASES_MAX(sectors) (2u * (sectors))
 
 /* RAM. The context is all the applier's state; its size, fixed at compile
  * time, is what the device pays besides the stack:

@@ -31,7 +31,7 @@
     X(FWD_ERR_STATE,               -24, "call not valid in the applier's current state") \
     X(FWD_ERR_CONFIG,              -25, "invalid applier configuration")                \
     X(FWD_ERR_JOURNAL,             -26, "journal region is unusable")                   \
-    X(FWD_ERR_RESUME_LIMIT,        -27, "too many failed resumes; update restarted")    \
+    X(FWD_ERR_RESUME_LIMIT,        -27, "too many resumes without progress; apply again only with FWD_APPLY_RESTART")    \
     X(FWD_ERR_ARGUMENT,            -28, "invalid argument")                             \
     X(FWD_ERR_IO,                  -29, "file input/output failed")                     \
     X(FWD_ERR_KEY,                 -30, "key cannot be loaded or used")                 \
@@ -42,7 +42,8 @@
     X(FWD_ERR_NO_RECIPIENT,        -35, "patch is not encrypted for this device (no recipient entry with its key id)") \
     X(FWD_ERR_UNWRAP,              -36, "recipient entry does not unwrap with this device's key") \
     X(FWD_ERR_KEY_COMMITMENT,      -37, "unwrapped content key does not match the signed key commitment") \
-    X(FWD_ERR_BUILD_MISMATCH,      -38, "program was compiled with other applier capacities or another fwd_apply.h than the library")
+    X(FWD_ERR_BUILD_MISMATCH,      -38, "program was compiled with other applier capacities or another fwd_apply.h than the library") \
+    X(FWD_ERR_PATCH_FAILED,        -39, "patch marked failed on this device; apply it again only with FWD_APPLY_RESTART")
 
 typedef enum fwd_status {
 #define FWD_STATUS_ENUM(name, value, text) name = value,

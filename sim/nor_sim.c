@@ -51,8 +51,25 @@ int nor_init_mixed(nor_flash *f, uint32_t size, uint32_t prog_unit)
     return 0;
 }
 
+int nor_set_faults(nor_flash *f, const nor_faults *faults)
+{
+    if (faults->nstuck > NOR_MAX_STUCK)
+        return -1;
+    for (uint32_t i = 0; i < faults->nstuck; i++)
+        if (faults->stuck[i].off >= f->size)
+            return -1;
+    f->faults = *faults;
+    if (faults->ecc && !f->unit_bad)
+        f->unit_bad = calloc(f->size / f->prog_unit + 1, 1);
+    if (faults->unstable && !f->weak)
+        f->weak = calloc(f->size ? f->size : 1, 1);
+    return (faults->ecc && !f->unit_bad) || (faults->unstable && !f->weak) ? -1 : 0;
+}
+
 void nor_free(nor_flash *f)
 {
+    free(f->unit_bad);
+    free(f->weak);
     free(f->mem);
     free(f->unit_used);
     free(f->sector_start);
@@ -90,6 +107,25 @@ static uint64_t rng_next(uint64_t *s)
     return *s;
 }
 
+/* splitmix64: how a unit's weak bits read in one power-up epoch. */
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static int unit_weak(const nor_flash *f, uint32_t ui)
+{
+    if (!f->weak)
+        return 0;
+    uint8_t acc = 0;
+    for (uint32_t i = 0; i < f->prog_unit; i++)
+        acc |= f->weak[ui * f->prog_unit + i];
+    return acc != 0;
+}
+
 /* Counts a mutating operation; returns what the cut does to it. */
 static int power_step(nor_power *p)
 {
@@ -120,13 +156,26 @@ static int nor_prog(nor_flash *f, nor_power *p, uint32_t off, const uint8_t *buf
     for (uint32_t u = 0; u < units && u <= torn_unit; u++) {
         uint32_t base = off + u * f->prog_unit;
         uint32_t ui = base / f->prog_unit;
-        if (f->unit_used[ui])
+        if (f->unit_used[ui] && f->faults.ecc) { /* the controller refuses a second program of an ECC word */
+            f->violations++;
+            return -1;
+        }
+        if (f->unit_used[ui] && unit_weak(f, ui))
+            f->torn_reprograms++; /* it read as erased: nothing could tell */
+        else if (f->unit_used[ui])
             f->violations++;
         f->unit_used[ui] = 1;
+        if (u == torn_unit && f->unit_bad)
+            f->unit_bad[ui] = 1;
         for (uint32_t i = 0; i < f->prog_unit; i++) {
-            uint8_t v = buf[u * f->prog_unit + i];
-            if (u == torn_unit) /* only some of the intended bit-clears happen */
+            uint8_t v = buf[u * f->prog_unit + i], clears = (uint8_t)(f->mem[base + i] & ~v);
+            if (u == torn_unit) { /* only some of the intended bit-clears happen; unstable: others half */
                 v = (uint8_t)(v | (uint8_t)rng_next(&p->rng));
+                if (f->weak)
+                    f->weak[base + i] |= (uint8_t)(clears & v);
+            } else if (f->weak) {
+                f->weak[base + i] &= v;
+            }
             f->mem[base + i] &= v;
         }
     }
@@ -144,16 +193,60 @@ static int nor_erase(nor_flash *f, nor_power *p, uint32_t off, uint32_t len)
     if (cut < 0 || cut == 1)
         return -1;
     f->erases[s]++;
+    if (s < 32 && (f->faults.dead_sectors >> s & 1))
+        return -1; /* worn out: the erase fails and changes nothing */
     uint32_t first = off / f->prog_unit, n = len / f->prog_unit;
     if (cut == 3) { /* a torn erase leaves random bits, and units that must be erased again */
-        for (uint32_t i = 0; i < len; i++)
-            f->mem[off + i] = (uint8_t)(f->mem[off + i] | (uint8_t)rng_next(&p->rng));
+        for (uint32_t i = 0; i < len; i++) {
+            uint8_t set = (uint8_t)rng_next(&p->rng);
+            if (f->weak) /* cells half erased: some of them read 0 or 1 */
+                f->weak[off + i] |= (uint8_t)(set & ~f->mem[off + i] & (uint8_t)rng_next(&p->rng));
+            f->mem[off + i] |= set;
+        }
         memset(f->unit_used + first, 1, n);
+        if (f->unit_bad)
+            memset(f->unit_bad + first, 1, n);
         return -1;
     }
     memset(f->mem + off, 0xFF, len);
     memset(f->unit_used + first, 0, n);
+    if (f->unit_bad)
+        memset(f->unit_bad + first, 0, n);
+    if (f->weak)
+        memset(f->weak + off, 0, len);
     return cut ? -1 : 0;
+}
+
+/* What a read returns: ECC errors, weak bits as this epoch draws them, stuck cells. */
+static int nor_read(nor_flash *f, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    for (uint32_t u = off / f->prog_unit; f->unit_bad && len && u <= (off + len - 1) / f->prog_unit; u++)
+        if (f->unit_bad[u]) {
+            f->read_faults++;
+            return -1;
+        }
+    memcpy(buf, f->mem + off, len);
+    for (uint32_t i = 0; f->weak && i < len; i++) {
+        uint8_t w = f->weak[off + i];
+        if (w == 0)
+            continue;
+        uint64_t h = mix(f->faults.seed ^ mix(f->epoch * 0x100000001ull + (off + i) / f->prog_unit));
+        uint8_t zero = h % 3 == 0 ? 0 : h % 3 == 1 ? 0xFF : (uint8_t)mix(h + off + i); /* whole unit or bit by bit */
+        buf[i] &= (uint8_t)~(w & zero);
+    }
+    for (uint32_t k = 0; k < f->faults.nstuck; k++) {
+        const nor_stuck *c = &f->faults.stuck[k];
+        if (c->off >= off && c->off - off < len)
+            buf[c->off - off] = (uint8_t)((buf[c->off - off] & ~c->mask) | c->value);
+    }
+    return 0;
+}
+
+void sim_power_on(sim_device *dev)
+{
+    dev->power.dead = 0;
+    dev->bank_b.epoch++;
+    dev->journal.epoch++;
 }
 
 int sim_read(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len)
@@ -170,7 +263,8 @@ int sim_read(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len)
     nor_flash *f = area == FWD_AREA_NEW ? &d->bank_b : &d->journal;
     if (off > f->size || len > f->size - off)
         return -1;
-    memcpy(buf, f->mem + off, len);
+    if (nor_read(f, off, buf, len) != 0)
+        return -1;
     if (area == FWD_AREA_NEW && d->fail_readback && len)
         ((uint8_t *)buf)[0] ^= 0x01;
     return 0;

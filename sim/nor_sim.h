@@ -3,7 +3,17 @@
  * aligned sectors erased, and power cuts before, after or in the middle of an
  * operation (torn program: the units before the tear plus a random subset of
  * the torn unit's bit-clears; torn erase: random bits). Rule violations are
- * counted, not fatal, so a test can assert there were none. */
+ * counted, not fatal, so a test can assert there were none.
+ *
+ * Fault modes of real MCU flash (nor_faults), all deterministic per seed:
+ * - ecc: the program unit is an ECC word (STM32L4/G4/U5: 8 bytes, H7: 32).
+ *   A unit whose program was torn, and every unit of a sector whose erase was
+ *   torn, fails every read (an ECC double error) until the sector is erased;
+ *   programming a unit twice fails.
+ * - unstable: the bit-clears a torn program (or erase) left half done read
+ *   as 0 or as 1, chosen afresh per unit at every power-up (nor_power_on).
+ * - stuck cells: up to NOR_MAX_STUCK bits that always read 0 or always 1.
+ * - dead sectors: sectors whose erase fails and changes nothing. */
 #ifndef NOR_SIM_H
 #define NOR_SIM_H
 
@@ -15,6 +25,23 @@
 
 typedef enum nor_cut_mode { NOR_CUT_BEFORE = 0, NOR_CUT_AFTER = 1, NOR_CUT_TORN = 2 } nor_cut_mode;
 
+#define NOR_MAX_STUCK 4
+
+typedef struct nor_stuck {
+    uint32_t off;
+    uint8_t mask;   /* the stuck bits of byte off */
+    uint8_t value;  /* what they read: 0x00 (stuck at 0) or mask (stuck at 1) */
+} nor_stuck;
+
+typedef struct nor_faults {
+    int ecc;                 /* reads of a torn unit or torn-erased sector fail */
+    int unstable;            /* torn bits read differently at each power-up */
+    uint32_t dead_sectors;   /* bit i: sector i no longer erases */
+    nor_stuck stuck[NOR_MAX_STUCK];
+    uint32_t nstuck;
+    uint64_t seed;           /* unstable: with the epoch, how weak bits read */
+} nor_faults;
+
 typedef struct nor_flash {
     uint8_t *mem;
     uint8_t *unit_used;   /* per program unit: programmed since the last erase */
@@ -22,6 +49,12 @@ typedef struct nor_flash {
     uint32_t *sector_start;        /* nsectors + 1 entries: the last is the end */
     uint32_t *erases, *programs;   /* wear counters per sector */
     uint32_t violations;  /* misaligned, double program, partial-sector erase, out of range */
+    nor_faults faults;
+    uint8_t *unit_bad;    /* ecc: per program unit, reads fail */
+    uint8_t *weak;        /* unstable: per byte, bits that may read 0 or 1 */
+    uint64_t epoch;       /* power-ups so far: picks how weak bits read */
+    uint32_t read_faults; /* reads refused (ecc) */
+    uint32_t torn_reprograms; /* programs over a torn unit: no software can avoid them (unstable) */
 } nor_flash;
 
 /* One power domain: the mutating operations of every area count together. */
@@ -50,10 +83,14 @@ typedef struct sim_device {
 int nor_init(nor_flash *f, uint32_t size, uint32_t sector_size, uint32_t prog_unit);
 int nor_init_mixed(nor_flash *f, uint32_t size, uint32_t prog_unit);
 void nor_free(nor_flash *f);
+/* Turns fault modes on (before use); 0 or -1 on bad arguments. */
+int nor_set_faults(nor_flash *f, const nor_faults *faults);
 uint32_t nor_sector_at(const nor_flash *f, uint32_t off); /* size of the sector starting at off, else 0 */
 
 /* Fills cfg's callbacks and geometry for dev; keys, product and limits are the caller's. */
 void sim_device_config(sim_device *dev, fwd_apply_config *cfg);
+/* Power comes back: the dead flag clears and unstable bits draw anew. */
+void sim_power_on(sim_device *dev);
 int sim_read(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len);
 int sim_prog(void *user, fwd_area area, uint32_t off, const void *buf, uint32_t len);
 int sim_erase(void *user, fwd_area area, uint32_t off, uint32_t len);

@@ -280,8 +280,8 @@ int tl_read_file(const char *path, tl_buf *out)
 typedef struct pc_state {
     const tl_powercut *pc;
     uint32_t prog_end; /* highest bank B byte programmed so far */
-    uint32_t cuts, exact, bricked, max_redo_blocks;
-    uint64_t extra_erases;
+    uint64_t seed;     /* fault modes of the run */
+    tl_powercut_result r;
 } pc_state;
 
 static void pc_on_prog(void *user, uint32_t off, uint32_t len)
@@ -305,19 +305,29 @@ void tl_device_stale(tl_device *d, const tl_buf *old_img, uint32_t new_size, con
     free(junk.p);
 }
 
-int tl_boot_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, uint32_t *resume_out)
+/* init with flags and feed from where it says; *erases: what the attempt erased. */
+static int boot_with(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, unsigned flags, uint32_t *resume_out,
+                     uint32_t *erases)
 {
-    d->dev.power.dead = 0;
+    sim_power_on(&d->dev);
     uint32_t resume;
-    int st = fwd_apply_init(ctx, &d->cfg, 0, &resume);
+    fwd_apply_info info;
+    int st = fwd_apply_init(ctx, &d->cfg, flags, &resume);
     if (st == FWD_OK) {
-        fwd_apply_info info;
         fwd_apply_get_info(ctx, &info);
         if (resume_out)
             *resume_out = info.resume_out;
         st = tl_feed(ctx, patch, resume, 0);
     }
+    fwd_apply_get_info(ctx, &info);
+    if (erases)
+        *erases = info.erases;
     return st;
+}
+
+int tl_boot_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, uint32_t *resume_out)
+{
+    return boot_with(d, ctx, patch, 0, resume_out, NULL);
 }
 
 static void pc_device(tl_device *d, pc_state *s, uint64_t seed)
@@ -326,18 +336,33 @@ static void pc_device(tl_device *d, pc_state *s, uint64_t seed)
     tl_device_stale(d, pc->old_img, (uint32_t)pc->new_img->n, &pc->geo, seed);
     d->dev.on_prog = pc_on_prog;
     d->dev.hook_user = s;
+    if (pc->faults) {
+        nor_faults f = *pc->faults;
+        f.seed = seed * 0x9E3779B97F4A7C15ull + 7;
+        if (nor_set_faults(&d->dev.bank_b, &f) != 0 || nor_set_faults(&d->dev.journal, &f) != 0)
+            abort();
+    }
     if (pc->setup)
         pc->setup(d, pc->user);
 }
 
-static int pc_boot(tl_device *d, pc_state *s, uint32_t *resume_out)
+/* A device's update policy: resume; after a named "not without you" answer
+ * (resume limit, patch failed), restart. *locked: a restart failed too. */
+static int pc_boot(tl_device *d, pc_state *s, unsigned flags, uint32_t *resume_out, int *next_restart)
 {
     const tl_powercut *pc = s->pc;
-    int st = tl_boot_apply(d, pc->ctx, pc->patch, resume_out);
+    uint32_t erases = 0;
+    int st = boot_with(d, pc->ctx, pc->patch, flags, resume_out, &erases);
+    if (erases > s->r.max_attempt_erases)
+        s->r.max_attempt_erases = erases;
+    if (next_restart)
+        *next_restart = st == FWD_ERR_RESUME_LIMIT || st == FWD_ERR_PATCH_FAILED;
     if (pc->after_boot)
         pc->after_boot(d, pc->user);
     return st;
 }
+
+#define PC_MAX_BOOTS 8 /* boots without a cut after which a run counts as locked out */
 
 static void pc_cut(pc_state *s, uint64_t k, nor_cut_mode mode, uint64_t seed, uint64_t n_ops, uint64_t clean_erases)
 {
@@ -348,45 +373,54 @@ static void pc_cut(pc_state *s, uint64_t k, nor_cut_mode mode, uint64_t seed, ui
     d.dev.power.mode = mode;
     d.dev.power.rng = seed * 2654435761u + 1;
     s->prog_end = 0;
-    int st = pc_boot(&d, s, NULL);
+    int st = pc_boot(&d, s, 0, NULL, NULL);
     CHECK(st != FWD_OK || k > n_ops, "%s: cut at op %llu did not stop the apply", pc->name, (unsigned long long)k);
     uint32_t before_cut = s->prog_end;
 
     uint64_t r = seed ^ 0x5bd1e995;
     d.dev.power.cut_at = d.dev.power.ops + 1 + tl_rand(&r) % (n_ops - (k < n_ops ? k : n_ops) + 8);
     d.dev.power.mode = (nor_cut_mode)(tl_rand(&r) % 3);
-    uint32_t resume_out = 0;
-    st = pc_boot(&d, s, &resume_out);
-    if (st != FWD_OK) {
-        d.dev.power.cut_at = 0;
-        st = pc_boot(&d, s, &resume_out);
-    }
+    uint32_t resume_out = 0, boots = 1;
+    int restart = 0;
+    st = pc_boot(&d, s, 0, &resume_out, &restart);
     d.dev.power.cut_at = 0;
+    int locked = 0;
+    while (st != FWD_OK && boots < PC_MAX_BOOTS) {
+        boots++;
+        unsigned flags = restart ? FWD_APPLY_RESTART : 0;
+        st = pc_boot(&d, s, flags, &resume_out, &restart);
+        locked = flags && st != FWD_OK;
+    }
 
     int exact = st == FWD_OK && memcmp(d.dev.bank_b.mem, pc->new_img->p, pc->new_img->n) == 0 &&
                 d.dev.old_writes == 0 && d.dev.bank_b.violations == 0 && d.dev.journal.violations == 0;
-    CHECK(exact, "%s: cut %s at op %llu seed %llu: %s, bank A writes %u, NOR violations %u/%u", pc->name,
+    CHECK(exact, "%s (%s): cut %s at op %llu seed %llu: %s after %u boots, bank A writes %u, NOR violations %u/%u",
+          pc->name, pc->mode ? pc->mode : "plain",
           mode == NOR_CUT_BEFORE ? "before" : mode == NOR_CUT_AFTER ? "after" : "torn", (unsigned long long)k,
-          (unsigned long long)seed, fwd_status_name(st), d.dev.old_writes, d.dev.bank_b.violations,
+          (unsigned long long)seed, fwd_status_name(st), boots, d.dev.old_writes, d.dev.bank_b.violations,
           d.dev.journal.violations);
-    s->cuts++;
-    s->exact += exact;
-    s->bricked += !exact;
+    s->r.cuts++;
+    s->r.exact += exact;
+    s->r.bricked += !exact;
+    s->r.locked_out += locked;
+    if (boots > s->r.max_boots)
+        s->r.max_boots = boots;
     uint32_t bs = pc->geo.block_size;
     uint32_t redo = before_cut > resume_out ? (before_cut - resume_out + bs - 1) / bs : 0;
-    if (redo > s->max_redo_blocks)
-        s->max_redo_blocks = redo;
-    uint64_t e = pc_erases(&d);
-    s->extra_erases += e > clean_erases ? e - clean_erases : 0;
+    if (redo > s->r.max_redo_blocks)
+        s->r.max_redo_blocks = redo;
+    uint64_t e = pc_erases(&d), extra = e > clean_erases ? e - clean_erases : 0;
+    if (extra > s->r.max_extra_erases)
+        s->r.max_extra_erases = extra;
     tl_device_free(&d);
 }
 
-void tl_powercut_run(const tl_powercut *pc)
+tl_powercut_result tl_powercut_run(const tl_powercut *pc)
 {
     pc_state s = { .pc = pc };
     tl_device d;
     pc_device(&d, &s, 1);
-    int st = pc_boot(&d, &s, NULL);
+    int st = pc_boot(&d, &s, 0, NULL, NULL);
     CHECK(st == FWD_OK && memcmp(d.dev.bank_b.mem, pc->new_img->p, pc->new_img->n) == 0, "%s: clean run: %s",
           pc->name, fwd_status_name(st));
     uint64_t n = d.dev.power.ops, clean_erases = pc_erases(&d);
@@ -405,7 +439,11 @@ void tl_powercut_run(const tl_powercut *pc)
             pc_cut(&s, k, (nor_cut_mode)(tl_rand(&r) % 3), tl_rand(&r), n, clean_erases);
         }
     }
-    printf("%s: ops %llu, cuts: %u, resumed byte-exact: %u, bricked: %u, max redo blocks: %u, extra erases: %llu\n",
-           pc->name, (unsigned long long)n, s.cuts, s.exact, s.bricked, s.max_redo_blocks,
-           (unsigned long long)s.extra_erases);
+    printf("mode %s: %s: ops %llu, cuts: %u%s, resumed byte-exact: %u, bricked: %u, locked out: %u, max boots to "
+           "recover: %u, max redo blocks: %u, max extra erases: %llu, max erases per attempt: %u\n",
+           pc->mode ? pc->mode : "plain", pc->name, (unsigned long long)n, s.r.cuts,
+           pc->sample ? " (seeded sample)" : " (every op x before/after/3 torn)", s.r.exact, s.r.bricked,
+           s.r.locked_out, s.r.max_boots, s.r.max_redo_blocks, (unsigned long long)s.r.max_extra_erases,
+           s.r.max_attempt_erases);
+    return s.r;
 }

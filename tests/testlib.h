@@ -103,17 +103,23 @@ void tl_device_stale(tl_device *d, const tl_buf *old_img, uint32_t new_size, con
 /* A boot: power back on, init from the journal, feed the rest of the patch. */
 int tl_boot_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, uint32_t *resume_out);
 
-/* The power-cut procedure for any patch: for a clean
- * run's N mutating flash operations, cut before, after and in the middle
- * (torn, three seeds) of each one, or at `sample` seeded points; boot, resume,
- * cut again somewhere in the recovery, boot, resume to the end. Every run
- * must end with bank B byte-exact, bank A untouched, no NOR rule broken. */
+/* The power-cut procedure for any patch: for a clean run's N mutating flash
+ * operations, cut before, after and in the middle (torn, three seeds) of each
+ * one, or at `sample` seeded points; boot, resume, cut again somewhere in the
+ * recovery, then boot until the apply succeeds. A boot that init answers with
+ * FWD_ERR_RESUME_LIMIT or FWD_ERR_PATCH_FAILED is followed by one with
+ * FWD_APPLY_RESTART, as a device's update policy would. Every run must end
+ * with bank B byte-exact, bank A untouched, no NOR rule broken. */
 typedef struct tl_powercut {
     const char *name;
     const tl_buf *old_img, *new_img, *patch;
     tl_geometry geo;
     uint32_t sample;   /* 0: every cut point */
     fwd_apply_ctx *ctx;
+    /* Fault modes of both flash areas (NULL: plain NOR), named in the summary;
+     * each run reseeds them. */
+    const char *mode;
+    const nor_faults *faults;
     /* Called after tl_device_init (e.g. to give the device its key), and
      * after every boot's apply with the flash as the power cut left it. */
     void (*setup)(tl_device *d, void *user);
@@ -121,8 +127,16 @@ typedef struct tl_powercut {
     void *user;
 } tl_powercut;
 
-/* Runs it, CHECKing every run, and prints "<name>: ops N, cuts: N, resumed
- * byte-exact: N, bricked: N, max redo blocks: K, extra erases: E". */
-void tl_powercut_run(const tl_powercut *pc);
+/* Counts of one tl_powercut_run. */
+typedef struct tl_powercut_result {
+    uint32_t cuts, exact, bricked, locked_out, max_boots, max_redo_blocks;
+    uint64_t max_extra_erases;
+    uint32_t max_attempt_erases; /* most erases one init..finish attempt made (fwd_apply_info.erases) */
+} tl_powercut_result;
+
+/* Runs it, CHECKing every run, and prints "mode M: <name>: ops N, cuts: N,
+ * resumed byte-exact: N, bricked: N, locked out: N, max boots to recover: K,
+ * max redo blocks: R, max extra erases: E, max erases per attempt: A". */
+tl_powercut_result tl_powercut_run(const tl_powercut *pc);
 
 #endif

@@ -19,7 +19,7 @@ FUZZ_BUILD    ?= build-fuzz
 FUZZ_SECONDS  ?= 120
 FUZZ_TARGETS  ?= apply journal header roundtrip
 FUZZ_CC       ?= afl-clang-fast
-FUZZ_UNSAFE    = -DFWD_FUZZING_UNSAFE_SKIP_SIGNATURE
+FUZZ_UNSAFE    = -DFWD_FUZZING_UNSAFE_SKIP_SIGNATURE=1 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1
 FUZZ_ALL       = apply journal header roundtrip
 FUZZ_HELPER    = tests/fuzz/fuzz_common.c
 FUZZ_HDR       = $(wildcard */*.h) $(wildcard tests/fuzz/*.h)
