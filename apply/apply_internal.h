@@ -110,7 +110,9 @@ typedef struct fwd_apply_state {
      * (afterwards), which are never needed at the same time. */
     uint8_t payload[FWD_APPLY_MAX_PAYLOAD];
     uint8_t ring[(2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u];
-    union {
+    /* zstd and mbedTLS lay 8-byte fields in it: aligned to 8 even where the
+     * ABI aligns uint64_t to 4 inside structs (i386). */
+    _Alignas(8) union {
         uint64_t align;
         uint8_t zstd[FWD_APPLY_ZSTD_WORKSPACE];
     } scratch;
@@ -118,6 +120,8 @@ typedef struct fwd_apply_state {
 
 _Static_assert(sizeof(fwd_apply_state) <= FWD_APPLY_CTX_SIZE, "FWD_APPLY_STATE_SIZE is below the state's size");
 _Static_assert(_Alignof(fwd_apply_state) <= _Alignof(fwd_apply_ctx), "fwd_apply_ctx is not aligned for the state");
+_Static_assert(offsetof(fwd_apply_state, scratch) % 8 == 0 && _Alignof(fwd_apply_ctx) >= 8,
+               "the zstd workspace is not 8-aligned in the context");
 
 /* The state inside a caller's context (the library's own capacities). */
 static inline fwd_apply_state *fwd_state(fwd_apply_ctx *ctx) { return (fwd_apply_state *)(void *)ctx; }

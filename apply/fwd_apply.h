@@ -144,7 +144,7 @@ typedef struct fwd_apply_info {
 /* The context: opaque storage the caller allocates (statically, usually),
  * aligned for any field the library keeps in it. */
 typedef union fwd_apply_ctx {
-    unsigned char opaque[FWD_APPLY_CTX_SIZE];
+    _Alignas(8) unsigned char opaque[FWD_APPLY_CTX_SIZE]; /* 8 on every ABI, i386 included */
     uint64_t align_u64;
     void *align_ptr;
     double align_double;

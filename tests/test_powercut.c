@@ -288,9 +288,10 @@ static void give_device_key(tl_device *d, void *user)
 }
 
 /* Every mode x {plain, model, encrypted patch} on the synthetic pair: each
- * prints its summary line. Cuts are sampled by seed (FWD_MODE_SAMPLE, default
- * 400 per line) to keep make test's time; the sample draws every kind of cut
- * (before, after, torn) at points spread over all operations. */
+ * prints its summary line. The plain patch is cut at every operation x
+ * {before, after, torn}; the model and encrypted patches, to keep make test's
+ * time, at FWD_MODE_SAMPLE (default 150) seeded points drawn over all
+ * operations and all three kinds of cut. */
 static void mode_matrix(const tl_buf *a, const tl_buf *b)
 {
     static const struct {
@@ -310,7 +311,7 @@ static void mode_matrix(const tl_buf *a, const tl_buf *b)
         abort();
     fwd_key_id(dev_point, dev_id);
     const char *env = getenv("FWD_MODE_SAMPLE");
-    uint32_t sample = env ? (uint32_t)strtoul(env, NULL, 10) : 400;
+    uint32_t sample = env ? (uint32_t)strtoul(env, NULL, 10) : 150;
     fwd_gen_options o = tl_options();
     o.max_segment_blocks = 4;
     o.model = FWD_GEN_MODEL_OFF;
@@ -327,11 +328,14 @@ static void mode_matrix(const tl_buf *a, const tl_buf *b)
     } patches[] = { { "plain patch", &plain }, { "model patch", &model }, { "encrypted patch", &enc } };
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
         for (size_t p = 0; p < 3; p++) {
-            char name[128];
-            snprintf(name, sizeof(name), "synthetic 46 KB, %s, uniform 4 KiB, program unit %u", patches[p].name,
-                     modes[m].prog_unit);
+            char name[160];
+            fwd_header h;
+            fwd_header_decode(patches[p].patch->p, &h);
+            snprintf(name, sizeof(name), "synthetic 46 KB, %s (model_alg %u, enc_alg %u), uniform 4 KiB, program unit %u",
+                     patches[p].name, h.model_alg, h.enc_alg, modes[m].prog_unit);
             tl_powercut pc = { .name = name, .old_img = a, .new_img = b, .patch = patches[p].patch,
-                               .geo = { .block_size = 4096, .prog_unit = modes[m].prog_unit }, .sample = sample,
+                               .geo = { .block_size = 4096, .prog_unit = modes[m].prog_unit },
+                               .sample = p == 0 ? 0 : sample, .torn_seeds = 1,
                                .ctx = &ctx, .mode = modes[m].name, .faults = &modes[m].f,
                                .setup = give_device_key };
             tl_powercut_result r = tl_powercut_run(&pc);

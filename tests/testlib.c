@@ -409,6 +409,7 @@ static void pc_cut(pc_state *s, uint64_t k, nor_cut_mode mode, uint64_t seed, ui
     uint32_t redo = before_cut > resume_out ? (before_cut - resume_out + bs - 1) / bs : 0;
     if (redo > s->r.max_redo_blocks)
         s->r.max_redo_blocks = redo;
+    s->r.read_faults += d.dev.bank_b.read_faults + d.dev.journal.read_faults;
     uint64_t e = pc_erases(&d), extra = e > clean_erases ? e - clean_erases : 0;
     if (extra > s->r.max_extra_erases)
         s->r.max_extra_erases = extra;
@@ -429,7 +430,7 @@ tl_powercut_result tl_powercut_run(const tl_powercut *pc)
         for (uint64_t k = 1; k <= n; k++) {
             pc_cut(&s, k, NOR_CUT_BEFORE, k, n, clean_erases);
             pc_cut(&s, k, NOR_CUT_AFTER, k + 1000003, n, clean_erases);
-            for (uint64_t seed = 1; seed <= 3; seed++)
+            for (uint64_t seed = 1; seed <= (pc->torn_seeds ? pc->torn_seeds : 3); seed++)
                 pc_cut(&s, k, NOR_CUT_TORN, k * 7919 + seed, n, clean_erases);
         }
     } else {
@@ -440,10 +441,10 @@ tl_powercut_result tl_powercut_run(const tl_powercut *pc)
         }
     }
     printf("mode %s: %s: ops %llu, cuts: %u%s, resumed byte-exact: %u, bricked: %u, locked out: %u, max boots to "
-           "recover: %u, max redo blocks: %u, max extra erases: %llu, max erases per attempt: %u\n",
+           "recover: %u, max redo blocks: %u, max extra erases: %llu, max erases per attempt: %u, ECC read faults met: %llu\n",
            pc->mode ? pc->mode : "plain", pc->name, (unsigned long long)n, s.r.cuts,
-           pc->sample ? " (seeded sample)" : " (every op x before/after/3 torn)", s.r.exact, s.r.bricked,
+           pc->sample ? " (seeded sample)" : pc->torn_seeds == 1 ? " (every op x before/after/torn)" : " (every op x before/after/3 torn)", s.r.exact, s.r.bricked,
            s.r.locked_out, s.r.max_boots, s.r.max_redo_blocks, (unsigned long long)s.r.max_extra_erases,
-           s.r.max_attempt_erases);
+           s.r.max_attempt_erases, (unsigned long long)s.r.read_faults);
     return s.r;
 }

@@ -115,6 +115,7 @@ typedef struct tl_powercut {
     const tl_buf *old_img, *new_img, *patch;
     tl_geometry geo;
     uint32_t sample;   /* 0: every cut point */
+    uint32_t torn_seeds; /* every cut point: torn cuts per operation (0: 3) */
     fwd_apply_ctx *ctx;
     /* Fault modes of both flash areas (NULL: plain NOR), named in the summary;
      * each run reseeds them. */
@@ -132,6 +133,7 @@ typedef struct tl_powercut_result {
     uint32_t cuts, exact, bricked, locked_out, max_boots, max_redo_blocks;
     uint64_t max_extra_erases;
     uint32_t max_attempt_erases; /* most erases one init..finish attempt made (fwd_apply_info.erases) */
+    uint64_t read_faults;        /* reads the flash refused (ECC errors) over all runs */
 } tl_powercut_result;
 
 /* Runs it, CHECKing every run, and prints "mode M: <name>: ops N, cuts: N,
