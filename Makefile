@@ -70,7 +70,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/fwdelta.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fwdelta.pc
 
 clean:
-	rm -rf build build-san build-device build-fuzz
+	rm -rf build build-san build-m32 build-device build-fuzz
 
 # Workstreams with their own rules: the device build (issue 5), benchmarks
 # (issue 6) and fuzzing (issue 7).

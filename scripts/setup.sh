@@ -8,15 +8,17 @@ PKGS_BUILD="build-essential pkg-config libzstd-dev libmbedtls-dev libxxhash-dev 
 PKGS_PEERS="bsdiff xdelta3 zstd gnuplot-nox time python3"
 PKGS_DEVICE="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev"
 PKGS_FUZZ="afl++ clang"
+# The suite built with -m32 (i386) under ASan+UBSan: struct alignment differs there.
+PKGS_M32="gcc-multilib libmbedtls-dev:i386 libzstd-dev:i386 libxxhash-dev:i386 libdivsufsort-dev:i386"
 
 case "${1:-all}" in
   build)  want="$PKGS_BUILD" ;;
   device) want="$PKGS_BUILD $PKGS_DEVICE" ;;
   bench)  want="$PKGS_BUILD $PKGS_PEERS" ;;
   fuzz)   want="$PKGS_BUILD $PKGS_FUZZ" ;;
-  test)   want="$PKGS_BUILD $PKGS_DEVICE $PKGS_FUZZ" ;;
+  test)   want="$PKGS_BUILD $PKGS_DEVICE $PKGS_FUZZ $PKGS_M32" ;;
   demo)   want="$PKGS_BUILD $PKGS_DEVICE" ;;
-  all)    want="$PKGS_BUILD $PKGS_PEERS $PKGS_DEVICE $PKGS_FUZZ" ;;
+  all)    want="$PKGS_BUILD $PKGS_PEERS $PKGS_DEVICE $PKGS_FUZZ $PKGS_M32" ;;
   *) echo "usage: $0 [build|device|bench|fuzz|test|demo|all]" >&2; exit 2 ;;
 esac
 
@@ -34,6 +36,13 @@ add_deb_src() {
   echo updated
 }
 
+# i386 packages need the architecture enabled (then an apt-get update).
+add_i386() {
+  dpkg --print-foreign-architectures | grep -qx i386 && return 0
+  $SUDO dpkg --add-architecture i386
+  echo updated
+}
+
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -41,6 +50,7 @@ done
 
 need_update=""
 case " $want " in *" dpkg-dev "*) [ -n "$(add_deb_src)" ] && need_update=1 ;; esac
+case " $want " in *":i386 "*) [ -n "$(add_i386)" ] && need_update=1 ;; esac
 
 if [ -n "$missing" ] || [ -n "$need_update" ]; then
   echo "setup: installing:${missing:- (deb-src index only)}" >&2
