@@ -12,6 +12,31 @@
 const volatile char fwd_fuzzing_build_unsafe[] = "fwdelta: signature check disabled for fuzzing";
 #endif
 
+uint32_t fwd_verdict_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint32_t diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (uint32_t)(a[i] ^ b[i]);
+    return FWD_VERDICT_OK ^ (diff * 0x01010101u); /* any difference changes every byte */
+}
+
+/* The word the signature check leaves: tied to the patch id and to the
+ * verifier's status, not to the branch that tested it. */
+static uint32_t sig_word(const uint8_t patch_id[FWD_HASH_SIZE], int st)
+{
+    return FWD_VERDICT_OK ^ fwd_load32(patch_id) ^ (uint32_t)st;
+}
+
+int fwd_signature_holds(const fwd_apply_state *ctx)
+{
+    uint8_t id[FWD_HASH_SIZE];
+    fwd_sha256(ctx->prefix, FWD_HEADER_SIZE, id);
+    uint32_t same = fwd_verdict_equal(id, ctx->patch_id, FWD_HASH_SIZE);
+    if (same != FWD_VERDICT_OK || ctx->sig_verdict != sig_word(id, FWD_OK))
+        return FWD_ERR_BAD_SIGNATURE;
+    return same == FWD_VERDICT_OK ? FWD_OK : FWD_ERR_BAD_SIGNATURE;
+}
+
 static int find_key(fwd_apply_state *ctx)
 {
     const fwd_apply_config *cfg = ctx->cfg;
@@ -61,15 +86,16 @@ int fwd_accept_prefix(fwd_apply_state *ctx)
     if ((st = find_key(ctx)) != FWD_OK)
         return st;
     fwd_sha256(ctx->prefix, FWD_HEADER_SIZE, ctx->patch_id);
+    ctx->sig_verdict = 0;
 #if FWD_SIGNATURE_SKIPPED
-    if (fwd_fuzzing_build_unsafe[0] != 'f')
-        return FWD_ERR_INTERNAL;
+    st = fwd_fuzzing_build_unsafe[0] == 'f' ? FWD_OK : FWD_ERR_INTERNAL;
 #else
     st = fwd_verify_signature(ctx, ctx->cfg->pubkeys[ctx->key_index], ctx->patch_id,
                               ctx->prefix + FWD_HEADER_SIZE);
+#endif
+    ctx->sig_verdict = sig_word(ctx->patch_id, st);
     if (st != FWD_OK)
         return st;
-#endif
     if ((st = check_device(ctx)) != FWD_OK)
         return st;
     if ((st = fwd_enc_policy(ctx)) != FWD_OK)

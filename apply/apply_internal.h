@@ -96,6 +96,11 @@ typedef struct fwd_apply_state {
     uint8_t journal_open;      /* this apply has an anchor: its records may be appended */
     uint32_t erases;           /* flash erases of this attempt, bank B and journal */
 
+    /* Fault-injection hardening (apply_header.c): FWD_VERDICT_OK-derived words
+     * set from the checks' data, re-checked before bank B is erased and in finish. */
+    uint32_t sig_verdict;
+    uint32_t chain_verdict;
+
     /* encryption: the content key exists only as this key schedule */
     mbedtls_aes_context aes;
     uint8_t enc_ready;         /* aes holds the content key */
@@ -149,6 +154,14 @@ int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t pubkey[65], const u
 
 /* apply_header.c: all checks on a signed prefix, and the hash of bank A. */
 int fwd_accept_prefix(fwd_apply_state *ctx);
+
+/* Verdicts: success is FWD_VERDICT_OK, not zero, and is computed from the
+ * compared data, so that one skipped branch does not make a failed check pass. */
+#define FWD_VERDICT_OK 0x5AA5C33Cu
+uint32_t fwd_verdict_equal(const uint8_t *a, const uint8_t *b, size_t n);
+/* The second, independent signature check: the prefix still hashes to the
+ * verified patch id and the signature's verdict word is intact. */
+int fwd_signature_holds(const fwd_apply_state *ctx);
 
 /* apply_output.c */
 void fwd_out_begin(fwd_apply_state *ctx, uint32_t start, uint32_t end);

@@ -155,6 +155,7 @@ static int end_segment(fwd_apply_state *ctx)
     const fwd_header *h = &ctx->hdr;
     uint8_t got[FWD_HASH_SIZE];
     fwd_sha256_finish(&ctx->chain_sha, got);
+    ctx->chain_verdict = fwd_verdict_equal(got, ctx->expect_hash, FWD_HASH_SIZE);
     if (memcmp(got, ctx->expect_hash, FWD_HASH_SIZE) != 0)
         return FWD_ERR_CHAIN;
 
@@ -167,6 +168,8 @@ static int end_segment(fwd_apply_state *ctx)
         last != fwd_is_zero(ctx->seg.next_hash, FWD_HASH_SIZE))
         return signed_failure(ctx, FWD_ERR_BAD_SEGMENT);
 
+    if (ctx->chain_verdict != FWD_VERDICT_OK)
+        return FWD_ERR_CHAIN; /* the chain's second check, before any output */
     uint32_t start = ctx->out_block * h->block_size;
     uint64_t end = (uint64_t)(ctx->out_block + ctx->seg.out_blocks) * h->block_size;
     fwd_out_begin(ctx, start, end < h->new_size ? (uint32_t)end : h->new_size);
@@ -272,6 +275,7 @@ fwd_status fwd_apply_finish(fwd_apply_ctx *pub)
         return fail(ctx, FWD_ERR_INCOMPLETE);
     uint8_t h[FWD_HASH_SIZE];
     int st = fwd_hash_area(ctx, FWD_AREA_NEW, ctx->hdr.new_size, h);
+    uint32_t verdict = fwd_verdict_equal(h, ctx->hdr.new_sha256, FWD_HASH_SIZE);
     if (st == FWD_OK && memcmp(h, ctx->hdr.new_sha256, FWD_HASH_SIZE) != 0) {
         /* A DONE entry whose bank B no longer matches (written over since, or
          * a stale entry) is demoted: the next init starts clean. */
@@ -281,6 +285,10 @@ fwd_status fwd_apply_finish(fwd_apply_ctx *pub)
         else
             signed_failure(ctx, st);
     }
+    /* Second checks of the final hash and of the signature, each computed
+     * apart from the branch above, before DONE is recorded. */
+    if (st == FWD_OK && (verdict != FWD_VERDICT_OK || fwd_signature_holds(ctx) != FWD_OK))
+        st = FWD_ERR_NEW_HASH;
     if (st == FWD_OK)
         st = fwd_journal_end(ctx, FWD_J_DONE);
     if (st != FWD_OK)

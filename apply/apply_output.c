@@ -21,6 +21,10 @@ static int ensure_erased(fwd_apply_state *ctx, uint32_t end)
         uint32_t size = cfg->sector_size ? cfg->sector_size(cfg->user, ctx->erased_upto) : cfg->block_size;
         if (size == 0 || size % cfg->block_size != 0 || (uint64_t)ctx->erased_upto + size > cfg->new_bank_size)
             return FWD_ERR_CONFIG;
+        /* The signature's second check, independent of the first branch. */
+        int st = fwd_signature_holds(ctx);
+        if (st != FWD_OK)
+            return st;
         ctx->erases++;
         if (cfg->erase(cfg->user, FWD_AREA_NEW, ctx->erased_upto, size) != 0)
             return FWD_ERR_FLASH_IO;

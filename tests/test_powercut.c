@@ -10,7 +10,7 @@
  * liveness (resume limit, failed patch, demoted DONE) and pinned bytes. */
 #include <string.h>
 
-#include "apply_journal.h"
+#include "apply_internal.h"
 #include "testlib.h"
 
 static fwd_apply_ctx ctx;
@@ -276,6 +276,27 @@ static tl_buf copy(const tl_buf *b)
     return r;
 }
 
+/* A glitch that skips the signature branch (simulated: the verdict word the
+ * verifier left is spoilt after init accepted the prefix) is caught by the
+ * second check before bank B is erased, and again by finish. */
+static void glitch_cases(const config *c)
+{
+    tl_device d;
+    tl_device_stale(&d, &c->old_img, (uint32_t)c->new_img.n, &c->geo, 13);
+    uint32_t resume, erases = tl_erase_count(&d.dev.bank_b);
+    CHECK_STATUS(fwd_apply_init(&ctx, &d.cfg, FWD_APPLY_RESTART, &resume), FWD_OK, "init");
+    CHECK_STATUS(fwd_apply_feed(&ctx, c->patch.p, FWD_PREFIX_SIZE), FWD_OK, "prefix");
+    fwd_state(&ctx)->sig_verdict ^= 0x100;
+    CHECK_STATUS(tl_feed(&ctx, &c->patch, FWD_PREFIX_SIZE, 0), FWD_ERR_BAD_SIGNATURE, "glitched signature verdict");
+    CHECK(tl_erase_count(&d.dev.bank_b) == erases, "bank B erased after a glitched signature verdict");
+
+    CHECK_STATUS(fwd_apply_init(&ctx, &d.cfg, FWD_APPLY_RESTART, &resume), FWD_OK, "init");
+    CHECK_STATUS(fwd_apply_feed(&ctx, c->patch.p, c->patch.n), FWD_OK, "whole patch");
+    fwd_state(&ctx)->sig_verdict ^= 0x100; /* the hash compares equal: only the second check can refuse */
+    CHECK_STATUS(fwd_apply_finish(&ctx), FWD_ERR_NEW_HASH, "finish with a glitched verdict");
+    tl_device_free(&d);
+}
+
 /* ---- the fault-mode matrix ------------------------------------------------ */
 
 static uint8_t dev_scalar[32], dev_point[65], dev_id[FWD_KEY_ID_SIZE];
@@ -397,6 +418,7 @@ int main(void)
     liveness_cases(&cs[0]);
     failed_patch_case(&cs[0]);
     worn_cases(&cs[0]);
+    glitch_cases(&cs[0]);
     pinned_bytes();
     mode_matrix(&a, &b);
     free(other.old_img.p);
