@@ -85,6 +85,8 @@ enum {
     FZA_CUT = 1u << 6,
     /* journal: seed, flags (geometry in the low bits), bank B prefill in KiB, journal */
     FZJ_FIX_CHECKSUMS = 1u << 4,
+    FZJ_ECC = 1u << 5,      /* some journal units fail every read until erased */
+    FZJ_UNSTABLE = 1u << 6, /* some programmed journal bits read 0 or 1 at each power-up */
     /* header: flags, patch */
     FZH_RESIGN = 1u << 0,
     FZH_FIX_CHAIN = 1u << 1,

@@ -12,6 +12,10 @@
  * (FZJ_FIX_CHECKSUMS: everywhere) and spoilt elsewhere. The journal layout
  * below mirrors apply_journal.c.
  *
+ * FZJ_ECC and FZJ_UNSTABLE turn on the NOR model's fault modes on the
+ * journal: units chosen by the seed fail every read (an ECC error of a torn
+ * word), or hold bits that read differently at each power-up.
+ *
  * Oracles: the sanitizers; bank A never written; no flash rule broken (a
  * unit that is not erased counts as programmed); a resumed apply that
  * succeeds rebuilt the new image; and whatever the journal holds, a restart
@@ -25,20 +29,20 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "apply_journal.h"
 #include "fwd_crypto.h"
 
-#define ANCHOR_MAGIC 0x41445746u   /* "FWDA": an apply starts */
-#define CONTINUE_MAGIC 0x43445746u /* "FWDC": the journal moved on to another sector */
-#define RECORD_MAGIC 0x4A445746u /* "FWDJ" */
-#define RECORD_CHECKED 80u
-#define RECORD_BYTES (RECORD_CHECKED + 4u)
+#define ANCHOR_MAGIC FWD_J_ANCHOR_MAGIC
+#define CONTINUE_MAGIC FWD_J_CONTINUE_MAGIC
+#define RECORD_MAGIC FWD_J_RECORD_MAGIC
+#define RECORD_CHECKED FWD_JR_CHECK
+#define RECORD_BYTES FWD_JR_BYTES
 
-/* Bytes of an anchor before its checksum: magic, seq, prefix, and for an
- * encrypted patch (enc_alg, header byte 12) the recipients area size and the
- * device's entry. */
+/* Bytes of an anchor before its checksum (the length depends on enc_alg,
+ * header byte 12). */
 static uint32_t anchor_checked(const uint8_t *a)
 {
-    return 8u + FWD_PREFIX_SIZE + (a[8 + 12] == FWD_ENC_NONE ? 0u : 4u + FWD_RECIPIENT_SIZE);
+    return (a[FWD_JA_PREFIX + 12] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES) - 4u;
 }
 
 static uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
@@ -82,6 +86,26 @@ static void bind_to_device(uint8_t *j, uint32_t size, uint32_t sector, uint32_t 
     }
 }
 
+/* ECC errors on programmed units, and weak bits in them, chosen by the seed. */
+static void hostile_journal(nor_flash *j, uint32_t flags, uint32_t seed)
+{
+    nor_faults f = { .ecc = (flags & FZJ_ECC) != 0, .unstable = (flags & FZJ_UNSTABLE) != 0, .seed = seed };
+    if (!f.ecc && !f.unstable)
+        return;
+    if (nor_set_faults(j, &f) != 0)
+        fz_fail("nor_set_faults");
+    uint64_t r = 0x9E3779B97F4A7C15ull ^ seed;
+    for (uint32_t u = 0; u < j->size / j->prog_unit; u++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        if (!j->unit_used[u] || r % 4 != 0)
+            continue; /* a quarter of the programmed units misbehave */
+        if (f.ecc && (r >> 8) % 2 == 0)
+            j->unit_bad[u] = 1;
+        for (uint32_t i = 0; f.unstable && i < j->prog_unit; i++)
+            j->weak[u * j->prog_unit + i] = (uint8_t)(j->mem[u * j->prog_unit + i] & (uint8_t)(r >> (16 + i % 32)));
+    }
+}
+
 void fuzz_journal(const uint8_t *data, size_t size)
 {
     const fz_journal_fixture *fx = fz_journal_fixture_get();
@@ -95,6 +119,7 @@ void fuzz_journal(const uint8_t *data, size_t size)
         memcpy(j->mem, in.p, in.n < j->size ? in.n : j->size);
     bind_to_device(j->mem, j->size, d.cfg.journal_sector_size, j->prog_unit, (flags & FZJ_FIX_CHECKSUMS) != 0);
     fz_mark_programmed(j);
+    hostile_journal(j, flags, seed);
     /* What an interrupted apply left in bank B: the new image up to some point. */
     if (prefill > fx->new_img.n)
         prefill = (uint32_t)fx->new_img.n;
@@ -112,6 +137,7 @@ void fuzz_journal(const uint8_t *data, size_t size)
     }
     fz_check_flash(&d, "resume");
 
+    sim_power_on(&d.dev); /* unstable bits read anew */
     st = fwd_apply_init(&fz_ctx, &d.cfg, FWD_APPLY_RESTART, &resume);
     if (st != FWD_OK || resume != 0)
         fz_fail("restart: init gave %s, resume offset %u", fwd_status_name(st), resume);
