@@ -65,7 +65,13 @@ typedef enum fwd_area {
 typedef struct fwd_apply_config {
     /* Flash callbacks: return 0 on success, anything else on failure.
      * Offsets are relative to the start of the area. prog and erase are never
-     * called with FWD_AREA_OLD. */
+     * called with FWD_AREA_OLD.
+     * read on ECC flash (STM32L4/L5/G0/G4/U5/WB, H7, ...): a word whose program
+     * or erase a power cut interrupted raises an ECC double error. read must
+     * then return non-zero, not fault: mask the ECC bus fault around the read
+     * (e.g. SCB->CCR.BFHFNMIGN on Cortex-M, or an NMI/ECC handler that sets a
+     * flag and returns) and return -1 when the flash's ECC flag is set. The
+     * journal treats such an entry as invalid and works around it. */
     int (*read)(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len);
     int (*prog)(void *user, fwd_area area, uint32_t off, const void *buf, uint32_t len);
     int (*erase)(void *user, fwd_area area, uint32_t off, uint32_t len);
