@@ -68,7 +68,7 @@ DEV_PROF_WRAPS = fwd_verify_signature fwd_ecdsa_p256_verify mbedtls_sha256_start
                  ZSTD_initStaticDCtx ZSTD_getFrameHeader ZSTD_decompressBegin ZSTD_nextSrcSizeToDecompress \
                  ZSTD_decompressContinue fwd_ops_begin fwd_ops_feed fwd_ops_end fwd_out_begin fwd_out_emit \
                  fwd_out_end fwd_journal_load fwd_journal_start fwd_journal_checkpoint fwd_journal_done \
-                 mbedtls_memory_buffer_alloc_init mbedtls_memory_buffer_alloc_free
+                 mbedtls_memory_buffer_alloc_init
 
 DEV_HOST_CFLAGS = -std=c11 -Wall -Wextra -Werror -O2
 DEV_COMMA := ,
