@@ -31,7 +31,7 @@ stage "tests" run make --no-print-directory test-run
 stage "tests under ASan+UBSan" run make --no-print-directory test-run BUILD=build-san OPT="-O1 -g $san"
 stage "installed tree (make install, pkg-config, public headers)" run ./tests/test_install.sh build
 stage "Cortex-M4 under QEMU" run make --no-print-directory device-test
-stage "fuzzing, ${secs}s per target" run ./tests/fuzz/ci.sh
+stage "fuzzing, ${secs}s per target" run env FUZZ_SECONDS="$secs" ./tests/fuzz/ci.sh
 rm -f "$log.rc"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
