@@ -215,17 +215,21 @@ $(DEVB)/m4/zstd_sizes_w%.txt: device/probe_dctx.c device/probe_sizes.sh device/z
 
 # ---- demo firmware pair -----------------------------------------------------
 
+# The sample links the device libraries (its update client is the applier),
+# so it is the size of a real product's image.
 DEV_SAMPLE_SRC = $(sort $(wildcard corpus/sample/*.c))
+DEV_SAMPLE_LIBS = $(DEVB)/m4/libfwdapply.a $(DEVB)/m4/libzstddec.a $(DEVB)/m4/libfwdmbedtls.a
 DEV_SAMPLE_CFLAGS = -mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections $(DEV_SPECS) -std=c11 \
                     -Wall -Wextra -Werror -nostartfiles -Wl,--gc-sections -Wl,--build-id=none \
-                    -T corpus/sample/sample.ld
+                    -T corpus/sample/sample.ld $(DEV_FWD_DEFS) \
+                    -DFWD_APPLY_ZSTD_WORKSPACE=$$(cat $(DEVB)/m4/workspace.txt)
 
 sample-fw: $(BUILD)/sample/v1.bin $(BUILD)/sample/v2.bin
 .PRECIOUS: $(BUILD)/sample/%.elf
 
-$(BUILD)/sample/v%.elf: $(DEV_SAMPLE_SRC) $(wildcard corpus/sample/*.h) corpus/sample/sample.ld
+$(BUILD)/sample/v%.elf: $(DEV_SAMPLE_SRC) $(wildcard corpus/sample/*.h) corpus/sample/sample.ld $(DEV_SAMPLE_LIBS)
 	@mkdir -p $(@D)
-	$(DEV_CC) $(DEV_SAMPLE_CFLAGS) -DFW_VERSION=$* -o $@ $(DEV_SAMPLE_SRC)
+	$(DEV_CC) $(DEV_SAMPLE_CFLAGS) -DFW_VERSION=$* -o $@ $(DEV_SAMPLE_SRC) $(DEV_SAMPLE_LIBS)
 
 $(BUILD)/sample/v%.bin: $(BUILD)/sample/v%.elf
 	$(DEV_OBJCOPY) -O binary $< $@
