@@ -45,7 +45,7 @@ DEV_ZSTD_DEFS = '-DZSTD_DECODER_INTERNAL_BUFFER=(1<<$(DEV_WINDOW_LOG))' -DHUF_FO
 # (bench-device measures both; use its own DEVB).
 DEV_MBED_EXTRA ?=
 DEV_MBED_DEFS = '-DMBEDTLS_CONFIG_FILE="mbedtls_device_config.h"' -Idevice -I$(DEV_MBED)/include $(DEV_MBED_EXTRA)
-DEV_FWD_DEFS  = -DFWD_APPLY_MAX_WINDOW_LOG=$(DEV_WINDOW_LOG) -DFWD_APPLY_MAX_PAYLOAD=$(DEV_MAX_PAYLOAD) \
+DEV_FWD_DEFS  = -DFWD_DEVICE -DFWD_APPLY_MAX_WINDOW_LOG=$(DEV_WINDOW_LOG) -DFWD_APPLY_MAX_PAYLOAD=$(DEV_MAX_PAYLOAD) \
                 -DFWD_APPLY_MAX_KEYS=1 $(DEV_MBED_DEFS) -Icommon -Iapply -I$(DEV_ZSTD) \
                 -idirafter $(DEVB)/include
 DEV_WARN      = -std=c11 -Wall -Wextra -Werror -MMD -MP
