@@ -47,8 +47,14 @@ $(BUILD)/tests/%: $(call obj,tests/%.c $(TEST_LIB)) $(BUILD)/libfwdsim.a $(LIB_G
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The CLI suite is a script run against build/fwdelta: installed beside the
+# test binaries, so that run.sh runs and counts it like them.
+$(BUILD)/tests/test_cli: tests/test_cli.sh
+	@mkdir -p $(dir $@)
+	cp $< $@ && chmod +x $@
+
 # Runs every test binary; each prints its own "N passed, N failed" line.
-test-run: $(TESTS) $(CLI)
+test-run: $(TESTS) $(BUILD)/tests/test_cli $(CLI)
 	@./tests/run.sh $(BUILD)
 
 # The whole suite, plain and under ASan+UBSan.
@@ -65,6 +71,8 @@ demo:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fwdelta $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/fwdelta.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 apply/fwd_apply.h gen/fwd_gen.h common/fwd_format.h common/fwd_status.h $(DESTDIR)$(PREFIX)/include/fwdelta/
 	install -m 644 $(LIB_APPLY) $(LIB_GEN) $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/fwdelta.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fwdelta.pc

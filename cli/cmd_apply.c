@@ -210,6 +210,8 @@ int cmd_apply(int argc, char **argv)
     cli_progress_clear();
     if (st != FWD_OK) {
         char detail[160];
+        if (decoded) /* what the patch wants, next to the refusal */
+            cli_json_patch(patchf.data, patchf.len, &h);
         rc = cli_refusal(st, &h, refusal_detail(st, &oldf, old_len, &cfg, min_ver, &dk, detail, sizeof(detail)));
     } else if ((rc = cli_write_output(o[OUT].value, dev.bank_b.mem, h.new_size)) == 0) {
         report(o[OUT].value, &dev, &patchf, &h, cli_now() - t0);
