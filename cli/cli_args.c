@@ -1,5 +1,6 @@
 #include "cli_args.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
@@ -31,14 +32,17 @@ static int common_flag(const char *a)
     return 0;
 }
 
-int cli_parse_lists(int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos,
+int cli_parse_lists(int argc, char **argv, const char *help, cli_opt *opts, int nopts, const char **pos, int max_pos,
                     cli_list *lists, int nlists)
 {
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(help, stdout);
+            cli.json = 0; /* the help is the whole output */
             return -2;
+        }
         if (common_flag(a))
             continue;
         if (a[0] != '-' || !strcmp(a, "-")) {
@@ -79,7 +83,7 @@ int cli_parse_lists(int argc, char **argv, cli_opt *opts, int nopts, const char 
     return npos;
 }
 
-int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos)
+int cli_parse(int argc, char **argv, const char *help, cli_opt *opts, int nopts, const char **pos, int max_pos)
 {
-    return cli_parse_lists(argc, argv, opts, nopts, pos, max_pos, NULL, 0);
+    return cli_parse_lists(argc, argv, help, opts, nopts, pos, max_pos, NULL, 0);
 }

@@ -23,10 +23,13 @@ int cli_exit_code(int status)
     return status == FWD_ERR_IO || status == FWD_ERR_KEY ? EXIT_IO : EXIT_REFUSED;
 }
 
-static void vsay(const char *what, const char *fmt, va_list ap)
+/* A line on stderr, after erasing the progress line; prefixed with
+ * "fwdelta: <cmd>: " for errors and warnings. */
+static void vline(int prefixed, const char *fmt, va_list ap)
 {
     cli_progress_clear();
-    fprintf(stderr, "fwdelta: %s: %s", cli.cmd, what);
+    if (prefixed)
+        fprintf(stderr, "fwdelta: %s: ", cli.cmd);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }
@@ -42,7 +45,7 @@ int cli_fail(int status, const char *fmt, ...)
         vsnprintf(cli.message, sizeof(cli.message), fmt, copy);
         va_end(copy);
     }
-    vsay("", fmt, ap);
+    vline(1, fmt, ap);
     va_end(ap);
     return cli_exit_code(status);
 }
@@ -63,25 +66,19 @@ void cli_warn(const char *fmt, ...)
 
 void cli_note(const char *fmt, ...)
 {
-    if (cli.quiet || cli.json)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    cli_progress_clear();
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (!cli.quiet && !cli.json)
+        vline(0, fmt, ap);
     va_end(ap);
 }
 
 void cli_detail(const char *fmt, ...)
 {
-    if (!cli.verbose || cli.quiet || cli.json)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    cli_progress_clear();
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (cli.verbose && !cli.quiet && !cli.json)
+        vline(0, fmt, ap);
     va_end(ap);
 }
 

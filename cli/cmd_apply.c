@@ -148,11 +148,9 @@ int cmd_apply(int argc, char **argv)
                         { "strict-version", 0, 0 }, { "chunk", 1, 0 }, { "o", 1, 0 },
                         { "device-key", 1, 0 }, { "require-encryption", 0, 0 } };
     const char *pos[2];
-    int n = cli_parse(argc, argv, o, NOPT, pos, 2);
-    if (n == -2)
-        return fputs(help, stdout), 0;
+    int n = cli_parse(argc, argv, help, o, NOPT, pos, 2);
     if (n < 0)
-        return EXIT_USAGE;
+        return n == -2 ? 0 : EXIT_USAGE;
     uint32_t min_ver = 0, chunk = 4096;
     int rc = check_args(o, n, pos, &min_ver, &chunk);
     uint8_t pub[65];

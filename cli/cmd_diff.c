@@ -106,11 +106,9 @@ int cmd_diff(int argc, char **argv)
                         { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 } };
     cli_list enc = { ENCRYPT, enc_paths, FWD_RECIPIENTS_MAX, 0 };
     const char *pos[2];
-    int n = cli_parse_lists(argc, argv, o, NOPT, pos, 2, &enc, 1);
-    if (n == -2)
-        return fputs(help, stdout), 0;
+    int n = cli_parse_lists(argc, argv, help, o, NOPT, pos, 2, &enc, 1);
     if (n < 0)
-        return EXIT_USAGE;
+        return n == -2 ? 0 : EXIT_USAGE;
     if (n != 2 || !o[KEY].value || !o[OUT].value)
         return cli_fail(FWD_ERR_ARGUMENT, "needs --key KEY.pem, OLD, NEW and -o PATCH (see --help)");
     if (!strcmp(pos[0], "-") && !strcmp(pos[1], "-"))

@@ -33,9 +33,9 @@ int cmd_verify(int argc, char **argv)
 {
     cli_opt o[] = { { "pubkey", 1, 0 } };
     const char *pos[1];
-    int n = cli_parse(argc, argv, o, 1, pos, 1);
+    int n = cli_parse(argc, argv, verify_help, o, 1, pos, 1);
     if (n == -2)
-        return fputs(verify_help, stdout), 0;
+        return 0;
     if (n >= 0 && !o[0].value)
         n = 0; /* the usage error below */
     uint8_t pub[65];
@@ -144,9 +144,9 @@ static void json_header(const fwd_header *h, uint32_t ram, int rst)
 int cmd_info(int argc, char **argv)
 {
     const char *pos[1];
-    int n = cli_parse(argc, argv, NULL, 0, pos, 1);
+    int n = cli_parse(argc, argv, info_help, NULL, 0, pos, 1);
     if (n == -2)
-        return fputs(info_help, stdout), 0;
+        return 0;
     cli_file f = { 0 };
     int rc = read_patch(n, pos, "PATCH", &f);
     if (rc != 0)

@@ -145,11 +145,9 @@ int cmd_key(int argc, char **argv)
     enum { C, NAME, NOPT };
     cli_opt o[NOPT] = { { "c", 0, 0 }, { "name", 1, 0 } };
     const char *pos[2];
-    int n = cli_parse(argc, argv, o, NOPT, pos, 2);
-    if (n == -2)
-        return fputs(help, stdout), 0;
+    int n = cli_parse(argc, argv, help, o, NOPT, pos, 2);
     if (n < 0)
-        return EXIT_USAGE;
+        return n == -2 ? 0 : EXIT_USAGE;
     if (n != 2 || (strcmp(pos[0], "pub") && strcmp(pos[0], "priv") && strcmp(pos[0], "id")))
         return cli_fail(FWD_ERR_ARGUMENT, "needs pub, priv or id and KEY.pem (see --help)");
     if (o[NAME].value && !is_ident(o[NAME].value))

@@ -52,11 +52,9 @@ static int prepare(const char *priv, const char *pub)
 int cmd_keygen(int argc, char **argv)
 {
     cli_opt opts[] = { { "o", 1, NULL }, { "device", 0, NULL } };
-    int n = cli_parse(argc, argv, opts, 2, NULL, 0);
-    if (n == -2)
-        return fputs(help, stdout), 0;
+    int n = cli_parse(argc, argv, help, opts, 2, NULL, 0);
     if (n < 0)
-        return EXIT_USAGE;
+        return n == -2 ? 0 : EXIT_USAGE;
     if (!opts[0].value || !strcmp(opts[0].value, "-"))
         return cli_fail(FWD_ERR_ARGUMENT, "needs -o KEY.pem (a file: the public key goes beside it)");
     char *pub = public_name(opts[0].value);

@@ -90,11 +90,9 @@ int cmd_wrap(int argc, char **argv)
     const char *dev_paths[FWD_RECIPIENTS_MAX];
     cli_list devs = { KEYFOR, dev_paths, FWD_RECIPIENTS_MAX, 0 };
     const char *pos[1];
-    int n = cli_parse_lists(argc, argv, o, NOPT, pos, 1, &devs, 1);
-    if (n == -2)
-        return fputs(help, stdout), 0;
+    int n = cli_parse_lists(argc, argv, help, o, NOPT, pos, 1, &devs, 1);
     if (n < 0)
-        return EXIT_USAGE;
+        return n == -2 ? 0 : EXIT_USAGE;
     if (n != 1 || !devs.n || !o[OUT].value || !o[HOLDER].value == !o[CKEY].value)
         return cli_fail(FWD_ERR_ARGUMENT, "needs --key-for DEV.pub.pem, one of --device-key HOLDER.pem or "
                                           "--content-key KEY.hex, PATCH and -o OUT (see --help)");
