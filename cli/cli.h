@@ -84,8 +84,9 @@ void cli_json_hex(const char *key, const uint8_t *p, size_t n);
 void cli_json_str_array(const char *key, const char *const *values, size_t n);
 void cli_json_warning(const char *text);
 /* The fields every command that reads or writes a patch reports: sizes,
- * patch_id, hashes, product, security version, signer, encryption. */
-void cli_json_patch(const uint8_t *patch, size_t len, const fwd_header *h);
+ * patch_id, hashes, product, security version, signer, encryption; nothing
+ * when the header does not decode. Also on refusals: what the patch is. */
+void cli_json_patch(const uint8_t *patch, size_t len);
 /* Prints the object (with --json) and returns exit unchanged. */
 int cli_json_finish(int exit);
 

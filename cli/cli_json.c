@@ -163,8 +163,11 @@ static const char *enc_name(unsigned alg)
     return alg == FWD_ENC_NONE ? "none" : alg == FWD_ENC_AES128CTR_ECIES ? "aes128ctr-ecies-p256" : "?";
 }
 
-void cli_json_patch(const uint8_t *patch, size_t len, const fwd_header *h)
+void cli_json_patch(const uint8_t *patch, size_t len)
 {
+    fwd_header hdr, *h = &hdr;
+    if (len < FWD_HEADER_SIZE || fwd_header_decode(patch, h) != FWD_OK)
+        return;
     uint8_t id[FWD_HASH_SIZE];
     char product[FWD_PRODUCT_ID_SIZE + 1];
     cli_json_u64("patch_size", len);

@@ -128,7 +128,7 @@ static void report(const char *out, const sim_device *dev, const cli_file *patch
         progs += dev->bank_b.programs[i];
     }
     cli_json_str("new", out);
-    cli_json_patch(patch->data, patch->len, h);
+    cli_json_patch(patch->data, patch->len);
     cli_json_real("seconds", secs);
     cli_json_u64("erases", erases);
     cli_json_u64("programs", progs);
@@ -208,8 +208,7 @@ int cmd_apply(int argc, char **argv)
     cli_progress_clear();
     if (st != FWD_OK) {
         char detail[160];
-        if (decoded) /* what the patch wants, next to the refusal */
-            cli_json_patch(patchf.data, patchf.len, &h);
+        cli_json_patch(patchf.data, patchf.len); /* what the patch wants, next to the refusal */
         rc = cli_refusal(st, &h, refusal_detail(st, &oldf, old_len, &cfg, min_ver, &dk, detail, sizeof(detail)));
     } else if ((rc = cli_write_output(o[OUT].value, dev.bank_b.mem, h.new_size)) == 0) {
         report(o[OUT].value, &dev, &patchf, &h, cli_now() - t0);

@@ -69,11 +69,9 @@ static int write_content_key(const char *path, const uint8_t key[FWD_CONTENT_KEY
 static void report(const char *out, const uint8_t *patch, size_t len, size_t new_len, const fwd_gen_stats *s,
                    double secs, int encrypted)
 {
-    fwd_header h;
     double ratio = new_len ? 100.0 * len / new_len : 0;
     cli_json_str("patch", out);
-    if (fwd_header_decode(patch, &h) == FWD_OK)
-        cli_json_patch(patch, len, &h);
+    cli_json_patch(patch, len);
     cli_json_real("ratio_percent", ratio);
     cli_json_real("seconds", secs);
     cli_json_u64("segments", s->segments);

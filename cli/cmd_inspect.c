@@ -50,13 +50,13 @@ int cmd_verify(int argc, char **argv)
     fwd_header h;
     memset(&h, 0, sizeof(h));
     int st = fwd_gen_verify(f.data, f.len, pub, &h);
+    cli_json_str("patch", pos[0]);
+    cli_json_patch(f.data, f.len);
     if (st != FWD_OK) {
         free(f.data);
         return cli_refusal(st, &h, NULL);
     }
     uint32_t recipients = h.enc_alg != FWD_ENC_NONE ? fwd_load16(f.data + FWD_PREFIX_SIZE) : 0;
-    cli_json_str("patch", pos[0]);
-    cli_json_patch(f.data, f.len, &h);
     cli_json_u64("segments", h.segment_count);
     const char *name = strcmp(pos[0], "-") ? pos[0] : "(stdin)";
     if (!cli.quiet && !cli.json && recipients)
@@ -167,7 +167,7 @@ int cmd_info(int argc, char **argv)
     uint8_t patch_id[FWD_HASH_SIZE];
     fwd_sha256(f.data, FWD_HEADER_SIZE, patch_id);
     cli_json_str("patch", pos[0]);
-    cli_json_patch(f.data, f.len, &h);
+    cli_json_patch(f.data, f.len);
     json_header(&h, ram, rst);
     if (!cli.json)
         print_text(&h, f.len, rst, rcount, ids, ram, patch_id);

@@ -121,7 +121,7 @@ int cmd_wrap(int argc, char **argv)
     }
     if (rc == 0 && (rc = cli_write_output(o[OUT].value, out, out_len)) == 0) {
         cli_json_str("patch", o[OUT].value);
-        cli_json_patch(out, out_len, &h);
+        cli_json_patch(out, out_len);
         cli_note("%s: %zu bytes, %u recipients (signed part unchanged)", strcmp(o[OUT].value, "-") ? o[OUT].value
                  : "(stdout)", out_len, (unsigned)fwd_load16(out + FWD_PREFIX_SIZE));
     }

@@ -93,7 +93,9 @@ expect "apply --json" 0 "$fw" apply --json --pubkey k.pub.pem old.bin p.fwd -o n
 json "apply --json" command=apply status=ok new=n.bin patch_id="$patch_id" new_sha256="$(sha new.bin)"
 cmp -s n.bin new.bin && ok || bad "apply rebuilt a different image"
 expect "verify with another key" 3 "$fw" verify --json --pubkey k2.pub.pem p.fwd
-json "verify refusal --json" status=FWD_ERR_UNKNOWN_KEY
+json "verify refusal --json" status=FWD_ERR_UNKNOWN_KEY patch_id="$patch_id"
+expect "apply -v" 0 "$fw" apply -v -f --pubkey k.pub.pem old.bin p.fwd -o n.bin
+has err "patch id $patch_id" "apply -v shows the patch id"
 expect "info of a missing file" 4 "$fw" info --json missing.fwd
 json "error --json" status=FWD_ERR_IO "message=cannot read PATCH missing.fwd: No such file or directory"
 
