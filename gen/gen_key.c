@@ -101,26 +101,25 @@ static int check_p256(const mbedtls_pk_context *pk, const char *path, fwd_gen_ke
 
 #define KEY_FILE_MAX 65536
 /* The file as mbedtls_pk_load_file gives it: PEM text with its NUL counted. */
-static unsigned char *read_key_file(const char *path, size_t *len, fwd_gen_key_error *err)
+static int read_key_file(const char *path, unsigned char **out, size_t *len, fwd_gen_key_error *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        key_fail(err, FWD_GEN_KEY_FILE, e, "cannot open %s: %s", path, strerror(e));
-        return NULL;
-    }
+    if (!f)
+        return key_fail(err, FWD_GEN_KEY_FILE, errno, "cannot open %s: %s", path, strerror(errno));
     unsigned char *buf = calloc(1, KEY_FILE_MAX + 1);
     size_t n = buf ? fread(buf, 1, KEY_FILE_MAX + 1, f) : 0;
-    int e = ferror(f) ? errno : 0;
+    int e = !buf ? ENOMEM : ferror(f) ? errno : 0;
     fclose(f);
-    if (!buf || e || n > KEY_FILE_MAX) {
-        key_fail(err, e ? FWD_GEN_KEY_FILE : FWD_GEN_KEY_FORMAT, e, "cannot read %s: %s", path,
-                 e ? strerror(e) : "larger than any key file");
+    int st = e ? key_fail(err, FWD_GEN_KEY_FILE, e, "cannot read %s: %s", path, strerror(e))
+             : n > KEY_FILE_MAX ? key_fail(err, FWD_GEN_KEY_FORMAT, 0, "%s is larger than any key file", path)
+                                : FWD_OK;
+    if (st != FWD_OK) {
         free(buf);
-        return NULL;
+        return st;
     }
+    *out = buf;
     *len = n + (strstr((const char *)buf, "-----BEGIN ") != NULL);
-    return buf;
+    return FWD_OK;
 }
 
 static int parse_private(mbedtls_pk_context *pk, const unsigned char *buf, size_t len, const char *path,
@@ -147,11 +146,12 @@ static int parse_private(mbedtls_pk_context *pk, const unsigned char *buf, size_
 int fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key, fwd_gen_key_error *err)
 {
     size_t len;
-    unsigned char *buf = read_key_file(path, &len, err);
-    if (!buf)
-        return err && err->reason == FWD_GEN_KEY_FILE ? FWD_ERR_IO : FWD_ERR_KEY;
+    unsigned char *buf;
+    int st = read_key_file(path, &buf, &len, err);
+    if (st != FWD_OK)
+        return st;
     fwd_gen_key *k = calloc(1, sizeof(*k));
-    int st = k ? FWD_OK : FWD_ERR_INTERNAL;
+    st = k ? FWD_OK : FWD_ERR_INTERNAL;
     if (k) {
         mbedtls_pk_init(&k->pk);
         st = parse_private(&k->pk, buf, len, path, passphrase, err);
@@ -205,12 +205,12 @@ int fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[FWD_SCALAR_SIZE], 
 int fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[65], fwd_gen_key_error *err)
 {
     size_t len;
-    unsigned char *buf = read_key_file(path, &len, err);
-    if (!buf)
-        return err && err->reason == FWD_GEN_KEY_FILE ? FWD_ERR_IO : FWD_ERR_KEY;
+    unsigned char *buf;
+    int st = read_key_file(path, &buf, &len, err);
+    if (st != FWD_OK)
+        return st;
     mbedtls_pk_context pk;
     mbedtls_pk_init(&pk);
-    int st;
     if (mbedtls_pk_parse_public_key(&pk, buf, len) == 0) {
         st = check_p256(&pk, path, err);
     } else {
