@@ -12,10 +12,11 @@
 #include "cli.h"
 
 /* Asks on the terminal without echo; NULL when there is no terminal to ask
- * on (a pipeline sets FWDELTA_PASSPHRASE instead). */
+ * on, or the user is not at it (neither stdin nor stderr is a terminal): a
+ * pipeline sets FWDELTA_PASSPHRASE instead, and must not hang on a prompt. */
 static char *ask_passphrase(const char *path, char *buf, size_t size)
 {
-    if (!isatty(STDIN_FILENO))
+    if (!isatty(STDIN_FILENO) && !isatty(STDERR_FILENO))
         return NULL;
     FILE *tty = fopen("/dev/tty", "r+");
     if (!tty)

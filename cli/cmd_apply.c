@@ -107,6 +107,29 @@ static const char *refusal_detail(int st, const cli_file *old, size_t old_len, c
     }
 }
 
+/* The simulated device: trusts pub, has the given product (default: the
+ * patch's), anti-rollback minimum and, with --device-key, its own key. */
+static void configure(fwd_apply_config *cfg, sim_device *dev, const cli_opt *o, const fwd_header *h, uint32_t block,
+                      const uint8_t pub[65], uint32_t min_ver, const device_key *dk)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    sim_device_config(dev, cfg);
+    cfg->block_size = block;
+    cfg->pubkeys = (const uint8_t(*)[65])pub;
+    cfg->pubkey_count = 1;
+    if (o[PRODUCT].value)
+        memcpy(cfg->product_id, o[PRODUCT].value, strlen(o[PRODUCT].value));
+    else if (h)
+        memcpy(cfg->product_id, h->product_id, FWD_PRODUCT_ID_SIZE);
+    cfg->min_security_version = min_ver;
+    cfg->allow_same_version = !o[STRICT].value;
+    if (o[DEVKEY].value) {
+        cfg->device_key = dk->scalar;
+        memcpy(cfg->device_key_id, dk->id, FWD_KEY_ID_SIZE);
+    }
+    cfg->require_encryption = o[REQENC].value != NULL;
+}
+
 static int feed(const cli_file *patch, uint32_t chunk)
 {
     cli_progress_fn progress = cli_progress();
@@ -183,22 +206,7 @@ int cmd_apply(int argc, char **argv)
     dev.old_image = oldf.data;
     dev.old_bank_size = (uint32_t)(old_len > h.old_size ? old_len : h.old_size);
     fwd_apply_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    sim_device_config(&dev, &cfg);
-    cfg.block_size = block;
-    cfg.pubkeys = (const uint8_t(*)[65])pub;
-    cfg.pubkey_count = 1;
-    if (o[PRODUCT].value)
-        memcpy(cfg.product_id, o[PRODUCT].value, strlen(o[PRODUCT].value));
-    else if (decoded)
-        memcpy(cfg.product_id, h.product_id, FWD_PRODUCT_ID_SIZE);
-    cfg.min_security_version = min_ver;
-    cfg.allow_same_version = !o[STRICT].value;
-    if (o[DEVKEY].value) {
-        cfg.device_key = dk.scalar;
-        memcpy(cfg.device_key_id, dk.id, FWD_KEY_ID_SIZE);
-    }
-    cfg.require_encryption = o[REQENC].value != NULL;
+    configure(&cfg, &dev, o, decoded ? &h : NULL, block, pub, min_ver, &dk);
 
     double t0 = cli_now();
     uint32_t resume;

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("fwdelta 1.2 (patch format %u)\n", FWD_FORMAT_VERSION);
+        printf("fwdelta 1.1 (patch format %u)\n", FWD_FORMAT_VERSION);
         return 0;
     }
     static const struct {
