@@ -4,11 +4,11 @@
 
 #include <stddef.h>
 
-#include <mbedtls/aes.h>
 
 #include "apply_journal.h"
 #include "fwd_apply.h"
 #include "fwd_crypto.h"
+#include "fwd_enc.h"
 #include "fwd_model.h"
 
 /* The fuzzing bypass of the signature check (FORMAT.md, "Refusals"): only
@@ -102,7 +102,7 @@ typedef struct fwd_apply_state {
     uint32_t chain_verdict;
 
     /* encryption: the content key exists only as this key schedule */
-    mbedtls_aes_context aes;
+    fwd_aes128_ctx aes;
     uint8_t enc_ready;         /* aes holds the content key */
     uint8_t recipient_found;
     uint32_t recipients_size;  /* bytes of the recipients area as fed; 0 for a plain patch */
@@ -115,7 +115,7 @@ typedef struct fwd_apply_state {
      * (afterwards), which are never needed at the same time. */
     uint8_t payload[FWD_APPLY_MAX_PAYLOAD];
     uint8_t ring[(2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u];
-    /* zstd and mbedTLS lay 8-byte fields in it: aligned to 8 even where the
+    /* zstd lays 8-byte fields in it: aligned to 8 even where the
      * ABI aligns uint64_t to 4 inside structs (i386). */
     _Alignas(8) union {
         uint64_t align;
@@ -145,10 +145,7 @@ enum fwd_phase {
     PHASE_FAILED
 };
 
-/* apply_crypto.c. Between begin and end, mbedTLS allocates from the scratch
- * area on device builds; end with wipe set clears it afterwards. */
-void fwd_mbedtls_heap_begin(fwd_apply_state *ctx);
-void fwd_mbedtls_heap_end(fwd_apply_state *ctx, int wipe);
+/* apply_crypto.c */
 int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                          const uint8_t sig[FWD_SIGNATURE_SIZE]);
 

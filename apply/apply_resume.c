@@ -110,9 +110,9 @@ int fwd_journal_load(fwd_apply_state *ctx, unsigned flags, uint32_t *resume_offs
     const fwd_apply_config *cfg = ctx->cfg;
     *resume_offset = 0;
     ctx->journal_seq = 0;
-    ctx->journal_sector = sector_count(cfg) - 1; /* nothing found: a fresh start takes sector 0 */
     if (cfg->journal_size == 0)
-        return FWD_OK;
+        return FWD_OK; /* no journal: nothing to resume; and no sector count to divide by */
+    ctx->journal_sector = sector_count(cfg) - 1; /* nothing found: a fresh start takes sector 0 */
     fwd_journal_scan best;
     fwd_journal_read(ctx, &best);
     if (best.found) {
