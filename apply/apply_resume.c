@@ -54,8 +54,8 @@ static void resume_finish(fwd_apply_state *ctx, uint32_t *resume_offset)
     *resume_offset = ctx->patch_pos;
 }
 
-/* Resumes from r: FWD_OK with the state set, or a status from storage; *fresh
- * when the record does not fit the patch (start clean instead). */
+/* Resumes from r; *fresh when the record does not fit the patch or the
+ * resume cannot be recorded (start clean instead). */
 static int resume(fwd_apply_state *ctx, const fwd_journal_record *r, uint32_t *resume_offset, int *fresh)
 {
     *fresh = 1;
@@ -73,12 +73,11 @@ static int resume(fwd_apply_state *ctx, const fwd_journal_record *r, uint32_t *r
     /* The journal never holds the content key: unwrap again from the anchored entry. */
     if (ctx->hdr.enc_alg != FWD_ENC_NONE && fwd_enc_resume(ctx, from.patch_offset, from.segment) != FWD_OK)
         return FWD_OK;
-    *fresh = 0;
     fwd_journal_record again = *r;
     again.attempts++; /* counted before any work: a resume that never progresses reaches the cap */
-    int st = fwd_journal_append(ctx, &again);
-    if (st != FWD_OK)
-        return st;
+    if (fwd_journal_append(ctx, &again) != FWD_OK)
+        return FWD_OK; /* a resume that cannot be counted is not made: start clean (a fresh anchor erases) */
+    *fresh = 0;
     ctx->journal_attempts = again.attempts;
     ctx->journal_resume_out = r->resume_out;
     ctx->seg_index = from.segment;
@@ -138,7 +137,7 @@ int fwd_journal_load(fwd_apply_state *ctx, unsigned flags, uint32_t *resume_offs
     default: {
         int fresh;
         st = resume(ctx, &best.rec, resume_offset, &fresh);
-        return st == FWD_OK && fresh ? start_clean(ctx) : st;
+        return fresh ? start_clean(ctx) : st;
     }
     }
 }

@@ -126,16 +126,18 @@ typedef struct fwd_apply_info {
     uint32_t segment_count;
     uint32_t out_done;        /* bank B bytes rebuilt so far */
     uint32_t new_size;
-    /* Flash erases (bank B and journal) since fwd_apply_init. Bounded per
-     * attempt, whatever the transport feeds, by the bank B sectors of the
-     * image plus FWD_APPLY_JOURNAL_ERASES_MAX(journal sectors). */
+    /* Flash erases (bank B and journal) since fwd_apply_init: at most
+     * FWD_APPLY_ERASES_MAX per attempt, whatever the transport feeds. */
     uint32_t erases;
     uint8_t fuzzing_unsafe;   /* 1: this library was built to skip the signature check (fuzzing only) */
 } fwd_apply_info;
 
-/* Journal erases one attempt can make: a fresh anchor tries every sector
- * once, and one roll to a new sector may try every sector once more. */
-#define FWD_APPLY_JOURNAL_ERASES_MAX(sectors) (2u * (sectors))
+/* Erases one attempt (init to finish) can make: each of the image's B bank B
+ * sectors once (only for output of a segment that matched the chain), and
+ * each of the J journal sectors once per anchor written. Anchors: one fresh,
+ * plus one per full sector of records, with at most B + 2 records (a resume,
+ * a checkpoint per bank B sector, the end) at S record slots per sector. */
+#define FWD_APPLY_ERASES_MAX(B, J, S) ((B) + (J) * (2u + ((B) + 2u) / (S)))
 
 /* RAM. The context is all the applier's state; its size, fixed at compile
  * time, is what the device pays besides the stack:

@@ -361,6 +361,14 @@ static void mode_matrix(const tl_buf *a, const tl_buf *b)
                                .setup = give_device_key };
             tl_powercut_result r = tl_powercut_run(&pc);
             CHECK(r.exact == r.cuts && r.bricked == 0 && r.locked_out == 0, "mode %s, %s", modes[m].name, name);
+            uint32_t pu = modes[m].prog_unit, anchor = (FWD_JA_ENC_BYTES + pu - 1) / pu * pu,
+                     slot = (FWD_JR_BYTES + pu - 1) / pu * pu;
+            uint32_t bound = FWD_APPLY_ERASES_MAX((uint32_t)(b->n + 4095) / 4096, 2u, (4096 - anchor) / slot);
+            CHECK(r.max_attempt_erases <= bound, "mode %s, %s: %u erases in one attempt, bound %u", modes[m].name,
+                  name, r.max_attempt_erases, bound);
+            if (m == 0 && p == 0)
+                printf("erase bound per attempt for the synthetic pair: FWD_APPLY_ERASES_MAX(12, 2, S) = %u at "
+                       "program unit 4\n", bound);
         }
     free(plain.p);
     free(model.p);

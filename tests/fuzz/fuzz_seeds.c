@@ -203,6 +203,10 @@ int main(int argc, char **argv)
             journal_seed(geos[g], 1 + ops * k / 13, (nor_cut_mode)(k % 3), 0, 0);
         journal_seed(geos[g], ops / 2, NOR_CUT_TORN, 1, ops / 3);
         journal_seed(geos[g], ops / 4, NOR_CUT_AFTER, 6, ops / 5);
+        /* the same journals on flash with ECC errors and unstable bits */
+        journal_seed(geos[g] | FZJ_ECC, 1 + ops * 5 / 13, NOR_CUT_TORN, 0, 0);
+        journal_seed(geos[g] | FZJ_UNSTABLE, 1 + ops * 7 / 13, NOR_CUT_TORN, 0, 0);
+        journal_seed(geos[g] | FZJ_ECC | FZJ_UNSTABLE, ops / 2, NOR_CUT_TORN, 1, ops / 3);
     }
 
     /* roundtrip: synthetic pairs, raw and as edit scripts */
