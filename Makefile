@@ -3,12 +3,13 @@ CC      ?= cc
 BUILD   ?= build
 CSTD     = -std=c11 -Wall -Wextra -Werror
 OPT     ?= -O2 -g
-CFLAGS  += $(CSTD) $(OPT) -Icommon -Iapply -Igen -Isim
+CFLAGS  += $(CSTD) $(OPT) -Icommon -Iapply -Iboot -Igen -Isim
 LDLIBS   = -lzstd -lmbedcrypto -ldivsufsort
 PREFIX  ?= /usr/local
 
 COMMON_SRC = $(wildcard common/*.c)
 APPLY_SRC  = $(wildcard apply/*.c)
+BOOT_SRC   = $(wildcard boot/*.c)
 GEN_SRC    = $(wildcard gen/*.c)
 SIM_SRC    = $(wildcard sim/*.c)
 CLI_SRC    = $(wildcard cli/*.c)
@@ -19,12 +20,13 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB_APPLY = $(BUILD)/libfwdapply.a
 LIB_GEN   = $(BUILD)/libfwdgen.a
+LIB_BOOT  = $(BUILD)/libfwdboot.a
 CLI       = $(BUILD)/fwdelta
 TESTS     = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all setup test test-run demo install clean
 .SECONDARY:
-all: $(CLI) $(LIB_APPLY) $(LIB_GEN)
+all: $(CLI) $(LIB_APPLY) $(LIB_GEN) $(LIB_BOOT)
 
 setup:
 	@./scripts/setup.sh build
@@ -37,13 +39,17 @@ $(LIB_APPLY): $(call obj,$(COMMON_SRC) $(APPLY_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(LIB_GEN): $(call obj,$(COMMON_SRC) $(GEN_SRC))
 	@rm -f $@; ar rcs $@ $^
+# The boot module (boot/fwd_boot.h) links after the applier library, which
+# carries common/.
+$(LIB_BOOT): $(call obj,$(BOOT_SRC))
+	@rm -f $@; ar rcs $@ $^
 $(BUILD)/libfwdsim.a: $(call obj,$(SIM_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 $(CLI): $(call obj,$(CLI_SRC)) $(BUILD)/libfwdsim.a $(LIB_GEN) $(LIB_APPLY)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/%.c $(TEST_LIB)) $(BUILD)/libfwdsim.a $(LIB_GEN) $(LIB_APPLY)
+$(BUILD)/tests/%: $(call obj,tests/%.c $(TEST_LIB)) $(BUILD)/libfwdsim.a $(LIB_BOOT) $(LIB_GEN) $(LIB_APPLY)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -65,8 +71,8 @@ demo:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fwdelta $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 apply/fwd_apply.h gen/fwd_gen.h common/fwd_format.h common/fwd_status.h $(DESTDIR)$(PREFIX)/include/fwdelta/
-	install -m 644 $(LIB_APPLY) $(LIB_GEN) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 apply/fwd_apply.h boot/fwd_boot.h gen/fwd_gen.h common/fwd_format.h common/fwd_status.h $(DESTDIR)$(PREFIX)/include/fwdelta/
+	install -m 644 $(LIB_APPLY) $(LIB_GEN) $(LIB_BOOT) $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/fwdelta.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fwdelta.pc
 
 clean:

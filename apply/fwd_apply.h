@@ -27,7 +27,7 @@
 /* The interface version: changes whenever a program must be rebuilt against
  * this header (a field, a flag or a context rule). fwd_apply_init refuses a
  * caller compiled against another (FWD_ERR_BUILD_MISMATCH). */
-#define FWD_APPLY_API_VERSION 3u
+#define FWD_APPLY_API_VERSION 4u
 
 /* Compile-time capacities. The defaults suit a host; a device build sets them
  * to what it can afford, and patches that need more are refused with
@@ -112,6 +112,8 @@ typedef struct fwd_apply_info {
     uint32_t segment_count;
     uint32_t out_done;        /* bank B bytes rebuilt so far */
     uint32_t new_size;
+    uint32_t security_version; /* of the image being installed (signed header) */
+    uint8_t new_sha256[FWD_HASH_SIZE]; /* its signed hash: what bank B holds after finish */
 } fwd_apply_info;
 
 /* RAM. The context is all the applier's state; its size, fixed at compile
