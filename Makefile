@@ -78,8 +78,9 @@ install: all
 clean:
 	rm -rf build build-san build-device build-fuzz
 
-# Workstreams with their own rules: the device build (issue 5), benchmarks
-# (issue 6) and fuzzing (issue 7).
+# Workstreams with their own rules: the device build (issue 5), the boot demo
+# (issue 15), benchmarks (issue 6) and fuzzing (issue 7).
 -include device/device.mk
+-include device/boot/boot.mk
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk

@@ -11,7 +11,7 @@ dir=$(cd "$dir" && pwd)
 
 fetch() { # fetch NAME SOURCE-PACKAGE BINARY-PACKAGE
   name=$1 src=$2 bin=$3
-  ver=$(dpkg-query -W -f='${Version}' "$bin" 2>/dev/null) || ver=""
+  ver=$(dpkg-query -W -f='${Version}\n' "$bin" 2>/dev/null | head -n 1) || ver=""
   [ -n "$ver" ] || { echo "fetch_src: $bin is not installed (run ./scripts/setup.sh device)" >&2; exit 1; }
   if [ -f "$dir/$name/.fwd-version" ] && [ "$(cat "$dir/$name/.fwd-version")" = "$src=$ver" ]; then
     return 0
