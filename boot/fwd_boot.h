@@ -13,7 +13,7 @@
  *   from                  event                                  to                                        who
  *   --------------------  -------------------------------------  ----------------------------------------  ------------
  *   (empty store)         fwd_boot_provision(X, manifest)        X CONFIRMED, known-good X, floor = sv(X)   factory
- *   NONE/REFUSED          fwd_boot_request_trial(X, prefix)      X PENDING(attempts = max_attempts)         application
+ *   any but known-good    fwd_boot_request_trial(X, prefix)      X PENDING(attempts = max_attempts)         application
  *   PENDING/TRIAL(k > 0)  select: X verifies                     X TRIAL(k - 1), then activate X, boot X    bootloader
  *   PENDING/TRIAL(k > 0)  select: X fails a check                X REFUSED(reason), boot known-good         bootloader
  *   TRIAL(0)              select: X never confirmed              X REFUSED(FWD_ERR_TRIAL_EXPIRED), revert   bootloader
@@ -42,6 +42,13 @@
  *
  * The application learns the slot it runs from (to confirm it) from the
  * bootloader: a no-init RAM word, a register at the jump, or its link address.
+ * It starts an update only from a confirmed image: while it runs on trial,
+ * the other slot is the known-good fallback.
+ *
+ * fwd_boot_select and fwd_boot_provision verify an ECDSA signature; on a
+ * device build mbedTLS allocates for it, so point it at a static pool first
+ * (mbedtls_memory_buffer_alloc_init). docs/BOOT.md has the record layout,
+ * the PSA Firmware Update mapping and the MCUboot hand-off.
  */
 #ifndef FWD_BOOT_H
 #define FWD_BOOT_H
