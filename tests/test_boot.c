@@ -26,6 +26,8 @@ typedef struct board {
     uint32_t fail_prog_sector;  /* UINT32_MAX: none */
     uint32_t fail_erase_sector; /* UINT32_MAX: none */
     uint32_t slot_writes;       /* the module must never write a slot */
+    uint32_t stuck_off;         /* UINT32_MAX: none; a state byte with stuck cells */
+    uint8_t stuck_zero, stuck_one; /* bits that read 0 (never erase) / 1 (never program) there */
 } board;
 
 static int b_read(void *user, fwd_boot_area area, uint32_t off, void *buf, uint32_t len)
@@ -39,7 +41,12 @@ static int b_read(void *user, fwd_boot_area area, uint32_t off, void *buf, uint3
     }
     if (b->fail_read_off != UINT32_MAX && off <= b->fail_read_off && b->fail_read_off < off + len)
         return -1;
-    return sim_read(&b->nor, FWD_AREA_JOURNAL, off, buf, len);
+    int r = sim_read(&b->nor, FWD_AREA_JOURNAL, off, buf, len);
+    if (r == 0 && off <= b->stuck_off && b->stuck_off < off + len) {
+        uint8_t *p = (uint8_t *)buf + (b->stuck_off - off);
+        *p = (uint8_t)((*p & ~b->stuck_zero) | b->stuck_one);
+    }
+    return r;
 }
 
 static int b_prog(void *user, fwd_boot_area area, uint32_t off, const void *buf, uint32_t len)
@@ -105,7 +112,7 @@ static void board_init(board *b, uint32_t prog_unit, int with_counter)
     }
     if (nor_init(&b->nor.journal, 2 * STATE_SECTOR, STATE_SECTOR, prog_unit) != 0)
         abort();
-    b->fail_read_off = b->fail_prog_sector = b->fail_erase_sector = UINT32_MAX;
+    b->fail_read_off = b->fail_prog_sector = b->fail_erase_sector = b->stuck_off = UINT32_MAX;
     b->activated = -1;
     memcpy(b->keys[0], tl_pubkey(), 65);
     b->cfg = (fwd_boot_config){ .read = b_read, .prog = b_prog, .erase = b_erase, .activate = b_activate,
@@ -477,6 +484,23 @@ static void test_store_faults(void)
         CHECK(fwd_boot_init(&boot, &b.cfg) == FWD_OK && boot.st.seq == before, "old state in force");
 
     board_free(&b);
+
+    /* Stuck cells where the next record goes: a bit that never erases makes
+     * the slot look unerased, one that never programs fails the read-back;
+     * either way the record lands elsewhere and the state is right. */
+    for (int zero = 0; zero < 2; zero++) {
+        board_init(&b, 8, 0);
+        provisioned(&b);
+        put(&b, 1, &v2);
+        b.stuck_off = FWD_BOOT_RECORD_SIZE + (zero ? 300u : 700u); /* second record slot; 700 is a zero byte */
+        b.stuck_zero = zero ? 0x10 : 0;
+        b.stuck_one = zero ? 0 : 0x01;
+        CHECK_STATUS(fwd_boot_request_trial(&boot, 1, v2.manifest), FWD_OK, "request over stuck cells");
+        CHECK(boot.head != FWD_BOOT_RECORD_SIZE, "stuck-at-%d: the record went elsewhere (at %u)", zero ? 0 : 1,
+              boot.head);
+        CHECK(reboot(&b, &why) == 1 && b.nor.journal.violations == 0, "stuck-at-%d: v2 on trial", zero ? 0 : 1);
+        board_free(&b);
+    }
     test_torn_then_stable(1);
     test_torn_then_stable(4);
 }
