@@ -280,6 +280,7 @@ static void test_transitions(void)
     b.slot[1][7] ^= 0x80;
     CHECK(reboot(&b, &why) == 1, "repaired: v2 boots again");
     CHECK(b.slot_writes == 0 && b.nor.journal.violations == 0, "no slot write, no NOR rule broken");
+    free(v4.bytes.p);
     board_free(&b);
 }
 
@@ -794,5 +795,8 @@ int main(void)
     test_flow_with_applier();
     test_powercuts();
     printf("boot: context %zu bytes (fwd_boot_ctx)\n", sizeof(fwd_boot_ctx));
+    const image *all[] = { &v1, &v2, &v3_low, &v_other_product, &v_other_key };
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        free(all[i]->bytes.p);
     return tl_finish();
 }
