@@ -4,10 +4,10 @@
 
 #include <stddef.h>
 
-#include <mbedtls/aes.h>
 
 #include "fwd_apply.h"
 #include "fwd_crypto.h"
+#include "fwd_enc.h"
 #include "fwd_model.h"
 
 /* The applier's state, laid in the caller's fwd_apply_ctx storage (checked
@@ -80,7 +80,7 @@ typedef struct fwd_apply_state {
     uint8_t journal_done;      /* the journal already records this apply as finished */
 
     /* encryption: the content key exists only as this key schedule */
-    mbedtls_aes_context aes;
+    fwd_aes128_ctx aes;
     uint8_t enc_ready;         /* aes holds the content key */
     uint8_t recipient_found;
     uint32_t recipients_size;  /* bytes of the recipients area as fed; 0 for a plain patch */
@@ -119,10 +119,7 @@ enum fwd_phase {
     PHASE_FAILED
 };
 
-/* apply_crypto.c. Between begin and end, mbedTLS allocates from the scratch
- * area on device builds; end with wipe set clears it afterwards. */
-void fwd_mbedtls_heap_begin(fwd_apply_state *ctx);
-void fwd_mbedtls_heap_end(fwd_apply_state *ctx, int wipe);
+/* apply_crypto.c */
 int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                          const uint8_t sig[FWD_SIGNATURE_SIZE]);
 

@@ -64,8 +64,22 @@ typedef enum fwd_area {
 
 typedef struct fwd_apply_config {
     /* Flash callbacks: return 0 on success, anything else on failure.
-     * Offsets are relative to the start of the area. prog and erase are never
-     * called with FWD_AREA_OLD. */
+     * Offsets are relative to the start of the area; buffers have no
+     * alignment guarantee (copy through an aligned buffer if the flash
+     * driver needs one). Erased flash reads 0xFF.
+     *
+     * read: any offset, len <= 4096. On ECC flash a read of a double word
+     *   whose program or erase was interrupted raises an ECC error: read must
+     *   then return non-zero, not fault. Integrators usually read through the
+     *   vendor HAL (which reports the ECC flag), or let the NMI/bus-fault
+     *   handler note the ECC flag (STM32: FLASH_ECCR.ECCD) and skip the load,
+     *   then check that note after the copy. The applier treats an unreadable
+     *   journal slot as invalid, and an unreadable bank as FWD_ERR_FLASH_IO.
+     * prog: off and len are multiples of prog_size, len <= 512; the range
+     *   is erased (each byte programmed at most once between erases). Never
+     *   called with FWD_AREA_OLD.
+     * erase: exactly one erase sector (sector_size(), block_size, or
+     *   journal_sector_size). Never called with FWD_AREA_OLD. */
     int (*read)(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len);
     int (*prog)(void *user, fwd_area area, uint32_t off, const void *buf, uint32_t len);
     int (*erase)(void *user, fwd_area area, uint32_t off, uint32_t len);
@@ -173,7 +187,11 @@ fwd_status fwd_apply_init_build(fwd_apply_ctx *ctx, const fwd_apply_build *build
     fwd_apply_init_build((ctx), &(const fwd_apply_build)FWD_APPLY_BUILD_INIT, (cfg), (flags), (resume_offset))
 
 /* Consumes len bytes of the patch. Returns FWD_OK or an error; after an error
- * every call returns that error until the next fwd_apply_init. */
+ * every call returns that error until the next fwd_apply_init.
+ * Work per call: copying and hashing the bytes, plus, for each segment the
+ * bytes complete, decoding it and erasing, programming and reading back its
+ * output: at most max_segment_blocks blocks (a bound in the signed header;
+ * 256 x 4 KiB by default). Feed small chunks to bound the time per call. */
 fwd_status fwd_apply_feed(fwd_apply_ctx *ctx, const void *data, size_t len);
 
 /* Ends the apply: FWD_OK only when every segment was applied and bank B

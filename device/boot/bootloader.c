@@ -3,15 +3,11 @@
  * the execution area (activation) and jumps to it. */
 #include <string.h>
 
-#include <mbedtls/memory_buffer_alloc.h>
-
 #include "demo.h"
 #include "semihost.h"
 #include "stack.h"
 
 static fwd_boot_ctx boot;
-/* mbedTLS allocates during ECDSA verification; this is its whole heap. */
-static unsigned char verify_pool[6144];
 
 /* The single-execution-slot pattern: copy the slot's image where images run
  * and check the copy before anything jumps to it. */
@@ -60,7 +56,6 @@ int main(void)
 {
     demo_init(0);
     demo_flash_load();
-    mbedtls_memory_buffer_alloc_init(verify_pool, sizeof(verify_pool));
     demo_boot_cfg.activate = activate;
     fwd_status st = fwd_boot_init(&boot, &demo_boot_cfg);
     if (st == FWD_OK && !fwd_boot_has_state(&boot))
@@ -84,6 +79,5 @@ int main(void)
     volatile uint32_t *handoff = (volatile uint32_t *)DEMO_HANDOFF;
     handoff[0] = DEMO_HANDOFF_MAGIC;
     handoff[1] = slot;
-    mbedtls_memory_buffer_alloc_free();
     jump(DEMO_EXEC);
 }

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include <mbedtls/memory_buffer_alloc.h>
+
 #include "fw_pubkey.h"
 #include "semihost.h"
 
@@ -13,6 +15,9 @@ demo_run demo_params;
 fwd_boot_config demo_boot_cfg;
 static uint32_t state_writes, cut_at;
 static unsigned apply_running;
+/* mbedTLS's heap (docs/PORTING.md): ECDSA verification allocates from it,
+ * in the bootloader (verified boot) and in the application (the applier). */
+static unsigned char mbedtls_pool[3072] __attribute__((aligned(8)));
 
 static uint32_t parse_num(const char **p)
 {
@@ -141,6 +146,7 @@ void demo_init(int app)
         demo_params.mode = *p == 't' ? 't' : 'b';
     }
     cut_at = app ? demo_params.app_cut : demo_params.boot_cut;
+    mbedtls_memory_buffer_alloc_init(mbedtls_pool, sizeof(mbedtls_pool));
     demo_boot_cfg = (fwd_boot_config){ .read = b_read, .prog = b_prog, .erase = b_erase,
                                        .slot_size = DEMO_SLOT_SIZE, .state_size = DEMO_STATE_SIZE,
                                        .state_sector_size = DEMO_SECTOR, .pubkeys = fw_pubkeys,
