@@ -17,7 +17,7 @@ static uint32_t state_writes, cut_at;
 static unsigned apply_running;
 /* mbedTLS's heap (docs/PORTING.md): ECDSA verification allocates from it,
  * in the bootloader (verified boot) and in the application (the applier). */
-static unsigned char mbedtls_pool[3072] __attribute__((aligned(8)));
+static unsigned char mbedtls_pool[4096] __attribute__((aligned(8)));
 
 static uint32_t parse_num(const char **p)
 {
