@@ -92,15 +92,20 @@ static uint8_t *boot_area(fwd_boot_area area, uint32_t *size)
     return (uint8_t *)(area == FWD_BOOT_AREA_STATE ? DEMO_STATE : DEMO_SLOT(area));
 }
 
+static int region_read(const uint8_t *mem, uint32_t size, uint32_t off, void *buf, uint32_t len)
+{
+    if (off > size || len > size - off)
+        return -1;
+    memcpy(buf, mem + off, len);
+    return 0;
+}
+
 static int b_read(void *user, fwd_boot_area area, uint32_t off, void *buf, uint32_t len)
 {
     (void)user;
     uint32_t size;
     const uint8_t *mem = boot_area(area, &size);
-    if (off > size || len > size - off)
-        return -1;
-    memcpy(buf, mem + off, len);
-    return 0;
+    return region_read(mem, size, off, buf, len);
 }
 
 static int b_prog(void *user, fwd_boot_area area, uint32_t off, const void *buf, uint32_t len)
@@ -169,10 +174,7 @@ static int a_read(void *user, fwd_area area, uint32_t off, void *buf, uint32_t l
     (void)user;
     uint32_t size;
     const uint8_t *mem = apply_area(area, &size);
-    if (off > size || len > size - off)
-        return -1;
-    memcpy(buf, mem + off, len);
-    return 0;
+    return region_read(mem, size, off, buf, len);
 }
 
 uint32_t demo_apply_writes;
