@@ -29,7 +29,7 @@
  *
  * Activation (the `activate` callback, called by fwd_boot_select just before
  * it returns the slot to jump to) covers three kinds of parts:
- *   - dual-bank with a bank-swap bit (STM32 BFB2/SWAP_BANK, nRF91 ...): set the
+ *   - dual-bank with a bank-swap bit (STM32 dual-bank parts, BFB2/SWAP_BANK): set the
  *     bit so that slot X is mapped at the execution address; the images are
  *     linked for that one address.
  *   - XIP from either slot (QSPI remap, MCUboot direct-xip style): select the
@@ -37,7 +37,7 @@
  *     for its own slot, so the generator diffs slot-linked images.
  *   - a single execution slot (internal flash runs one image; slots live in
  *     external flash): copy slot X's first new_size bytes into the execution
- *     area and verify the copy (the manifest's new_sha256) before jumping;
+ *     area and check the copy (against the slot, or new_sha256) before jumping;
  *     the slot, not the execution area, stays the image of record.
  *
  * The application learns the slot it runs from (to confirm it) from the
