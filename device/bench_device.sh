@@ -49,7 +49,7 @@ for p in $pairs; do
     }
   done
   for w in 11 12; do
-    "$cli" diff --key "$devb/keys/k.pem" --window-log $w "$o" "$n" -o "$work/$id-w$w.fwd" 2>/dev/null
+    "$cli" diff -f --key "$devb/keys/k.pem" --window-log $w "$o" "$n" -o "$work/$id-w$w.fwd" 2>/dev/null
   done
 done
 first=${pairs# }; first=${first%%:*}

@@ -16,7 +16,7 @@ if [ "$(size "$old")" -gt $bank_max ] || [ "$(size "$new")" -gt $bank_max ]; the
   exit 2
 fi
 product=$(sed -n 's/^#define QP_PRODUCT *"\(.*\)".*/\1/p' device/fw/qemu_params.h)
-"$cli" diff --key "$devb/keys/k.pem" --product "$product" "$old" "$new" -o "$work/patch.fwd" 2>"$work/diff.log" || {
+"$cli" diff -f --key "$devb/keys/k.pem" --product "$product" "$old" "$new" -o "$work/patch.fwd" 2>"$work/diff.log" || {
   cat "$work/diff.log" >&2
   exit 2
 }
