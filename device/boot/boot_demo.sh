@@ -16,7 +16,7 @@ flash_size=$((0x46000)) # DEMO_FLASH_SIZE
 mkdir -p "$out"
 : >"$out/empty"
 sign() { # OLD NEW SECURITY_VERSION OUT
-  "$cli" diff --key "$key" --product "$product" --security-version "$3" "$1" "$2" -o "$4" >/dev/null 2>"$4.log" || {
+  "$cli" diff -f --key "$key" --product "$product" --security-version "$3" "$1" "$2" -o "$4" >/dev/null 2>"$4.log" || {
     cat "$4.log" >&2
     exit 2
   }

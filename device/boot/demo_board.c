@@ -8,7 +8,7 @@
 
 #include <mbedtls/memory_buffer_alloc.h>
 
-#include "fw_pubkey.h"
+#include "fw_pubkey.h" /* fwdelta key pub --c (device.mk) */
 #include "semihost.h"
 
 demo_run demo_params;
@@ -154,8 +154,8 @@ void demo_init(int app)
     mbedtls_memory_buffer_alloc_init(mbedtls_pool, sizeof(mbedtls_pool));
     demo_boot_cfg = (fwd_boot_config){ .read = b_read, .prog = b_prog, .erase = b_erase,
                                        .slot_size = DEMO_SLOT_SIZE, .state_size = DEMO_STATE_SIZE,
-                                       .state_sector_size = DEMO_SECTOR, .pubkeys = fw_pubkeys,
-                                       .pubkey_count = sizeof(fw_pubkeys) / sizeof(fw_pubkeys[0]),
+                                       .state_sector_size = DEMO_SECTOR, .pubkeys = &fw_pubkey,
+                                       .pubkey_count = 1,
                                        .max_attempts = 3 };
     memcpy(demo_boot_cfg.product_id, DEMO_PRODUCT, sizeof(DEMO_PRODUCT) - 1);
 }
@@ -207,6 +207,6 @@ void demo_apply_config(fwd_apply_config *cfg, unsigned running_slot)
                                .old_bank_size = DEMO_SLOT_SIZE, .new_bank_size = DEMO_SLOT_SIZE,
                                .block_size = DEMO_SECTOR, .prog_size = DEMO_PROG_UNIT,
                                .journal_size = DEMO_JOURNAL_SIZE, .journal_sector_size = DEMO_SECTOR,
-                               .pubkeys = fw_pubkeys, .pubkey_count = sizeof(fw_pubkeys) / sizeof(fw_pubkeys[0]) };
+                               .pubkeys = &fw_pubkey, .pubkey_count = 1 };
     memcpy(cfg->product_id, DEMO_PRODUCT, sizeof(DEMO_PRODUCT) - 1);
 }
