@@ -48,7 +48,8 @@
     X(FWD_ERR_SLOT_HASH,           -41, "slot image does not hash to its manifest's new_sha256") \
     X(FWD_ERR_TRIAL_EXPIRED,       -42, "trial image was never confirmed; reverted") \
     X(FWD_ERR_BOOT_STATE,          -43, "boot state area cannot be written") \
-    X(FWD_ERR_COUNTER,             -44, "hardware security counter cannot be read or raised")
+    X(FWD_ERR_COUNTER,             -44, "hardware security counter cannot be read or raised") \
+    X(FWD_ERR_CRYPTO_HEAP,         -45, "the crypto library ran out of heap (give mbedTLS a larger pool)")
 
 typedef enum fwd_status {
 #define FWD_STATUS_ENUM(name, value, text) name = value,
