@@ -14,33 +14,50 @@
 #define NEW_MATCH_MARGIN 6 /* a match starts a new copy when it beats the current alignment by more */
 #define EXTEND_WEIGHT 3    /* extensions keep going while matches * EXTEND_WEIGHT outweigh their length */
 
-static uint32_t match_len(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn)
+/* Length of the common prefix of a and b, at most n. Words first: long
+ * matches are the common case and were this stage's main cost. */
+static uint32_t common_prefix(const uint8_t *a, const uint8_t *b, uint32_t n)
 {
-    uint32_t n = an < bn ? an : bn, i = 0;
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
+    }
     while (i < n && a[i] == b[i])
         i++;
     return i;
 }
 
-/* Longest match of new_img[0..new_len) among the suffixes of old (binary
- * search over the suffix array). */
+/* Longest match of s[0..s_len) among the suffixes of old (binary search over
+ * the suffix array). Every suffix between two that share k bytes with s
+ * shares them too, so each comparison starts after the smaller of the two
+ * bounds' common prefixes; the result is the plain binary search's. */
 static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_t old_len, const uint8_t *s,
-                          uint32_t s_len, uint32_t *pos)
+                              uint32_t s_len, uint32_t *pos)
 {
     uint32_t lo = 0, hi = old_len - 1;
+    uint32_t n_lo = old_len - (uint32_t)sa[lo], n_hi = old_len - (uint32_t)sa[hi];
+    uint32_t l_lo = common_prefix(old_img + sa[lo], s, n_lo < s_len ? n_lo : s_len);
+    uint32_t l_hi = common_prefix(old_img + sa[hi], s, n_hi < s_len ? n_hi : s_len);
     while (hi - lo >= 2) {
         uint32_t mid = lo + (hi - lo) / 2;
         uint32_t off = (uint32_t)sa[mid];
         uint32_t n = old_len - off < s_len ? old_len - off : s_len;
-        if (memcmp(old_img + off, s, n) < 0)
+        uint32_t k = l_lo < l_hi ? l_lo : l_hi;
+        uint32_t l = k + common_prefix(old_img + off + k, s + k, n - k);
+        if (l < n && old_img[off + l] < s[l]) {
             lo = mid;
-        else
+            l_lo = l;
+        } else {
             hi = mid;
+            l_hi = l;
+        }
     }
-    uint32_t a = match_len(old_img + sa[lo], old_len - (uint32_t)sa[lo], s, s_len);
-    uint32_t b = match_len(old_img + sa[hi], old_len - (uint32_t)sa[hi], s, s_len);
-    *pos = (uint32_t)(a >= b ? sa[lo] : sa[hi]);
-    return a >= b ? a : b;
+    *pos = (uint32_t)(l_lo >= l_hi ? sa[lo] : sa[hi]);
+    return l_lo >= l_hi ? l_lo : l_hi;
 }
 
 static int push(gen_ops *ops, uint8_t kind, uint32_t new_off, uint32_t len, uint32_t old_off)
