@@ -159,8 +159,8 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
         last_scan = scan - lenb;
         last_pos = pos - lenb;
         last_offset = (int64_t)pos - scan;
-        if (opt->progress && (ops->n & 1023) == 0)
-            opt->progress(opt->progress_user, "matching", scan, new_len);
+        if ((ops->n & 1023) == 0)
+            gen_progress(opt, "matching", scan, new_len);
     }
     free(sa);
     return st;

@@ -181,6 +181,7 @@ typedef struct fit {
     uint8_t *switched;  /* per group, a bit per state: entered by a switch */
     uint16_t *argmin;   /* per group, the cheapest state before it */
     uint64_t *best, *cnt;
+    uint64_t final_cost; /* the cheapest path's cost, entries included */
 } fit;
 
 static int by_shift(const void *a, const void *b)
@@ -328,6 +329,7 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = 0;
     }
+    f->final_cost = f->best[bmin];
     uint32_t n = 0, s = bmin;
     for (size_t j = f->ng; j-- > 0;) {
         if (f->switched[j * row + s / 8] & (1u << (s % 8))) {
@@ -347,8 +349,22 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
     return n;
 }
 
+/* The cost of the map with no entry: every observation shift 0 mispredicts. */
+static uint64_t zero_cost(const fit *f)
+{
+    uint64_t c = 0;
+    for (size_t j = 0; j < f->ng; j++) {
+        const obs_group *g = &f->g[j];
+        c += g->total;
+        for (uint32_t i = 0; i < g->count; i++)
+            if (f->h[g->first + i].shift_index == f->zero)
+                c -= f->h[g->first + i].n;
+    }
+    return c;
+}
+
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
-                  uint8_t arch, fwd_model *m)
+                  uint8_t arch, fwd_model *m, gen_fit_gain *gain)
 {
     pairs p = { 0 };
     fit f = { 0 };
@@ -369,6 +385,8 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     uint32_t n = FWD_MODEL_MAX_ENTRIES + 1;
     for (uint64_t cost = ENTRY_COST; n > FWD_MODEL_MAX_ENTRIES; cost += cost / 2 + 1)
         n = viterbi(&f, cost, m);
+    if (gain)
+        *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, p.n }; /* the empty map is a path: never negative */
     m->n = n;
     m->flags = FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS;
     m->arch = arch;
