@@ -13,6 +13,12 @@
  * bsdiff's own 8 and 1/2 give 6.63 %, these 6.56 %. */
 #define NEW_MATCH_MARGIN 6 /* a match starts a new copy when it beats the current alignment by more */
 #define EXTEND_WEIGHT 3    /* extensions keep going while matches * EXTEND_WEIGHT outweigh their length */
+/* Steps between searches while no match wins (measured: the corpus sizes
+ * move by -0.2 .. +0.04 %; unrelated 16 MiB images 228 s -> 5.6 s, a
+ * repeated 4 KiB block 52 s -> 14 s). */
+#define SKIP_AFTER 128   /* searches without a winning match before the step grows by one */
+#define SKIP_LEN_DIV 16  /* a losing match of length L adds L / 16: its tail would lose too */
+#define SKIP_MAX 64      /* largest step */
 
 /* Length of the common prefix of a and b, at most n. Words first: long
  * matches are the common case and were this stage's main cost. */
@@ -92,8 +98,8 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
     int64_t last_offset = 0; /* old position minus new position of the previous match */
     while (scan < new_len && st == FWD_OK) {
         int64_t old_score = 0; /* may dip below 0, as in bsdiff */
-        uint32_t scsc = scan += len;
-        for (; scan < new_len; scan++) {
+        uint32_t scsc = scan += len, searched = 0;
+        while (scan < new_len) {
             len = suffix_search(sa, old_img, old_len, new_img + scan, new_len - scan, &pos);
             for (; scsc < scan + len; scsc++) {
                 int64_t o = scsc + last_offset;
@@ -104,9 +110,18 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
              * not, or clearly better than continuing the previous alignment. */
             if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + NEW_MATCH_MARGIN)
                 break;
-            int64_t o = scan + last_offset;
-            if (o >= 0 && o < old_len && old_img[o] == new_img[scan])
-                old_score--;
+            /* The longer no match wins, the further the next search: bounded
+             * work per byte on unrelated or repetitive data, where each
+             * search costs a binary search (and a long compare). A match
+             * found late is extended backwards over what was skipped. */
+            uint32_t step = 1 + ++searched / SKIP_AFTER + len / SKIP_LEN_DIV;
+            uint32_t next = step > SKIP_MAX ? scan + SKIP_MAX : scan + step;
+            for (next = next < new_len ? next : new_len; scan < next; scan++) {
+                int64_t o = scan + last_offset; /* leaves the previous alignment's window */
+                if (scan < scsc && o >= 0 && o < old_len && old_img[o] == new_img[scan])
+                    old_score--;
+            }
+            scsc = scsc > scan ? scsc : scan;
         }
         if ((int64_t)len == old_score && scan != new_len)
             continue;
