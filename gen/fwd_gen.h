@@ -29,7 +29,7 @@ typedef struct fwd_gen_options {
     uint32_t load_address;        /* address the images run at (model only) */
     /* Threads: 1 builds the candidates one after the other; 0 (default) or
      * more, the plain candidate beside the model's. The patch is the same. */
-    unsigned threads;
+    uint32_t threads;
     /* Called now and then during long work, from one thread at a time, for
      * each stage: suffix sorting, matching, model fitting, encoding; may be
      * NULL. */

@@ -19,6 +19,11 @@
 #define SKIP_AFTER 128   /* searches without a winning match before the step grows by one */
 #define SKIP_LEN_DIV 16  /* a losing match of length L adds L / 16: its tail would lose too */
 #define SKIP_MAX 64      /* largest step */
+/* A backward extension as long as the gap let the next match start where
+ * this one began, so every match re-read the whole gap: 1.3 G byte steps
+ * on a 16 MiB pair. Bounded, each byte is read a bounded number of times
+ * (corpus sizes -0.14 .. +0.20 %). */
+#define BACK_MAX 4096
 
 /* Length of the common prefix of a and b, at most n. Words first: long
  * matches are the common case and were this stage's main cost. */
@@ -88,10 +93,12 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
     if (old_len == 0)
         return push(ops, FWD_OP_INSERT, 0, new_len, 0);
     saidx_t *sa = malloc((size_t)old_len * sizeof(*sa));
+    gen_progress(opt, "suffix sorting", 0, old_len);
     if (!sa || divsufsort(old_img, sa, (saidx_t)old_len) != 0) {
         free(sa);
         return FWD_ERR_INTERNAL;
     }
+    gen_progress(opt, "suffix sorting", old_len, old_len);
     int st = FWD_OK;
     uint32_t scan = 0, len = 0, pos = 0;
     uint32_t last_scan = 0, last_pos = 0;
@@ -142,7 +149,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
         }
         if (scan < new_len) {
             int64_t s = 0, best = 0;
-            for (uint32_t i = 1; scan >= last_scan + i && pos >= i; i++) {
+            for (uint32_t i = 1; scan >= last_scan + i && pos >= i && i <= BACK_MAX; i++) {
                 if (old_img[pos - i] == new_img[scan - i])
                     s++;
                 if (s * EXTEND_WEIGHT - i > best * EXTEND_WEIGHT - lenb) {
