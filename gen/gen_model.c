@@ -60,19 +60,28 @@ uint32_t gen_model_load_address(const uint8_t *img, uint32_t len)
     uint32_t step = 0x1000, scan = len < (1u << 20) ? len : (1u << 20);
     while ((lo_v - first) / step > 1024)
         step *= 2;
+    /* Only odd words that some candidate maps into the image can hit: kept
+     * once (without the Thumb bit), they are a fraction of the words. */
+    uint32_t *ptr = malloc((scan / 4 + 1) * sizeof(*ptr)), n = 0;
+    if (!ptr)
+        return 0;
+    for (uint32_t o = 0; o + 4 <= scan; o += 4) {
+        uint32_t v = fwd_load32(img + o);
+        if ((v & 1) && (uint32_t)(v - 1 - first) < (uint64_t)(lo_v - first) + len)
+            ptr[n++] = v - 1;
+    }
     uint32_t best = first, best_hits = 0;
     for (uint64_t cand = first; cand <= lo_v; cand += step) {
         uint32_t hits = 0;
-        for (uint32_t o = 0; o + 4 <= scan; o += 4) {
-            uint32_t v = fwd_load32(img + o);
-            if ((v & 1) && v - 1 - (uint32_t)cand < len)
-                hits += prologue_at(img, len, v - 1 - (uint32_t)cand);
-        }
+        for (uint32_t i = 0; i < n; i++)
+            if (ptr[i] - (uint32_t)cand < len)
+                hits += prologue_at(img, len, ptr[i] - (uint32_t)cand);
         if (hits > best_hits) {
             best_hits = hits;
             best = (uint32_t)cand;
         }
     }
+    free(ptr);
     return best;
 }
 
