@@ -31,7 +31,7 @@ static const char help[] =
     "  -j N                    threads: 1 builds the candidates one after the other (default 2);\n"
     "                          the patch is the same for any N\n"
     "  --json                  print the result as JSON on stdout\n"
-    "Memory: peak about 4 bytes per input byte (old + new), at most 6, plus a few MiB.\n";
+    "Memory: peak about 5 bytes per input byte (old + new), at most 6, plus a few MiB.\n";
 
 int cmd_diff(int argc, char **argv)
 {

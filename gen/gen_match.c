@@ -24,6 +24,7 @@
  * on a 16 MiB pair. Bounded, each byte is read a bounded number of times
  * (corpus sizes -0.14 .. +0.20 %). */
 #define BACK_MAX 4096
+#define PROGRESS_BYTES (1u << 20)
 
 /* Length of the common prefix of a and b, at most n. Words first: long
  * matches are the common case and were this stage's main cost. */
@@ -101,7 +102,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
     gen_progress(opt, "suffix sorting", old_len, old_len);
     int st = FWD_OK;
     uint32_t scan = 0, len = 0, pos = 0;
-    uint32_t last_scan = 0, last_pos = 0;
+    uint32_t last_scan = 0, last_pos = 0, reported = 0;
     int64_t last_offset = 0; /* old position minus new position of the previous match */
     while (scan < new_len && st == FWD_OK) {
         int64_t old_score = 0; /* may dip below 0, as in bsdiff */
@@ -181,8 +182,10 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
         last_scan = scan - lenb;
         last_pos = pos - lenb;
         last_offset = (int64_t)pos - scan;
-        if ((ops->n & 1023) == 0)
+        if (scan >= reported + PROGRESS_BYTES) { /* by bytes: unrelated data makes few operations */
+            reported = scan;
             gen_progress(opt, "matching", scan, new_len);
+        }
     }
     free(sa);
     return st;
