@@ -304,6 +304,25 @@ static int build_groups(const pairs *p, fit *f)
     return 0;
 }
 
+/* One group's step for every state, eight at a time and without branches
+ * (the fit's inner loop): switch in at cost sw where that is cheaper, then
+ * pay the observations the state's shift mispredicts. */
+static void step_states(fit *f, uint64_t sw, uint32_t total, uint8_t *bits)
+{
+    uint32_t k = f->nshifts;
+    for (uint32_t s0 = 0; s0 < k; s0 += 8) {
+        uint32_t end = s0 + 8 < k ? s0 + 8 : k;
+        unsigned b = 0;
+        for (uint32_t s = s0; s < end; s++) {
+            uint64_t v = f->best[s];
+            unsigned lt = sw < v;
+            b |= lt << (s - s0);
+            f->best[s] = (lt ? sw : v) + total - f->cnt[s];
+        }
+        bits[s0 / 8] = (uint8_t)b;
+    }
+}
+
 /* Viterbi over the groups: state = the shift in force; staying costs the
  * observations a shift mispredicts, switching costs `entry_cost`. Returns the
  * entries of the cheapest path, or FWD_MODEL_MAX_ENTRIES + 1 if there are
@@ -321,20 +340,12 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = f->h[g->first + i].n;
         uint64_t sw = f->best[bmin] + entry_cost;
-        uint8_t *bits = f->switched + j * row;
         f->argmin[j] = (uint16_t)bmin;
-        uint32_t nmin = 0;
-        for (uint32_t s = 0; s < k; s++) {
-            uint64_t v = f->best[s];
-            if (sw < v) {
-                v = sw;
-                bits[s / 8] |= (uint8_t)(1u << (s % 8));
-            }
-            f->best[s] = v + g->total - f->cnt[s];
-            if (f->best[s] < f->best[nmin])
-                nmin = s;
-        }
-        bmin = nmin;
+        step_states(f, sw, g->total, f->switched + j * row);
+        bmin = 0;
+        for (uint32_t s = 1; s < k; s++)
+            if (f->best[s] < f->best[bmin])
+                bmin = s;
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = 0;
     }
