@@ -428,6 +428,34 @@ static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain
     return plain->rc != FWD_OK ? plain->rc : model_out->rc;
 }
 
+/* On incompressible data zstd's frames cost a few bytes per segment over the
+ * stored codec (4096 segments of unrelated 16 MiB images: 48 KiB), so the
+ * plain operations are also stored as they are when zstd gained nothing,
+ * and the smaller patch kept: never more than the stored form. */
+static int prefer_stored(const seg_ctx *c, const fwd_gen_key *key, candidate *pick)
+{
+    if (c->opt->codec != FWD_CODEC_ZSTD || pick->stats.payload_bytes < pick->stats.ops_raw_bytes)
+        return FWD_OK;
+    fwd_gen_options stored = *c->opt;
+    stored.codec = FWD_CODEC_STORED;
+    seg_ctx s = *c;
+    s.opt = &stored;
+    s.mu = (gen_model_use){ 0 };
+    s.raw = (gen_buf){ 0 };
+    candidate alt = { 0 };
+    int rc = build_patch(&s, key, &alt.patch, &alt.len, &alt.stats);
+    free(s.raw.p);
+    if (rc == FWD_OK && alt.len < pick->len) {
+        alt.stats.plain_size = pick->stats.plain_size;
+        alt.stats.model_size = pick->stats.model_size;
+        free(pick->patch);
+        *pick = alt;
+    } else {
+        free(alt.patch);
+    }
+    return rc;
+}
+
 static int sign_patch(const fwd_gen_key *key, uint8_t *patch)
 {
     uint8_t hash[FWD_HASH_SIZE];
@@ -463,6 +491,8 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     candidate *pick = modelled.patch && (!plain.patch || modelled.len < plain.len) ? &modelled : &plain;
     if (rc == FWD_OK && !pick->patch) /* ON was asked for, but no model could be fitted */
         rc = build_patch(&c, key, &pick->patch, &pick->len, &pick->stats);
+    if (rc == FWD_OK)
+        rc = prefer_stored(&c, key, pick);
     fwd_gen_stats stats = pick->stats;
     if (opt->model == FWD_GEN_MODEL_AUTO) {
         stats.plain_size = plain.len;
