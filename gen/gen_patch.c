@@ -429,12 +429,16 @@ static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain
 }
 
 /* On incompressible data zstd's frames cost a few bytes per segment over the
- * stored codec (4096 segments of unrelated 16 MiB images: 48 KiB), so the
- * plain operations are also stored as they are when zstd gained nothing,
- * and the smaller patch kept: never more than the stored form. */
+ * stored codec (4096 segments of unrelated 16 MiB images: 48 KiB), so when
+ * the operations are mostly literals (at least half the new image) and zstd
+ * gained nothing, they are also stored as they are and the smaller patch
+ * kept: never more than the stored image and the envelope. (Tiny operation
+ * streams of near-identical images keep the codec asked for.) */
 static int prefer_stored(const seg_ctx *c, const fwd_gen_key *key, candidate *pick)
 {
-    if (c->opt->codec != FWD_CODEC_ZSTD || pick->stats.payload_bytes < pick->stats.ops_raw_bytes)
+    const fwd_gen_stats *st = &pick->stats;
+    if (c->opt->codec != FWD_CODEC_ZSTD || st->payload_bytes < st->ops_raw_bytes ||
+        st->ops_raw_bytes < c->new_len / 2)
         return FWD_OK;
     fwd_gen_options stored = *c->opt;
     stored.codec = FWD_CODEC_STORED;
