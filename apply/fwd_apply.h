@@ -126,6 +126,8 @@ typedef struct fwd_apply_info {
     uint32_t segment_count;
     uint32_t out_done;        /* bank B bytes rebuilt so far */
     uint32_t new_size;
+    uint32_t security_version; /* of the image being installed (signed header) */
+    uint8_t new_sha256[FWD_HASH_SIZE]; /* its signed hash: what bank B holds after finish */
     /* Flash erases (bank B and journal) since fwd_apply_init: at most
      * FWD_APPLY_ERASES_MAX per attempt, whatever the transport feeds. */
     uint32_t erases;
