@@ -331,6 +331,34 @@ static void stale_done_case(const config *c, const config *other)
     printf("mode unstable: torn DONE, then another patch: boots: %u, finished byte-exact: %u\n", boots, good);
 }
 
+/* The resume policy alone: each journal state and flag to its action. */
+static void policy_cases(void)
+{
+    fwd_journal_scan none = { 0 }, j = { .found = 1 };
+    CHECK(fwd_journal_policy(&none, 0) == FWD_JP_FRESH, "empty journal");
+    static const struct {
+        uint32_t state, attempts;
+        int want;
+    } cases[] = {
+        { FWD_J_APPLYING, 0, FWD_JP_RESUME },
+        { FWD_J_APPLYING, FWD_APPLY_MAX_RESUMES - 1, FWD_JP_RESUME },
+        { FWD_J_APPLYING, FWD_APPLY_MAX_RESUMES, FWD_JP_LIMIT },
+        { FWD_J_DONE, 0, FWD_JP_FINISH },
+        { FWD_J_DONE, 99, FWD_JP_FINISH },
+        { FWD_J_FAILED, 0, FWD_JP_FAILED },
+        { FWD_J_CLEAR, 0, FWD_JP_FRESH },
+        { 0, 0, FWD_JP_FRESH },
+        { 77, 0, FWD_JP_FRESH },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        j.rec.state = cases[i].state;
+        j.rec.attempts = cases[i].attempts;
+        CHECK(fwd_journal_policy(&j, 0) == cases[i].want, "policy: state %u, attempts %u", cases[i].state,
+              cases[i].attempts);
+        CHECK(fwd_journal_policy(&j, FWD_APPLY_RESTART) == FWD_JP_FRESH, "restart: state %u", cases[i].state);
+    }
+}
+
 /* ---- the fault-mode matrix ------------------------------------------------ */
 
 static uint8_t dev_scalar[32], dev_point[65], dev_id[FWD_KEY_ID_SIZE];
@@ -463,6 +491,7 @@ int main(void)
     glitch_cases(&cs[0]);
     stale_done_case(&cs[0], &other);
     pinned_bytes();
+    policy_cases();
     mode_matrix(&a, &b);
     free(other.old_img.p);
     free(other.new_img.p);
