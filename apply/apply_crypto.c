@@ -1,7 +1,7 @@
 /* Signature verification (and the key unwrap, apply_unwrap.c) on the
  * device. A device build enables MBEDTLS_MEMORY_BUFFER_ALLOC_C: both then
- * borrow the context's scratch area as mbedTLS's heap, which the zstd decoder
- * only claims later, so they cost no RAM of their own. */
+ * borrow the context's scratch area as mbedTLS's heap, which the codec's
+ * decoder only claims later, so they cost no RAM of their own. */
 #include <mbedtls/platform.h>
 #include <mbedtls/platform_util.h>
 #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
@@ -13,7 +13,7 @@
 void fwd_mbedtls_heap_begin(fwd_apply_state *ctx)
 {
 #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
-    mbedtls_memory_buffer_alloc_init(ctx->scratch.zstd, sizeof(ctx->scratch.zstd));
+    mbedtls_memory_buffer_alloc_init(ctx->scratch.heap, sizeof(ctx->scratch.heap));
 #else
     (void)ctx;
 #endif
@@ -26,7 +26,7 @@ void fwd_mbedtls_heap_end(fwd_apply_state *ctx, int wipe)
 #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
     mbedtls_memory_buffer_alloc_free();
     if (wipe)
-        mbedtls_platform_zeroize(ctx->scratch.zstd, sizeof(ctx->scratch.zstd));
+        mbedtls_platform_zeroize(ctx->scratch.heap, sizeof(ctx->scratch.heap));
 #else
     (void)ctx;
     (void)wipe;

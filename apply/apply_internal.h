@@ -9,6 +9,7 @@
 #include "fwd_apply.h"
 #include "fwd_crypto.h"
 #include "fwd_model.h"
+#include "fwd_rc.h"
 
 /* The applier's state, laid in the caller's fwd_apply_ctx storage (checked
  * to fit FWD_APPLY_CTX_SIZE below). */
@@ -89,18 +90,24 @@ typedef struct fwd_apply_state {
     uint8_t recipient[FWD_RECIPIENT_SIZE]; /* this device's entry: public, kept in the journal's anchor */
 
     /* Buffers: the payload under verification, the zstd ring, and a scratch
-     * area shared by signature verification (at init) and the zstd decoder
-     * (afterwards), which are never needed at the same time. */
+     * area shared by the crypto heap (signature check and key unwrap, before
+     * the first segment) and the decoder of the patch's codec (afterwards),
+     * which are never needed at the same time. */
     uint8_t payload[FWD_APPLY_MAX_PAYLOAD];
+#if FWD_APPLY_CODEC_ZSTD
     uint8_t ring[(2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u];
+#endif
     union {
         uint64_t align;
-        uint8_t zstd[FWD_APPLY_ZSTD_WORKSPACE];
+        fwd_rc_model rc;
+        uint8_t heap[FWD_APPLY_SCRATCH];
     } scratch;
 } fwd_apply_state;
 
 _Static_assert(sizeof(fwd_apply_state) <= FWD_APPLY_CTX_SIZE, "FWD_APPLY_STATE_SIZE is below the state's size");
 _Static_assert(_Alignof(fwd_apply_state) <= _Alignof(fwd_apply_ctx), "fwd_apply_ctx is not aligned for the state");
+
+_Static_assert(FWD_RC_MODEL_SIZE <= FWD_APPLY_SCRATCH, "FWD_APPLY_SCRATCH cannot hold the range coder's model");
 
 /* The state inside a caller's context (the library's own capacities). */
 static inline fwd_apply_state *fwd_state(fwd_apply_ctx *ctx) { return (fwd_apply_state *)(void *)ctx; }
@@ -135,8 +142,21 @@ int fwd_out_emit(fwd_apply_state *ctx, const uint8_t *p, uint32_t n);
 int fwd_out_end(fwd_apply_state *ctx);
 int fwd_hash_area(fwd_apply_state *ctx, fwd_area area, uint32_t size, uint8_t out[FWD_HASH_SIZE]);
 
-/* apply_ops.c */
+/* apply_ops.c: the interpreter's states (ctx->op_state). A byte-stream
+ * codec feeds bytes; the range coder decodes the field the state asks for and
+ * hands varint fields over as values. */
+enum fwd_op_state {
+    OS_TAG = 0,   /* reading an operation tag */
+    OS_DELTA,     /* COPY: reading the old-position delta */
+    OS_ZEROS,     /* COPY: reading a zero-run length */
+    OS_RAW_LEN,   /* COPY: reading a raw-run length */
+    OS_RAW,       /* COPY: consuming raw residual bytes */
+    OS_INSERT,    /* INSERT: consuming literal bytes */
+    OS_FILL       /* FILL: reading the fill byte */
+};
 void fwd_ops_begin(fwd_apply_state *ctx);
+/* The value of the varint field the current state expects. */
+int fwd_ops_value(fwd_apply_state *ctx, uint32_t v);
 int fwd_ops_feed(fwd_apply_state *ctx, const uint8_t *in, size_t n);
 int fwd_ops_end(fwd_apply_state *ctx);
 

@@ -27,7 +27,7 @@
 /* The interface version: changes whenever a program must be rebuilt against
  * this header (a field, a flag or a context rule). fwd_apply_init refuses a
  * caller compiled against another (FWD_ERR_BUILD_MISMATCH). */
-#define FWD_APPLY_API_VERSION 3u
+#define FWD_APPLY_API_VERSION 4u
 
 /* Compile-time capacities. The defaults suit a host; a device build sets them
  * to what it can afford, and patches that need more are refused with
@@ -38,8 +38,14 @@
 #ifndef FWD_APPLY_MAX_PAYLOAD
 #define FWD_APPLY_MAX_PAYLOAD (1u << 20) /* largest segment payload held for verification */
 #endif
+#ifndef FWD_APPLY_CODEC_ZSTD
+#define FWD_APPLY_CODEC_ZSTD 1 /* 0: refuse zstd patches (FWD_ERR_CODEC_NOT_BUILT); no zstd code or ring */
+#endif
 #ifndef FWD_APPLY_ZSTD_WORKSPACE
 #define FWD_APPLY_ZSTD_WORKSPACE (96u * 1024u) /* ZSTD_estimateDCtxSize() of the linked zstd */
+#endif
+#ifndef FWD_APPLY_CRYPTO_HEAP
+#define FWD_APPLY_CRYPTO_HEAP 4096u /* mbedTLS's pool for the signature check and the key unwrap */
 #endif
 #ifndef FWD_APPLY_MAX_KEYS
 #define FWD_APPLY_MAX_KEYS 4
@@ -121,16 +127,21 @@ typedef struct fwd_apply_info {
  *                                                  bank A and model buffers,
  *                                                  hashing and AES state
  *                      + FWD_APPLY_MAX_PAYLOAD     the segment under verification
- *                      + 2 << FWD_APPLY_MAX_WINDOW_LOG, + 64   the zstd ring
- *                      + FWD_APPLY_ZSTD_WORKSPACE  zstd and signature scratch
+ *                      + 2 << FWD_APPLY_MAX_WINDOW_LOG, + 64   the zstd ring (zstd builds only)
+ *                      + FWD_APPLY_SCRATCH         the codec's decoder, or the crypto heap
  *
- * FWD_APPLY_STATE_SIZE is an upper bound the library checks against its own
- * layout at compile time. */
+ * FWD_APPLY_SCRATCH is the largest of the range coder's model
+ * (FWD_RC_MODEL_SIZE), the crypto heap and, in zstd builds, the zstd
+ * workspace. FWD_APPLY_STATE_SIZE is an upper bound the library checks
+ * against its own layout at compile time. */
+#define FWD_APPLY_MAX3(a, b, c) ((a) > (b) ? ((a) > (c) ? (a) : (c)) : ((b) > (c) ? (b) : (c)))
+#define FWD_APPLY_SCRATCH                                                                             \
+    FWD_APPLY_MAX3(FWD_RC_MODEL_SIZE, FWD_APPLY_CRYPTO_HEAP, FWD_APPLY_CODEC_ZSTD ? FWD_APPLY_ZSTD_WORKSPACE : 0u)
 #define FWD_APPLY_STATE_SIZE                                                                          \
     (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 2176u : 0u) + (FWD_APPLY_ENCRYPTION ? 448u : 0u))
 #define FWD_APPLY_CTX_SIZE                                                                            \
-    (FWD_APPLY_STATE_SIZE + FWD_APPLY_MAX_PAYLOAD + (2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u +        \
-     FWD_APPLY_ZSTD_WORKSPACE)
+    (FWD_APPLY_STATE_SIZE + FWD_APPLY_MAX_PAYLOAD +                                                  \
+     (FWD_APPLY_CODEC_ZSTD ? (2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u : 0u) + FWD_APPLY_SCRATCH)
 
 /* The context: opaque storage the caller allocates (statically, usually),
  * aligned for any field the library keeps in it. */
@@ -149,16 +160,18 @@ typedef struct fwd_apply_build {
     uint32_t ctx_size;
     uint32_t max_payload;
     uint32_t zstd_workspace;
+    uint32_t crypto_heap;
     uint8_t max_window_log;
     uint8_t max_keys;
     uint8_t model;
     uint8_t encryption;
+    uint8_t codec_zstd;
 } fwd_apply_build;
 
 #define FWD_APPLY_BUILD_INIT                                                                          \
     {FWD_APPLY_API_VERSION, (uint32_t)sizeof(fwd_apply_ctx), FWD_APPLY_MAX_PAYLOAD,                  \
-     FWD_APPLY_ZSTD_WORKSPACE, FWD_APPLY_MAX_WINDOW_LOG, FWD_APPLY_MAX_KEYS, FWD_APPLY_MODEL,        \
-     FWD_APPLY_ENCRYPTION}
+     FWD_APPLY_ZSTD_WORKSPACE, FWD_APPLY_CRYPTO_HEAP, FWD_APPLY_MAX_WINDOW_LOG, FWD_APPLY_MAX_KEYS,   \
+     FWD_APPLY_MODEL, FWD_APPLY_ENCRYPTION, FWD_APPLY_CODEC_ZSTD}
 
 /* Prepares ctx for an apply. Reads the journal: when it holds an unfinished
  * apply (and flags lacks FWD_APPLY_RESTART), re-verifies that patch's signed

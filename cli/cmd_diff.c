@@ -16,13 +16,16 @@ static const char help[] =
     "  --product ID            product identifier (at most 32 bytes) the device must have\n"
     "  --security-version N    anti-rollback counter written into the patch (default 0)\n"
     "  --block-size B          flash erase unit of the device (default 4096)\n"
+    "  --codec rc|zstd|stored  rc: range coder (default, no window on the device); zstd: for devices\n"
+    "                          that carry zstd (one frame per segment); stored: no compression\n"
     "  --window-log W          zstd window 2^W the device can afford, 10..27 (default 12)\n"
     "  --level L               zstd level 1..22 (default 19)\n"
     "  --max-payload BYTES     largest segment the device buffers (default block size + 512)\n"
-    "  --segment-blocks N      most blocks per segment: work redone after a power cut (default 256)\n"
+    "  --segment-blocks N      most blocks per segment (default 256); the coder restarts at every\n"
+    "                          segment, so a power cut costs at most one segment of patch bytes again\n"
     "  --model auto|on|off     predict moved branches and pointers (auto: keep whichever patch is smaller)\n"
     "  --load-address ADDR     address the images run at, for the model (default: inferred)\n"
-    "  --stored                no compression (for tiny devices and tests)\n"
+    "  --stored                same as --codec stored\n"
     "  --encrypt-for DEV.pub.pem\n"
     "                          encrypt the patch (AES-128-CTR, fresh key) for this device; repeat for\n"
     "                          up to 64 devices (make device keys with `fwdelta keygen --device`)\n"
@@ -33,14 +36,14 @@ static const char help[] =
 int cmd_diff(int argc, char **argv)
 {
     enum { KEY, PRODUCT, SECVER, BLOCK, WINDOW, LEVEL, PAYLOAD, SEGBLOCKS, STORED, JSON, OUT, MODEL, LOAD, ENCRYPT,
-           KEYOUT, NOPT };
+           KEYOUT, CODEC, NOPT };
     const char *enc_paths[FWD_RECIPIENTS_MAX];
     cli_opt o[NOPT] = { { "key", 1, 0 },          { "product", 1, 0 },     { "security-version", 1, 0 },
                         { "block-size", 1, 0 },   { "window-log", 1, 0 },  { "level", 1, 0 },
                         { "max-payload", 1, 0 },  { "segment-blocks", 1, 0 }, { "stored", 0, 0 },
                         { "json", 0, 0 },         { "o", 1, 0 },           { "model", 1, 0 },
                         { "load-address", 1, 0 },
-                        { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 } };
+                        { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 }, { "codec", 1, 0 } };
     cli_list enc = { ENCRYPT, enc_paths, FWD_RECIPIENTS_MAX, 0 };
     const char *pos[2];
     int n = cli_parse_lists("diff", argc, argv, o, NOPT, pos, 2, &enc, 1);
@@ -86,6 +89,17 @@ int cmd_diff(int argc, char **argv)
     }
     if (o[STORED].value)
         opt.codec = FWD_CODEC_STORED;
+    if (o[CODEC].value) {
+        static const char *const codecs[] = { "stored", "zstd", "rc" }; /* by FWD_CODEC_* */
+        int found = 0;
+        for (unsigned i = 0; i < 3; i++)
+            if (!strcmp(o[CODEC].value, codecs[i]))
+                opt.codec = i, found = 1;
+        if (!found) {
+            cli_error("diff", "--codec takes rc, zstd or stored");
+            return EXIT_USAGE;
+        }
+    }
     if (o[MODEL].value) {
         static const char *const names[] = { "auto", "off", "on" };
         int found = 0;

@@ -1,4 +1,4 @@
-/* The fwdelta patch format, version 2: constants, the header and segment
+/* The fwdelta patch format, version 3: constants, the header and segment
  * layouts, and their encoding. docs/FORMAT.md is the byte-level description;
  * this file and fwd_format.c are its only implementation, shared by the
  * generator and the applier. */
@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define FWD_MAGIC               0x50445746u /* "FWDP" read as little-endian */
-#define FWD_FORMAT_VERSION      2u
+#define FWD_FORMAT_VERSION      3u
 #define FWD_HEADER_SIZE         256u
 #define FWD_SIGNATURE_SIZE      64u
 #define FWD_PREFIX_SIZE         (FWD_HEADER_SIZE + FWD_SIGNATURE_SIZE)
@@ -22,6 +22,7 @@
 #define FWD_DIFF_SPARSE         1u
 #define FWD_CODEC_STORED        0u
 #define FWD_CODEC_ZSTD          1u
+#define FWD_CODEC_RC            2u  /* the default: range coder, common/fwd_rc.h */
 #define FWD_HASH_SHA256         1u
 #define FWD_SIG_NONE            0u
 #define FWD_SIG_ECDSA_P256      1u
@@ -52,6 +53,13 @@
 #define FWD_CONTENT_KEY_SIZE    16u
 #define FWD_POINT_SIZE          65u  /* uncompressed SEC1 P-256 point */
 #define FWD_SCALAR_SIZE         32u  /* big-endian P-256 private scalar */
+
+/* First byte of every payload of a patch whose codec is not stored: the
+ * segment is coded with the patch's codec, or stored when that is smaller. */
+#define FWD_SEG_STORED 0u
+#define FWD_SEG_CODED  1u
+/* Decoder memory of codec 2: its probability cells and contexts. */
+#define FWD_RC_MODEL_SIZE 3888u
 
 /* Operation kinds in a decoded data segment (low two bits of the tag). */
 #define FWD_OP_COPY   0u

@@ -42,7 +42,8 @@
     X(FWD_ERR_NO_RECIPIENT,        -35, "patch is not encrypted for this device (no recipient entry with its key id)") \
     X(FWD_ERR_UNWRAP,              -36, "recipient entry does not unwrap with this device's key") \
     X(FWD_ERR_KEY_COMMITMENT,      -37, "unwrapped content key does not match the signed key commitment") \
-    X(FWD_ERR_BUILD_MISMATCH,      -38, "program was compiled with other applier capacities or another fwd_apply.h than the library")
+    X(FWD_ERR_BUILD_MISMATCH,      -38, "program was compiled with other applier capacities or another fwd_apply.h than the library") \
+    X(FWD_ERR_CODEC_NOT_BUILT,     -39, "patch codec is not built into this applier (zstd needs FWD_APPLY_CODEC_ZSTD)")
 
 typedef enum fwd_status {
 #define FWD_STATUS_ENUM(name, value, text) name = value,

@@ -20,7 +20,7 @@ void fwd_gen_options_default(fwd_gen_options *opt)
     opt->block_size = 4096;
     opt->window_log = 12;
     opt->level = 19;
-    opt->codec = FWD_CODEC_ZSTD;
+    opt->codec = FWD_CODEC_RC;
     opt->max_segment_blocks = 256;
 }
 
@@ -40,7 +40,7 @@ static int check_options(const fwd_gen_options *opt, size_t old_len, size_t new_
         (opt->window_log < FWD_WINDOW_LOG_MIN || opt->window_log > FWD_WINDOW_LOG_MAX || opt->level < 1 ||
          opt->level > ZSTD_maxCLevel()))
         return FWD_ERR_ARGUMENT;
-    if (opt->codec > FWD_CODEC_ZSTD || opt->max_segment_blocks == 0 ||
+    if (opt->codec > FWD_CODEC_RC || opt->max_segment_blocks == 0 ||
         opt->max_segment_blocks > FWD_MAX_SEGMENT_BLOCKS_LIMIT)
         return FWD_ERR_ARGUMENT;
     /* A segment of one block must always fit, even of random data. */
@@ -61,23 +61,42 @@ typedef struct seg_ctx {
     const gen_ops *ops;
     const fwd_gen_options *opt;
     ZSTD_CCtx *cctx;
+    gen_rc_index rcix; /* output matches of the range coder */
     gen_buf raw;
     uint32_t model_size; /* decoded model bytes, once encoded */
 } seg_ctx;
 
-/* Runs a decoded payload through the patch's codec. */
-static int compress(seg_ctx *c, const gen_buf *raw, gen_buf *out)
+/* Codes raw with the patch's codec into out (FWD_SEG_CODED first); 0 when
+ * the result is not below limit bytes. */
+static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, uint8_t *out)
+{
+    if (c->opt->codec == FWD_CODEC_ZSTD) {
+        size_t r = ZSTD_compress2(c->cctx, out, limit, raw->p, raw->n);
+        return ZSTD_isError(r) ? 0 : r;
+    }
+    /* Matches index new-image positions; the model segment has no position. */
+    return out_pos == UINT32_MAX ? gen_rc_encode_bytes(raw->p, raw->n, out, limit)
+                                 : gen_rc_encode(&c->rcix, out_pos, raw->p, raw->n, out, limit);
+}
+
+/* Runs a decoded payload through the patch's codec: a mode byte, then the
+ * coded bytes, or the raw ones when coding does not make them smaller than
+ * limit (at most raw->n). out_pos: where the segment's output starts, or
+ * UINT32_MAX for the model segment. */
+static int compress(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, gen_buf *out)
 {
     out->n = 0;
     if (c->opt->codec == FWD_CODEC_STORED)
         return gen_buf_put(out, raw->p, raw->n);
-    size_t bound = ZSTD_compressBound(raw->n);
-    if (gen_buf_reserve(out, bound) != FWD_OK)
+    if (gen_buf_reserve(out, 1 + raw->n) != FWD_OK)
         return FWD_ERR_INTERNAL;
-    size_t r = ZSTD_compress2(c->cctx, out->p, bound, raw->p, raw->n);
-    if (ZSTD_isError(r))
-        return FWD_ERR_INTERNAL;
-    out->n = r;
+    size_t n = limit > 1 ? code_payload(c, raw, out_pos, limit - 1, out->p + 1) : 0;
+    out->p[0] = n ? FWD_SEG_CODED : FWD_SEG_STORED;
+    if (!n) {
+        memcpy(out->p + 1, raw->p, raw->n);
+        n = raw->n;
+    }
+    out->n = 1 + n;
     return FWD_OK;
 }
 
@@ -93,7 +112,7 @@ static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_inde
     if (rc != FWD_OK)
         return rc;
     st->ops_raw_bytes += c->raw.n;
-    return compress(c, &c->raw, out);
+    return compress(c, &c->raw, first * b, c->raw.n, out);
 }
 
 /* Chooses how many blocks the segment starting at `first` takes: as many as
@@ -167,6 +186,18 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
     return FWD_OK;
 }
 
+/* The range coder's applier decodes the model in place: coded and decoded
+ * bytes together must fit max_payload (apply/apply_model.c). */
+static size_t model_limit(const seg_ctx *c, size_t model_bytes)
+{
+    uint32_t bound = payload_bound(c->opt);
+    if (c->opt->codec != FWD_CODEC_RC)
+        return model_bytes;
+    if (model_bytes >= bound)
+        return 0;
+    return bound - model_bytes + 1 < model_bytes ? bound - model_bytes + 1 : model_bytes;
+}
+
 static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen_stats *stats)
 {
     uint32_t b = c->opt->block_size;
@@ -182,7 +213,7 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
         gen_buf raw = { 0 };
         rc = gen_model_encode(c->mu.model, &raw);
         if (rc == FWD_OK)
-            rc = compress(c, &raw, &segs[0].payload);
+            rc = compress(c, &raw, UINT32_MAX, model_limit(c, raw.n), &segs[0].payload);
         if (rc == FWD_OK && (raw.n > FWD_MODEL_SIZE_LIMIT || segs[0].payload.n > FWD_MODEL_PAYLOAD_LIMIT))
             rc = FWD_ERR_TOO_LARGE;
         if (rc == FWD_OK) {
@@ -206,8 +237,10 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
     return rc;
 }
 
-static int create_cctx(seg_ctx *c)
+static int create_coder(seg_ctx *c)
 {
+    if (c->opt->codec == FWD_CODEC_RC)
+        return gen_rc_index_build(&c->rcix, c->new_img, c->new_len);
     if (c->opt->codec != FWD_CODEC_ZSTD)
         return FWD_OK;
     c->cctx = ZSTD_createCCtx();
@@ -354,7 +387,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     fwd_gen_stats stats = { 0 };
     rc = gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt);
     if (rc == FWD_OK)
-        rc = create_cctx(&c);
+        rc = create_coder(&c);
     if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_ON)
         rc = build_patch(&c, key, patch, patch_len, &stats);
 
@@ -383,6 +416,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     free(ops.v);
     free(c.raw.p);
     ZSTD_freeCCtx(c.cctx);
+    gen_rc_index_free(&c.rcix);
     if (rc != FWD_OK) {
         free(*patch);
         *patch = NULL;
