@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include "fwd_crypto.h"
+#include "fwd_rc.h"
 #include "gen_internal.h"
 #include "testlib.h"
 
@@ -64,9 +65,9 @@ static int refused(const char *what, tl_device *d, const fixture *fx, const tl_b
 /* ---- crafted, validly signed patches ---------------------------------- */
 
 typedef struct craft_seg {
-    gen_buf ops;          /* decoded payload (stored codec unless zstd is set) */
+    gen_buf ops;          /* decoded payload (stored codec unless a codec is set) */
     uint32_t out_blocks;
-    int zstd_raw;         /* payload is given as is, header says zstd */
+    uint8_t codec;        /* FWD_CODEC_ZSTD or _RC: payload given as is, mode byte included */
 } craft_seg;
 
 static tl_buf craft(const fixture *fx, craft_seg *segs, uint32_t n, void (*tweak)(fwd_header *))
@@ -75,9 +76,9 @@ static tl_buf craft(const fixture *fx, craft_seg *segs, uint32_t n, void (*tweak
                      .security_version = 5, .old_size = (uint32_t)fx->old_img.n, .new_size = (uint32_t)fx->new_img.n,
                      .block_size = 4096, .segment_count = n, .max_payload = 16384, .max_segment_blocks = 4 };
     for (uint32_t i = 0; i < n; i++)
-        if (segs[i].zstd_raw) {
-            h.codec = FWD_CODEC_ZSTD;
-            h.window_log = 12;
+        if (segs[i].codec != FWD_CODEC_STORED) {
+            h.codec = segs[i].codec;
+            h.window_log = h.codec == FWD_CODEC_ZSTD ? 12 : 0;
         }
     memcpy(h.product_id, "test-product", 12);
     fwd_sha256(fx->old_img.p, fx->old_img.n, h.old_sha256);
@@ -134,6 +135,55 @@ static void put_blocks(gen_buf *b, const fixture *fx, uint32_t blk, uint32_t n)
 static void tweak_patch_size(fwd_header *h) { h->patch_size += 1; }
 static void tweak_new_hash(fwd_header *h) { h->new_sha256[5] ^= 1; }
 static void tweak_unsigned(fwd_header *h) { h->sig_alg = FWD_SIG_NONE; }
+
+/* One crafted segment of three blocks with payload p (mode byte included). */
+static tl_buf craft_rc(const fixture *fx, const void *p, size_t n)
+{
+    craft_seg s = { .out_blocks = 3, .codec = FWD_CODEC_RC };
+    gen_buf_put(&s.ops, p, n);
+    return craft(fx, &s, 1, NULL);
+}
+
+/* The range coder: a stream cut short, an unknown mode byte, bytes after the
+ * stream, and an output match reaching before the image. */
+static void rc_cases(const fixture *fx, tl_device *d, const gen_buf *raw)
+{
+    static const uint8_t cut[] = { FWD_SEG_CODED, 0, 0 }, bad_mode[] = { 2, 0, 0, 0, 0, 0 };
+    tl_buf p = craft_rc(fx, cut, sizeof(cut));
+    refused("range-coded stream cut short", d, fx, &p, 0, FWD_ERR_CORRUPT, 0, 1);
+    free(p.p);
+    p = craft_rc(fx, bad_mode, sizeof(bad_mode));
+    refused("unknown segment mode byte", d, fx, &p, 0, FWD_ERR_CORRUPT, 0, 1);
+    free(p.p);
+
+    gen_rc_index ix;
+    gen_rc_index_build(&ix, fx->new_img.p, (uint32_t)fx->new_img.n);
+    uint8_t out[16384];
+    out[0] = FWD_SEG_CODED;
+    size_t n = gen_rc_encode(&ix, 0, raw->p, raw->n, out + 1, sizeof(out) - 2);
+    gen_rc_index_free(&ix);
+    p = craft_rc(fx, out, n + 1);
+    CHECK_STATUS(tl_apply(d, &ctx, &p, 0), FWD_OK, "crafted range-coded segment");
+    free(p.p);
+    out[n + 1] = 0;
+    p = craft_rc(fx, out, n + 2);
+    refused("bytes after the range-coded stream", d, fx, &p, 0, FWD_ERR_CORRUPT, (uint32_t)fx->new_img.n, 1);
+    free(p.p);
+
+    fwd_rc rc;
+    fwd_rc_model m;
+    fwd_rc_encode_init(&rc, out + 1, sizeof(out) - 1);
+    fwd_rc_model_reset(&m);
+    fwd_rc_kind(&rc, &m, FWD_OP_INSERT);
+    fwd_rc_len(&rc, &m, FWD_OP_INSERT, (uint32_t)fx->new_img.n);
+    fwd_rc_match(&rc, &m, 1);
+    fwd_rc_match_len(&rc, &m, (uint32_t)fx->new_img.n);
+    fwd_rc_match_dist(&rc, &m, 1);
+    n = fwd_rc_encode_finish(&rc);
+    p = craft_rc(fx, out, n + 1);
+    refused("output match before the start of the image", d, fx, &p, 0, FWD_ERR_BAD_OPS, 0, 1);
+    free(p.p);
+}
 
 static void crafted_cases(const fixture *fx)
 {
@@ -292,8 +342,8 @@ static void crafted_cases(const fixture *fx)
 
     /* zstd: garbage, trailing bytes after the frame, a window above the header's. */
     RESET();
-    gen_buf_put(&s[0].ops, "\x28\xb5\x2f\xfd\x00\x48\x55\x55\x55\x55\x55\x55", 12);
-    s[0].zstd_raw = 1;
+    gen_buf_put(&s[0].ops, "\x01\x28\xb5\x2f\xfd\x00\x48\x55\x55\x55\x55\x55\x55", 13);
+    s[0].codec = FWD_CODEC_ZSTD;
     s[0].out_blocks = 3;
     p = craft(fx, s, 1, NULL);
     CASE("zstd frame that does not decode", FWD_ERR_CORRUPT, 0);
@@ -304,9 +354,10 @@ static void crafted_cases(const fixture *fx)
     gen_buf_reserve(&z, ZSTD_compressBound(raw.n) + 8);
     z.n = ZSTD_compress(z.p, z.cap, raw.p, raw.n, 3);
     RESET();
+    gen_buf_put(&s[0].ops, "\x01", 1);
     gen_buf_put(&s[0].ops, z.p, z.n);
     gen_buf_put(&s[0].ops, "\x01", 1);
-    s[0].zstd_raw = 1;
+    s[0].codec = FWD_CODEC_ZSTD;
     s[0].out_blocks = 3;
     p = craft(fx, s, 1, NULL);
     CASE("bytes after the zstd frame", FWD_ERR_CORRUPT, (uint32_t)fx->new_img.n);
@@ -317,13 +368,15 @@ static void crafted_cases(const fixture *fx)
     z.n = ZSTD_compress2(cc, z.p, z.cap, raw.p, raw.n);
     ZSTD_freeCCtx(cc);
     RESET();
+    gen_buf_put(&s[0].ops, "\x01", 1);
     gen_buf_put(&s[0].ops, z.p, z.n);
-    s[0].zstd_raw = 1;
+    s[0].codec = FWD_CODEC_ZSTD;
     s[0].out_blocks = 3;
     p = craft(fx, s, 1, NULL);
     CASE("zstd window above the header's", FWD_ERR_CORRUPT, 0);
-    free(raw.p);
     free(z.p);
+    rc_cases(fx, &d, &raw);
+    free(raw.p);
     tl_device_free(&d);
 }
 
@@ -434,9 +487,13 @@ static void device_cases(const fixture *fx)
     d.cfg.block_size = 8192;
     refused("block size is not the device's erase unit", &d, fx, &fx->patch, 0, FWD_ERR_BLOCK_SIZE, 0, 0);
     d.cfg.block_size = 4096;
+    fwd_gen_options zo = o;
+    zo.codec = FWD_CODEC_ZSTD;
+    p = diff_with(fx, &zo, tl_key());
     d.cfg.max_window_log = 11;
-    refused("zstd window above the device's", &d, fx, &fx->patch, 0, FWD_ERR_NO_MEMORY, 0, 0);
+    refused("zstd window above the device's", &d, fx, &p, 0, FWD_ERR_NO_MEMORY, 0, 0);
     d.cfg.max_window_log = 0;
+    free(p.p);
     d.cfg.max_payload = 4096;
     refused("segment buffer above the device's", &d, fx, &fx->patch, 0, FWD_ERR_NO_MEMORY, 0, 0);
     d.cfg.max_payload = 0;
