@@ -1,6 +1,5 @@
 /* Runs a verified payload through its codec into the operation interpreter.
- * A payload of a compressed patch starts with its mode byte: FWD_SEG_STORED
- * (the operations as they are) or FWD_SEG_CODED (the patch's codec).
+ * A segment whose header has the stored flag holds the operations as they are.
  *
  * The range coder (codec 2) decodes straight from the payload buffer: the
  * interpreter's state says which field comes next, the shared model
@@ -169,15 +168,12 @@ int fwd_decode_payload(fwd_apply_state *ctx)
 {
     const uint8_t *src = ctx->payload;
     uint32_t len = ctx->seg.payload_len;
-    if (ctx->hdr.codec == FWD_CODEC_STORED)
+    if (ctx->hdr.codec == FWD_CODEC_STORED || ctx->seg.stored)
         return fwd_ops_feed(ctx, src, len);
-    if (src[0] == FWD_SEG_STORED)
-        return fwd_ops_feed(ctx, src + 1, len - 1);
-    if (src[0] != FWD_SEG_CODED)
-        return FWD_ERR_CORRUPT;
 #if FWD_APPLY_CODEC_ZSTD
     if (ctx->hdr.codec == FWD_CODEC_ZSTD)
-        return decode_zstd(ctx, src + 1, len - 1);
+        return decode_zstd(ctx, src, len);
 #endif
-    return decode_rc /* zstd patches were refused with the prefix when zstd is not built in */(ctx, src + 1, len - 1);
+    /* zstd patches were refused with the prefix when zstd is not built in */
+    return decode_rc(ctx, src, len);
 }

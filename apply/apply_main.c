@@ -107,7 +107,8 @@ static int begin_segment(fwd_apply_state *ctx)
 {
     fwd_segment_header_decode(ctx->seg_raw, &ctx->seg);
     /* Only the length is used before the chain check, to bound the buffering. */
-    if (ctx->seg.payload_len == 0 || ctx->seg.payload_len > ctx->hdr.max_payload)
+    if (ctx->seg.payload_len == 0 || ctx->seg.payload_len > ctx->hdr.max_payload ||
+        (ctx->seg.stored && ctx->hdr.codec == FWD_CODEC_STORED))
         return FWD_ERR_BAD_SEGMENT;
     fwd_sha256_start(&ctx->chain_sha);
     fwd_sha256_update(&ctx->chain_sha, ctx->seg_raw, FWD_SEGMENT_HEADER_SIZE);

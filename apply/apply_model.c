@@ -38,7 +38,7 @@ static int model_rc(fwd_apply_state *ctx, uint32_t coded)
     if (coded > cap - size) /* model_size <= max_payload: checked with the prefix */
         return FWD_ERR_CORRUPT;
     uint8_t *in = ctx->payload + cap - coded;
-    memmove(in, ctx->payload + 1, coded);
+    memmove(in, ctx->payload, coded);
     fwd_rc rc;
     fwd_rc_decode_init(&rc, in, coded);
     fwd_rc_model_reset(&ctx->scratch.rc);
@@ -52,23 +52,15 @@ int fwd_model_segment(fwd_apply_state *ctx)
     const uint8_t *model = ctx->payload;
     size_t n = ctx->seg.payload_len;
     int st = FWD_OK;
-    if (ctx->hdr.codec != FWD_CODEC_STORED) {
-        uint8_t mode = model[0];
-        model++;
-        n--;
-        if (mode == FWD_SEG_CODED) {
+    if (ctx->hdr.codec != FWD_CODEC_STORED && !ctx->seg.stored) {
 #if FWD_APPLY_CODEC_ZSTD
-            if (ctx->hdr.codec == FWD_CODEC_ZSTD)
-                st = model_zstd(ctx, model, n, &model, &n);
-            else
+        if (ctx->hdr.codec == FWD_CODEC_ZSTD)
+            st = model_zstd(ctx, model, n, &model, &n);
+        else
 #endif
-            {
-                st = model_rc(ctx, (uint32_t)n);
-                model = ctx->payload;
-                n = ctx->hdr.model_size;
-            }
-        } else if (mode != FWD_SEG_STORED) {
-            st = FWD_ERR_CORRUPT;
+        {
+            st = model_rc(ctx, (uint32_t)n);
+            n = ctx->hdr.model_size;
         }
     }
     if (st != FWD_OK)

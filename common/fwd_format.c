@@ -141,14 +141,16 @@ int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h)
 void fwd_segment_header_encode(const fwd_segment_header *s, uint8_t out[FWD_SEGMENT_HEADER_SIZE])
 {
     fwd_store32(out, s->payload_len);
-    fwd_store32(out + 4, s->out_blocks);
+    fwd_store32(out + 4, s->out_blocks | (s->stored ? FWD_SEG_STORED_FLAG : 0u));
     memcpy(out + 8, s->next_hash, FWD_HASH_SIZE);
 }
 
 void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_segment_header *s)
 {
     s->payload_len = fwd_load32(in);
-    s->out_blocks = fwd_load32(in + 4);
+    uint32_t word = fwd_load32(in + 4);
+    s->out_blocks = word & ~FWD_SEG_STORED_FLAG;
+    s->stored = (word & FWD_SEG_STORED_FLAG) != 0;
     memcpy(s->next_hash, in + 8, FWD_HASH_SIZE);
 }
 

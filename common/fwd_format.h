@@ -54,10 +54,11 @@
 #define FWD_POINT_SIZE          65u  /* uncompressed SEC1 P-256 point */
 #define FWD_SCALAR_SIZE         32u  /* big-endian P-256 private scalar */
 
-/* First byte of every payload of a patch whose codec is not stored: the
- * segment is coded with the patch's codec, or stored when that is smaller. */
-#define FWD_SEG_STORED 0u
-#define FWD_SEG_CODED  1u
+/* Bit 31 of a segment header's out_blocks word: the payload holds the
+ * operations as they are, because the patch's codec did not make them
+ * smaller. Free (max_segment_blocks <= 65536), so no patch is larger than
+ * its stored form. */
+#define FWD_SEG_STORED_FLAG 0x80000000u
 /* Decoder memory of codec 2: its probability cells and contexts. */
 #define FWD_RC_MODEL_SIZE 3888u
 
@@ -91,7 +92,8 @@ typedef struct fwd_header {
 
 typedef struct fwd_segment_header {
     uint32_t payload_len;
-    uint32_t out_blocks;
+    uint32_t out_blocks;  /* without FWD_SEG_STORED_FLAG */
+    uint8_t stored;       /* FWD_SEG_STORED_FLAG was set */
     uint8_t next_hash[FWD_HASH_SIZE];
 } fwd_segment_header;
 

@@ -12,6 +12,7 @@
 typedef struct gen_segment {
     uint32_t first_block, blocks;
     gen_buf payload;
+    uint8_t stored; /* the codec did not make the operations smaller */
 } gen_segment;
 
 void fwd_gen_options_default(fwd_gen_options *opt)
@@ -66,8 +67,8 @@ typedef struct seg_ctx {
     uint32_t model_size; /* decoded model bytes, once encoded */
 } seg_ctx;
 
-/* Codes raw with the patch's codec into out (FWD_SEG_CODED first); 0 when
- * the result is not below limit bytes. */
+/* Codes raw with the patch's codec into out; 0 when the result is not below
+ * limit bytes. */
 static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, uint8_t *out)
 {
     if (c->opt->codec == FWD_CODEC_ZSTD) {
@@ -79,29 +80,28 @@ static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, siz
                                  : gen_rc_encode(&c->rcix, out_pos, raw->p, raw->n, out, limit);
 }
 
-/* Runs a decoded payload through the patch's codec: a mode byte, then the
- * coded bytes, or the raw ones when coding does not make them smaller than
- * limit (at most raw->n). out_pos: where the segment's output starts, or
+/* Runs a decoded payload through the patch's codec: the coded bytes, or
+ * the raw ones (*stored) when coding does not make them smaller than limit
+ * (at most raw->n). out_pos: where the segment's output starts, or
  * UINT32_MAX for the model segment. */
-static int compress(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, gen_buf *out)
+static int compress(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, gen_buf *out, uint8_t *stored)
 {
     out->n = 0;
+    *stored = 0;
     if (c->opt->codec == FWD_CODEC_STORED)
         return gen_buf_put(out, raw->p, raw->n);
-    if (gen_buf_reserve(out, 1 + raw->n) != FWD_OK)
+    if (gen_buf_reserve(out, raw->n) != FWD_OK)
         return FWD_ERR_INTERNAL;
-    size_t n = limit > 1 ? code_payload(c, raw, out_pos, limit - 1, out->p + 1) : 0;
-    out->p[0] = n ? FWD_SEG_CODED : FWD_SEG_STORED;
-    if (!n) {
-        memcpy(out->p + 1, raw->p, raw->n);
-        n = raw->n;
-    }
-    out->n = 1 + n;
-    return FWD_OK;
+    size_t n = limit > 1 ? code_payload(c, raw, out_pos, limit - 1, out->p) : 0;
+    if (n)
+        out->n = n;
+    else
+        *stored = 1;
+    return n ? FWD_OK : gen_buf_put(out, raw->p, raw->n);
 }
 
 /* Encodes and compresses blocks [first, first + n) into out. */
-static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_index, gen_buf *out,
+static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_index, gen_buf *out, uint8_t *stored,
                          fwd_gen_stats *st)
 {
     uint32_t b = c->opt->block_size;
@@ -112,7 +112,7 @@ static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_inde
     if (rc != FWD_OK)
         return rc;
     st->ops_raw_bytes += c->raw.n;
-    return compress(c, &c->raw, first * b, c->raw.n, out);
+    return compress(c, &c->raw, first * b, c->raw.n, out, stored);
 }
 
 /* Chooses how many blocks the segment starting at `first` takes: as many as
@@ -135,7 +135,8 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
     for (int grown = 0; rc == FWD_OK;) {
         size_t idx = *op_index;
         fwd_gen_stats st = { 0 };
-        rc = build_payload(c, first, k, &idx, &trial, &st);
+        uint8_t stored;
+        rc = build_payload(c, first, k, &idx, &trial, &stored, &st);
         if (rc != FWD_OK)
             break;
         double scale = (double)bound / (double)(trial.n ? trial.n : 1);
@@ -143,6 +144,7 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
             best = k;
             best_index = idx;
             best_stats = st;
+            seg->stored = stored;
             gen_buf tmp = seg->payload;
             seg->payload = trial;
             trial = tmp;
@@ -213,7 +215,7 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
         gen_buf raw = { 0 };
         rc = gen_model_encode(c->mu.model, &raw);
         if (rc == FWD_OK)
-            rc = compress(c, &raw, UINT32_MAX, model_limit(c, raw.n), &segs[0].payload);
+            rc = compress(c, &raw, UINT32_MAX, model_limit(c, raw.n), &segs[0].payload, &segs[0].stored);
         if (rc == FWD_OK && (raw.n > FWD_MODEL_SIZE_LIMIT || segs[0].payload.n > FWD_MODEL_PAYLOAD_LIMIT))
             rc = FWD_ERR_TOO_LARGE;
         if (rc == FWD_OK) {
@@ -297,7 +299,8 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
         uint8_t next[FWD_HASH_SIZE] = { 0 };
         uint64_t pos = total;
         for (uint32_t i = nseg; i-- > 0;) {
-            fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].payload.n, .out_blocks = segs[i].blocks };
+            fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].payload.n, .out_blocks = segs[i].blocks,
+                                      .stored = segs[i].stored };
             memcpy(sh.next_hash, next, FWD_HASH_SIZE);
             pos -= FWD_SEGMENT_HEADER_SIZE + segs[i].payload.n;
             fwd_segment_header_encode(&sh, out + pos);
@@ -465,7 +468,7 @@ int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_
             return FWD_ERR_INCOMPLETE;
         fwd_segment_header sh;
         fwd_segment_header_decode(patch + pos, &sh);
-        if (sh.payload_len == 0 || sh.payload_len > hdr->max_payload)
+        if (sh.payload_len == 0 || sh.payload_len > hdr->max_payload || (sh.stored && hdr->codec == FWD_CODEC_STORED))
             return FWD_ERR_BAD_SEGMENT;
         if (len - pos - FWD_SEGMENT_HEADER_SIZE < sh.payload_len)
             return FWD_ERR_INCOMPLETE;

@@ -110,7 +110,14 @@ static void test_segment_bytes(void)
               b[39] == 0xAA,
           "segment layout");
     fwd_segment_header_decode(b, &d);
-    CHECK(memcmp(&s, &d, sizeof(s)) == 0, "segment round trip");
+    CHECK(d.payload_len == s.payload_len && d.out_blocks == s.out_blocks && d.stored == 0 &&
+              memcmp(d.next_hash, s.next_hash, 32) == 0,
+          "segment round trip");
+    s.stored = 1;
+    fwd_segment_header_encode(&s, b);
+    CHECK(b[4] == 3 && b[7] == 0x80, "stored flag: bit 31 of the out_blocks word");
+    fwd_segment_header_decode(b, &d);
+    CHECK(d.out_blocks == 3 && d.stored == 1, "stored flag round trip");
 }
 
 /* Builds a real patch and walks its chain by hand. */

@@ -67,7 +67,8 @@ static int refused(const char *what, tl_device *d, const fixture *fx, const tl_b
 typedef struct craft_seg {
     gen_buf ops;          /* decoded payload (stored codec unless a codec is set) */
     uint32_t out_blocks;
-    uint8_t codec;        /* FWD_CODEC_ZSTD or _RC: payload given as is, mode byte included */
+    uint8_t codec;        /* FWD_CODEC_ZSTD or _RC: payload given as is */
+    uint8_t stored;       /* the segment's stored flag */
 } craft_seg;
 
 static tl_buf craft(const fixture *fx, craft_seg *segs, uint32_t n, void (*tweak)(fwd_header *))
@@ -94,7 +95,8 @@ static tl_buf craft(const fixture *fx, craft_seg *segs, uint32_t n, void (*tweak
     for (uint32_t i = 0; i < n; i++)
         block_end += segs[i].out_blocks;
     for (uint32_t i = n; i-- > 0;) {
-        fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].ops.n, .out_blocks = segs[i].out_blocks };
+        fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].ops.n, .out_blocks = segs[i].out_blocks,
+                                  .stored = segs[i].stored };
         memcpy(sh.next_hash, next, 32);
         pos -= FWD_SEGMENT_HEADER_SIZE + segs[i].ops.n;
         fwd_segment_header_encode(&sh, p.p + pos);
@@ -136,7 +138,7 @@ static void tweak_patch_size(fwd_header *h) { h->patch_size += 1; }
 static void tweak_new_hash(fwd_header *h) { h->new_sha256[5] ^= 1; }
 static void tweak_unsigned(fwd_header *h) { h->sig_alg = FWD_SIG_NONE; }
 
-/* One crafted segment of three blocks with payload p (mode byte included). */
+/* One crafted segment of three blocks with payload p. */
 static tl_buf craft_rc(const fixture *fx, const void *p, size_t n)
 {
     craft_seg s = { .out_blocks = 3, .codec = FWD_CODEC_RC };
@@ -144,35 +146,41 @@ static tl_buf craft_rc(const fixture *fx, const void *p, size_t n)
     return craft(fx, &s, 1, NULL);
 }
 
-/* The range coder: a stream cut short, an unknown mode byte, bytes after the
- * stream, and an output match reaching before the image. */
+/* The range coder: a stream cut short, bytes after the stream, an output
+ * match reaching before the image; the stored flag in a stored patch. */
 static void rc_cases(const fixture *fx, tl_device *d, const gen_buf *raw)
 {
-    static const uint8_t cut[] = { FWD_SEG_CODED, 0, 0 }, bad_mode[] = { 2, 0, 0, 0, 0, 0 };
+    static const uint8_t cut[] = { 0, 0, 0 };
     tl_buf p = craft_rc(fx, cut, sizeof(cut));
     refused("range-coded stream cut short", d, fx, &p, 0, FWD_ERR_CORRUPT, 0, 1);
     free(p.p);
-    p = craft_rc(fx, bad_mode, sizeof(bad_mode));
-    refused("unknown segment mode byte", d, fx, &p, 0, FWD_ERR_CORRUPT, 0, 1);
+    craft_seg s = { .out_blocks = 3, .stored = 1 };
+    gen_buf_put(&s.ops, raw->p, raw->n);
+    p = craft(fx, &s, 1, NULL);
+    refused("stored flag in a stored-codec patch", d, fx, &p, 0, FWD_ERR_BAD_SEGMENT, 0, 1);
+    free(p.p);
+    s = (craft_seg){ .out_blocks = 3, .stored = 1, .codec = FWD_CODEC_RC };
+    gen_buf_put(&s.ops, raw->p, raw->n);
+    p = craft(fx, &s, 1, NULL);
+    CHECK_STATUS(tl_apply(d, &ctx, &p, 0), FWD_OK, "stored segment in a range-coded patch");
     free(p.p);
 
     gen_rc_index ix;
     gen_rc_index_build(&ix, fx->new_img.p, (uint32_t)fx->new_img.n);
     uint8_t out[16384];
-    out[0] = FWD_SEG_CODED;
-    size_t n = gen_rc_encode(&ix, 0, raw->p, raw->n, out + 1, sizeof(out) - 2);
+    size_t n = gen_rc_encode(&ix, 0, raw->p, raw->n, out, sizeof(out) - 1);
     gen_rc_index_free(&ix);
-    p = craft_rc(fx, out, n + 1);
+    p = craft_rc(fx, out, n);
     CHECK_STATUS(tl_apply(d, &ctx, &p, 0), FWD_OK, "crafted range-coded segment");
     free(p.p);
-    out[n + 1] = 0;
-    p = craft_rc(fx, out, n + 2);
+    out[n] = 0;
+    p = craft_rc(fx, out, n + 1);
     refused("bytes after the range-coded stream", d, fx, &p, 0, FWD_ERR_CORRUPT, (uint32_t)fx->new_img.n, 1);
     free(p.p);
 
     fwd_rc rc;
     fwd_rc_model m;
-    fwd_rc_encode_init(&rc, out + 1, sizeof(out) - 1);
+    fwd_rc_encode_init(&rc, out, sizeof(out));
     fwd_rc_model_reset(&m);
     fwd_rc_kind(&rc, &m, FWD_OP_INSERT);
     fwd_rc_len(&rc, &m, FWD_OP_INSERT, (uint32_t)fx->new_img.n);
@@ -180,7 +188,7 @@ static void rc_cases(const fixture *fx, tl_device *d, const gen_buf *raw)
     fwd_rc_match_len(&rc, &m, (uint32_t)fx->new_img.n);
     fwd_rc_match_dist(&rc, &m, 1);
     n = fwd_rc_encode_finish(&rc);
-    p = craft_rc(fx, out, n + 1);
+    p = craft_rc(fx, out, n);
     refused("output match before the start of the image", d, fx, &p, 0, FWD_ERR_BAD_OPS, 0, 1);
     free(p.p);
 }
@@ -342,7 +350,7 @@ static void crafted_cases(const fixture *fx)
 
     /* zstd: garbage, trailing bytes after the frame, a window above the header's. */
     RESET();
-    gen_buf_put(&s[0].ops, "\x01\x28\xb5\x2f\xfd\x00\x48\x55\x55\x55\x55\x55\x55", 13);
+    gen_buf_put(&s[0].ops, "\x28\xb5\x2f\xfd\x00\x48\x55\x55\x55\x55\x55\x55", 12);
     s[0].codec = FWD_CODEC_ZSTD;
     s[0].out_blocks = 3;
     p = craft(fx, s, 1, NULL);
@@ -354,7 +362,6 @@ static void crafted_cases(const fixture *fx)
     gen_buf_reserve(&z, ZSTD_compressBound(raw.n) + 8);
     z.n = ZSTD_compress(z.p, z.cap, raw.p, raw.n, 3);
     RESET();
-    gen_buf_put(&s[0].ops, "\x01", 1);
     gen_buf_put(&s[0].ops, z.p, z.n);
     gen_buf_put(&s[0].ops, "\x01", 1);
     s[0].codec = FWD_CODEC_ZSTD;
@@ -368,7 +375,6 @@ static void crafted_cases(const fixture *fx)
     z.n = ZSTD_compress2(cc, z.p, z.cap, raw.p, raw.n);
     ZSTD_freeCCtx(cc);
     RESET();
-    gen_buf_put(&s[0].ops, "\x01", 1);
     gen_buf_put(&s[0].ops, z.p, z.n);
     s[0].codec = FWD_CODEC_ZSTD;
     s[0].out_blocks = 3;
