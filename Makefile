@@ -3,9 +3,13 @@ CC      ?= cc
 BUILD   ?= build
 CSTD     = -std=c11 -Wall -Wextra -Werror
 OPT     ?= -O2 -g
-CFLAGS  += $(CSTD) $(OPT) -Icommon -Iapply -Igen -Isim
+# -fPIC: the same objects make the static and the shared libraries.
+CFLAGS  += $(CSTD) $(OPT) -fPIC -Icommon -Iapply -Igen -Isim
 LDLIBS   = -lzstd -lmbedcrypto -ldivsufsort
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+# The shared libraries' ABI version follows FWD_APPLY_API_VERSION.
+SOMAJOR := $(shell sed -n 's/^\#define FWD_APPLY_API_VERSION \([0-9]*\)u.*/\1/p' apply/fwd_apply.h)
 
 COMMON_SRC = $(wildcard common/*.c)
 APPLY_SRC  = $(wildcard apply/*.c)
@@ -19,12 +23,18 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB_APPLY = $(BUILD)/libfwdapply.a
 LIB_GEN   = $(BUILD)/libfwdgen.a
+SO_APPLY  = $(BUILD)/libfwdapply.so.$(SOMAJOR)
+SO_GEN    = $(BUILD)/libfwdgen.so.$(SOMAJOR)
 CLI       = $(BUILD)/fwdelta
 TESTS     = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all setup test test-run demo install clean
+# What users get: headers that compile on their own (fwd_apply.h needs only
+# fwd_format.h and fwd_status.h), the device library and the host library.
+PUBLIC_H  = apply/fwd_apply.h gen/fwd_gen.h common/fwd_format.h common/fwd_status.h
+
+.PHONY: all setup test test-run check demo install clean
 .SECONDARY:
-all: $(CLI) $(LIB_APPLY) $(LIB_GEN)
+all: $(CLI) $(LIB_APPLY) $(LIB_GEN) $(SO_APPLY) $(SO_GEN)
 
 setup:
 	@./scripts/setup.sh build
@@ -37,6 +47,12 @@ $(LIB_APPLY): $(call obj,$(COMMON_SRC) $(APPLY_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(LIB_GEN): $(call obj,$(COMMON_SRC) $(GEN_SRC))
 	@rm -f $@; ar rcs $@ $^
+# The device library carries common/; the host library adds gen/ on top of it.
+$(SO_APPLY): $(call obj,$(COMMON_SRC) $(APPLY_SRC))
+	$(CC) -shared -Wl,-soname,$(notdir $@) -o $@ $^ -lzstd -lmbedcrypto
+$(SO_GEN): $(call obj,$(GEN_SRC)) $(SO_APPLY)
+	$(CC) -shared -Wl,-soname,$(notdir $@) -o $@ $(filter %.o,$^) -L$(BUILD) -l:$(notdir $(SO_APPLY)) \
+	  -lzstd -lmbedcrypto -ldivsufsort
 $(BUILD)/libfwdsim.a: $(call obj,$(SIM_SRC))
 	@rm -f $@; ar rcs $@ $^
 
@@ -51,8 +67,15 @@ $(BUILD)/tests/%: $(call obj,tests/%.c $(TEST_LIB)) $(BUILD)/libfwdsim.a $(LIB_G
 test-run: $(TESTS) $(CLI)
 	@./tests/run.sh $(BUILD)
 
-# The whole suite, plain and under ASan+UBSan.
-# Everything: the suite plain and under ASan+UBSan, the QEMU run, fuzzing.
+# The fast inner loop (about a minute): the host suite without sanitizers,
+# the corpus, QEMU or fuzzing. `make test` is what CI runs.
+check:
+	@./scripts/setup.sh build
+	@$(MAKE) --no-print-directory -j2 $(TESTS) $(CLI)
+	@FWDELTA_CORPUS=none ./tests/run.sh $(BUILD)
+
+# Everything: the suite plain and under ASan+UBSan, the installed tree, the
+# QEMU run, fuzzing.
 test:
 	@./scripts/setup.sh test
 	@./scripts/test_all.sh
@@ -62,12 +85,19 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@./scripts/demo.sh $(BUILD)
 
+# pkg-config: fwdelta-apply is the device library alone, fwdelta the host
+# library (generator and applier).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fwdelta $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fwdelta $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 apply/fwd_apply.h gen/fwd_gen.h common/fwd_format.h common/fwd_status.h $(DESTDIR)$(PREFIX)/include/fwdelta/
-	install -m 644 $(LIB_APPLY) $(LIB_GEN) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/fwdelta.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fwdelta.pc
+	install -m 644 $(PUBLIC_H) $(DESTDIR)$(PREFIX)/include/fwdelta/
+	install -m 644 $(LIB_APPLY) $(LIB_GEN) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SO_APPLY) $(SO_GEN) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SO_APPLY)) $(DESTDIR)$(LIBDIR)/libfwdapply.so
+	ln -sf $(notdir $(SO_GEN)) $(DESTDIR)$(LIBDIR)/libfwdgen.so
+	for pc in fwdelta fwdelta-apply; do \
+	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(SOMAJOR)|' \
+	    scripts/$$pc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$$pc.pc; done
 
 clean:
 	rm -rf build build-san build-device build-fuzz

@@ -24,7 +24,7 @@
 
 static int decode_zstd(fwd_apply_state *ctx, const uint8_t *src, size_t left)
 {
-    ZSTD_DCtx *d = ZSTD_initStaticDCtx(ctx->scratch.heap, sizeof(ctx->scratch.heap));
+    ZSTD_DCtx *d = ZSTD_initStaticDCtx(ctx->scratch.zstd, sizeof(ctx->scratch.zstd));
     if (d == NULL)
         return FWD_ERR_CONFIG;
 

@@ -4,10 +4,10 @@
 
 #include <stddef.h>
 
-#include <mbedtls/aes.h>
 
 #include "fwd_apply.h"
 #include "fwd_crypto.h"
+#include "fwd_enc.h"
 #include "fwd_model.h"
 #include "fwd_rc.h"
 
@@ -81,7 +81,7 @@ typedef struct fwd_apply_state {
     uint8_t journal_done;      /* the journal already records this apply as finished */
 
     /* encryption: the content key exists only as this key schedule */
-    mbedtls_aes_context aes;
+    fwd_aes128_ctx aes;
     uint8_t enc_ready;         /* aes holds the content key */
     uint8_t recipient_found;
     uint32_t recipients_size;  /* bytes of the recipients area as fed; 0 for a plain patch */
@@ -89,10 +89,8 @@ typedef struct fwd_apply_state {
     uint32_t stream_off;       /* offset of the next payload in the encrypted stream */
     uint8_t recipient[FWD_RECIPIENT_SIZE]; /* this device's entry: public, kept in the journal's anchor */
 
-    /* Buffers: the payload under verification, the zstd ring, and a scratch
-     * area shared by the crypto heap (signature check and key unwrap, before
-     * the first segment) and the decoder of the patch's codec (afterwards),
-     * which are never needed at the same time. */
+    /* Buffers: the payload under verification, the zstd ring, and the
+     * decoder of the patch's codec. */
     uint8_t payload[FWD_APPLY_MAX_PAYLOAD];
 #if FWD_APPLY_CODEC_ZSTD
     uint8_t ring[(2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u];
@@ -100,14 +98,16 @@ typedef struct fwd_apply_state {
     union {
         uint64_t align;
         fwd_rc_model rc;
-        uint8_t heap[FWD_APPLY_SCRATCH];
+#if FWD_APPLY_CODEC_ZSTD
+        uint8_t zstd[FWD_APPLY_ZSTD_WORKSPACE];
+#endif
     } scratch;
 } fwd_apply_state;
 
 _Static_assert(sizeof(fwd_apply_state) <= FWD_APPLY_CTX_SIZE, "FWD_APPLY_STATE_SIZE is below the state's size");
 _Static_assert(_Alignof(fwd_apply_state) <= _Alignof(fwd_apply_ctx), "fwd_apply_ctx is not aligned for the state");
 
-_Static_assert(FWD_RC_MODEL_SIZE <= FWD_APPLY_SCRATCH, "FWD_APPLY_SCRATCH cannot hold the range coder's model");
+_Static_assert(sizeof(((fwd_apply_state *)0)->scratch) <= FWD_APPLY_SCRATCH, "FWD_APPLY_SCRATCH is below the decoder's size");
 
 /* The state inside a caller's context (the library's own capacities). */
 static inline fwd_apply_state *fwd_state(fwd_apply_ctx *ctx) { return (fwd_apply_state *)(void *)ctx; }
@@ -126,10 +126,7 @@ enum fwd_phase {
     PHASE_FAILED
 };
 
-/* apply_crypto.c. Between begin and end, mbedTLS allocates from the scratch
- * area on device builds; end with wipe set clears it afterwards. */
-void fwd_mbedtls_heap_begin(fwd_apply_state *ctx);
-void fwd_mbedtls_heap_end(fwd_apply_state *ctx, int wipe);
+/* apply_crypto.c */
 int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                          const uint8_t sig[FWD_SIGNATURE_SIZE]);
 

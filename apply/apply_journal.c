@@ -227,9 +227,9 @@ int fwd_journal_load(fwd_apply_state *ctx, unsigned flags, uint32_t *resume_offs
     const fwd_apply_config *cfg = ctx->cfg;
     *resume_offset = 0;
     ctx->journal_seq = 0;
-    ctx->journal_sector = sector_count(cfg) - 1; /* a fresh start takes sector 0 */
     if (cfg->journal_size == 0)
-        return FWD_OK;
+        return FWD_OK; /* no journal: nothing to resume; and no sector count to divide by */
+    ctx->journal_sector = sector_count(cfg) - 1; /* a fresh start takes sector 0 */
     scan_result best;
     int st = scan(ctx, &best);
     if (st != FWD_OK || !best.found)

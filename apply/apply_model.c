@@ -13,7 +13,7 @@
 /* Into the ring, free between segments. */
 static int model_zstd(fwd_apply_state *ctx, const uint8_t *src, size_t n, const uint8_t **model, size_t *len)
 {
-    ZSTD_DCtx *d = ZSTD_initStaticDCtx(ctx->scratch.heap, sizeof(ctx->scratch.heap));
+    ZSTD_DCtx *d = ZSTD_initStaticDCtx(ctx->scratch.zstd, sizeof(ctx->scratch.zstd));
     if (d == NULL)
         return FWD_ERR_CONFIG;
     ZSTD_frameHeader fh;

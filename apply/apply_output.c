@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "apply_internal.h"
+#include "fwd_assert.h"
+
+/* A chunk padded to any supported program unit fits the buffer. */
+_Static_assert((FWD_APPLY_PROG_BUF & (FWD_APPLY_PROG_BUF - 1)) == 0 && FWD_APPLY_PROG_BUF >= 256,
+               "the program buffer must be a power of two of at least the largest program unit");
 
 void fwd_out_begin(fwd_apply_state *ctx, uint32_t start, uint32_t end)
 {
@@ -42,6 +47,7 @@ static int flush(fwd_apply_state *ctx)
         return FWD_OK;
 
     uint32_t len = (fill + cfg->prog_size - 1) & ~(cfg->prog_size - 1);
+    FWD_ASSERT(len <= FWD_APPLY_PROG_BUF);
     memset(ctx->prog_buf + fill, 0xFF, len - fill);
     int st = ensure_erased(ctx, off + len);
     if (st != FWD_OK)
@@ -64,6 +70,7 @@ static int flush(fwd_apply_state *ctx)
 int fwd_out_emit(fwd_apply_state *ctx, const uint8_t *p, uint32_t n)
 {
     /* Callers bound n by the operation length, itself bounded by out_end. */
+    FWD_ASSERT(n <= ctx->out_end - ctx->out_pos);
     ctx->out_pos += n;
     while (n > 0) {
         uint32_t k = FWD_APPLY_PROG_BUF - ctx->prog_fill;

@@ -10,7 +10,6 @@
  * (public) entry, and a resumed apply unwraps again. */
 #include <string.h>
 
-#include <mbedtls/platform_util.h>
 
 #include "apply_internal.h"
 #include "fwd_enc.h"
@@ -27,7 +26,7 @@ int fwd_enc_policy(const fwd_apply_state *ctx)
 void fwd_enc_wipe(fwd_apply_state *ctx)
 {
 #if FWD_APPLY_ENCRYPTION
-    mbedtls_aes_free(&ctx->aes); /* zeroizes the key schedule */
+    fwd_aes128_free(&ctx->aes); /* zeroizes the key schedule */
 #endif
     ctx->enc_ready = 0;
 }
@@ -83,18 +82,15 @@ int fwd_enc_unwrap(fwd_apply_state *ctx)
     const fwd_apply_config *cfg = ctx->cfg;
     uint8_t key[FWD_CONTENT_KEY_SIZE], commit[FWD_HASH_SIZE];
     fwd_enc_wipe(ctx);
-    fwd_mbedtls_heap_begin(ctx);
     int st = fwd_unwrap_entry(cfg->device_key, cfg->device_key_id, ctx->recipient, ctx->hdr.product_id, key);
     if (st == FWD_OK)
         st = fwd_key_commitment(key, ctx->hdr.nonce, commit);
     if (st == FWD_OK && fwd_memneq(commit, ctx->hdr.key_commitment, FWD_HASH_SIZE))
         st = FWD_ERR_KEY_COMMITMENT; /* a valid entry, but for another content key */
-    fwd_mbedtls_heap_end(ctx, 1);
     if (st == FWD_OK) {
-        mbedtls_aes_init(&ctx->aes);
-        st = mbedtls_aes_setkey_enc(&ctx->aes, key, 8 * FWD_CONTENT_KEY_SIZE) == 0 ? FWD_OK : FWD_ERR_INTERNAL;
+        st = fwd_aes128_setkey(&ctx->aes, key);
     }
-    mbedtls_platform_zeroize(key, sizeof(key));
+    fwd_zeroize(key, sizeof(key));
     if (st != FWD_OK) {
         fwd_enc_wipe(ctx);
         return st == FWD_ERR_KEY ? FWD_ERR_CONFIG : st; /* the device's own key is unusable or not its id's */

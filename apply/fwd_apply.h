@@ -44,9 +44,6 @@
 #ifndef FWD_APPLY_ZSTD_WORKSPACE
 #define FWD_APPLY_ZSTD_WORKSPACE (96u * 1024u) /* ZSTD_estimateDCtxSize() of the linked zstd */
 #endif
-#ifndef FWD_APPLY_CRYPTO_HEAP
-#define FWD_APPLY_CRYPTO_HEAP 4096u /* mbedTLS's pool for the signature check and the key unwrap */
-#endif
 #ifndef FWD_APPLY_MAX_KEYS
 #define FWD_APPLY_MAX_KEYS 4
 #endif
@@ -70,8 +67,22 @@ typedef enum fwd_area {
 
 typedef struct fwd_apply_config {
     /* Flash callbacks: return 0 on success, anything else on failure.
-     * Offsets are relative to the start of the area. prog and erase are never
-     * called with FWD_AREA_OLD. */
+     * Offsets are relative to the start of the area; buffers have no
+     * alignment guarantee (copy through an aligned buffer if the flash
+     * driver needs one). Erased flash reads 0xFF.
+     *
+     * read: any offset, len <= 4096. On ECC flash a read of a double word
+     *   whose program or erase was interrupted raises an ECC error: read must
+     *   then return non-zero, not fault. Integrators usually read through the
+     *   vendor HAL (which reports the ECC flag), or let the NMI/bus-fault
+     *   handler note the ECC flag (STM32: FLASH_ECCR.ECCD) and skip the load,
+     *   then check that note after the copy. The applier treats an unreadable
+     *   journal slot as invalid, and an unreadable bank as FWD_ERR_FLASH_IO.
+     * prog: off and len are multiples of prog_size, len <= 512; the range
+     *   is erased (each byte programmed at most once between erases). Never
+     *   called with FWD_AREA_OLD.
+     * erase: exactly one erase sector (sector_size(), block_size, or
+     *   journal_sector_size). Never called with FWD_AREA_OLD. */
     int (*read)(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len);
     int (*prog)(void *user, fwd_area area, uint32_t off, const void *buf, uint32_t len);
     int (*erase)(void *user, fwd_area area, uint32_t off, uint32_t len);
@@ -128,15 +139,15 @@ typedef struct fwd_apply_info {
  *                                                  hashing and AES state
  *                      + FWD_APPLY_MAX_PAYLOAD     the segment under verification
  *                      + 2 << FWD_APPLY_MAX_WINDOW_LOG, + 64   the zstd ring (zstd builds only)
- *                      + FWD_APPLY_SCRATCH         the codec's decoder, or the crypto heap
+ *                      + FWD_APPLY_SCRATCH         the codec's decoder
  *
- * FWD_APPLY_SCRATCH is the largest of the range coder's model
- * (FWD_RC_MODEL_SIZE), the crypto heap and, in zstd builds, the zstd
- * workspace. FWD_APPLY_STATE_SIZE is an upper bound the library checks
- * against its own layout at compile time. */
-#define FWD_APPLY_MAX3(a, b, c) ((a) > (b) ? ((a) > (c) ? (a) : (c)) : ((b) > (c) ? (b) : (c)))
+ * FWD_APPLY_SCRATCH is the larger of the range coder's model
+ * (FWD_RC_MODEL_SIZE) and, in zstd builds, the zstd workspace.
+ * FWD_APPLY_STATE_SIZE is an upper bound the library checks against its own
+ * layout at compile time. mbedTLS's heap, used while the signature is
+ * verified, is the application's (docs/PORTING.md). */
 #define FWD_APPLY_SCRATCH                                                                             \
-    FWD_APPLY_MAX3(FWD_RC_MODEL_SIZE, FWD_APPLY_CRYPTO_HEAP, FWD_APPLY_CODEC_ZSTD ? FWD_APPLY_ZSTD_WORKSPACE : 0u)
+    (FWD_APPLY_CODEC_ZSTD && FWD_APPLY_ZSTD_WORKSPACE > FWD_RC_MODEL_SIZE ? FWD_APPLY_ZSTD_WORKSPACE : FWD_RC_MODEL_SIZE)
 #define FWD_APPLY_STATE_SIZE                                                                          \
     (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 2176u : 0u) + (FWD_APPLY_ENCRYPTION ? 448u : 0u))
 #define FWD_APPLY_CTX_SIZE                                                                            \
@@ -160,7 +171,6 @@ typedef struct fwd_apply_build {
     uint32_t ctx_size;
     uint32_t max_payload;
     uint32_t zstd_workspace;
-    uint32_t crypto_heap;
     uint8_t max_window_log;
     uint8_t max_keys;
     uint8_t model;
@@ -170,8 +180,8 @@ typedef struct fwd_apply_build {
 
 #define FWD_APPLY_BUILD_INIT                                                                          \
     {FWD_APPLY_API_VERSION, (uint32_t)sizeof(fwd_apply_ctx), FWD_APPLY_MAX_PAYLOAD,                  \
-     FWD_APPLY_ZSTD_WORKSPACE, FWD_APPLY_CRYPTO_HEAP, FWD_APPLY_MAX_WINDOW_LOG, FWD_APPLY_MAX_KEYS,   \
-     FWD_APPLY_MODEL, FWD_APPLY_ENCRYPTION, FWD_APPLY_CODEC_ZSTD}
+     FWD_APPLY_ZSTD_WORKSPACE, FWD_APPLY_MAX_WINDOW_LOG, FWD_APPLY_MAX_KEYS, FWD_APPLY_MODEL,        \
+     FWD_APPLY_ENCRYPTION, FWD_APPLY_CODEC_ZSTD}
 
 /* Prepares ctx for an apply. Reads the journal: when it holds an unfinished
  * apply (and flags lacks FWD_APPLY_RESTART), re-verifies that patch's signed
@@ -184,7 +194,11 @@ fwd_status fwd_apply_init_build(fwd_apply_ctx *ctx, const fwd_apply_build *build
     fwd_apply_init_build((ctx), &(const fwd_apply_build)FWD_APPLY_BUILD_INIT, (cfg), (flags), (resume_offset))
 
 /* Consumes len bytes of the patch. Returns FWD_OK or an error; after an error
- * every call returns that error until the next fwd_apply_init. */
+ * every call returns that error until the next fwd_apply_init.
+ * Work per call: copying and hashing the bytes, plus, for each segment the
+ * bytes complete, decoding it and erasing, programming and reading back its
+ * output: at most max_segment_blocks blocks (a bound in the signed header;
+ * 256 x 4 KiB by default). Feed small chunks to bound the time per call. */
 fwd_status fwd_apply_feed(fwd_apply_ctx *ctx, const void *data, size_t len);
 
 /* Ends the apply: FWD_OK only when every segment was applied and bank B

@@ -3,26 +3,41 @@
 #include <string.h>
 
 #include <mbedtls/ecdsa.h>
+#include <mbedtls/version.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
 #include "fwd_status.h"
 
+/* mbedTLS 3 dropped the _ret suffixes (the 2.28 functions without it return
+ * void and are deprecated): one spelling for both. */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define sha256_starts mbedtls_sha256_starts
+#define sha256_update mbedtls_sha256_update
+#define sha256_finish mbedtls_sha256_finish
+#define sha256_once mbedtls_sha256
+#else
+#define sha256_starts mbedtls_sha256_starts_ret
+#define sha256_update mbedtls_sha256_update_ret
+#define sha256_finish mbedtls_sha256_finish_ret
+#define sha256_once mbedtls_sha256_ret
+#endif
+
 void fwd_sha256_start(fwd_sha256_ctx *c)
 {
     mbedtls_sha256_init(&c->impl);
-    mbedtls_sha256_starts_ret(&c->impl, 0);
+    sha256_starts(&c->impl, 0);
 }
 
 void fwd_sha256_update(fwd_sha256_ctx *c, const void *data, size_t len)
 {
-    mbedtls_sha256_update_ret(&c->impl, data, len);
+    sha256_update(&c->impl, data, len);
 }
 
 void fwd_sha256_finish(fwd_sha256_ctx *c, uint8_t out[FWD_HASH_SIZE])
 {
-    mbedtls_sha256_finish_ret(&c->impl, out);
+    sha256_finish(&c->impl, out);
     mbedtls_sha256_free(&c->impl);
 }
 
@@ -33,7 +48,7 @@ void fwd_zeroize(void *p, size_t n)
 
 void fwd_sha256(const void *data, size_t len, uint8_t out[FWD_HASH_SIZE])
 {
-    mbedtls_sha256_ret(data, len, out, 0);
+    sha256_once(data, len, out, 0);
 }
 
 void fwd_key_id(const uint8_t pubkey[65], uint8_t id[FWD_KEY_ID_SIZE])

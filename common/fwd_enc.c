@@ -33,7 +33,18 @@ int fwd_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size
                : FWD_ERR_INTERNAL;
 }
 
-void fwd_ctr_xor(mbedtls_aes_context *aes, const uint8_t nonce[FWD_NONCE_SIZE], uint64_t off, uint8_t *buf,
+int fwd_aes128_setkey(fwd_aes128_ctx *c, const uint8_t key[FWD_CONTENT_KEY_SIZE])
+{
+    mbedtls_aes_init(&c->impl);
+    return mbedtls_aes_setkey_enc(&c->impl, key, 8 * FWD_CONTENT_KEY_SIZE) == 0 ? FWD_OK : FWD_ERR_INTERNAL;
+}
+
+void fwd_aes128_free(fwd_aes128_ctx *c)
+{
+    mbedtls_aes_free(&c->impl); /* zeroizes the schedule */
+}
+
+void fwd_ctr_xor(fwd_aes128_ctx *aes, const uint8_t nonce[FWD_NONCE_SIZE], uint64_t off, uint8_t *buf,
                  size_t len)
 {
     uint8_t ctr[16], ks[16];
@@ -48,7 +59,7 @@ void fwd_ctr_xor(mbedtls_aes_context *aes, const uint8_t nonce[FWD_NONCE_SIZE], 
         ctr[15] = (uint8_t)block;
         /* CTR only ever encrypts: calling the block function directly keeps
          * AES decryption (2 KiB of tables and code) out of device builds. */
-        mbedtls_internal_aes_encrypt(aes, ctr, ks);
+        mbedtls_internal_aes_encrypt(&aes->impl, ctr, ks);
         size_t at = (size_t)(off & 15u), k = 16 - at < len ? 16 - at : len;
         for (size_t i = 0; i < k; i++)
             buf[i] ^= ks[at + i];
@@ -125,13 +136,12 @@ static int wrap_pad(const uint8_t kek[FWD_CONTENT_KEY_SIZE], const uint8_t in[FW
                     uint8_t out[FWD_CONTENT_KEY_SIZE])
 {
     static const uint8_t zero_nonce[FWD_NONCE_SIZE];
-    mbedtls_aes_context aes;
-    mbedtls_aes_init(&aes);
-    int st = mbedtls_aes_setkey_enc(&aes, kek, 128) == 0 ? FWD_OK : FWD_ERR_INTERNAL;
+    fwd_aes128_ctx aes;
+    int st = fwd_aes128_setkey(&aes, kek);
     memmove(out, in, FWD_CONTENT_KEY_SIZE);
     if (st == FWD_OK)
         fwd_ctr_xor(&aes, zero_nonce, 0, out, FWD_CONTENT_KEY_SIZE);
-    mbedtls_aes_free(&aes); /* zeroizes the KEK's schedule */
+    fwd_aes128_free(&aes); /* zeroizes the KEK's schedule */
     return st;
 }
 

@@ -4,8 +4,8 @@
  * device. Each has exactly one implementation, here, so that both sides and
  * the known-answer tests run the same bytes.
  *
- * All of them allocate through mbedTLS (bignums, HMAC contexts): a device
- * build points mbedTLS at a static pool first (apply/apply_crypto.c). */
+ * All of them allocate through mbedtls_calloc (bignums, HMAC contexts): the
+ * application's allocator, as for signature verification (apply_crypto.c). */
 #ifndef FWD_ENC_H
 #define FWD_ENC_H
 
@@ -15,6 +15,17 @@
 #include <mbedtls/aes.h>
 
 #include "fwd_format.h"
+
+/* An AES-128 encryption key schedule (part of the crypto seam, like
+ * fwd_sha256_ctx in fwd_crypto.h). */
+typedef struct fwd_aes128_ctx {
+    mbedtls_aes_context impl;
+} fwd_aes128_ctx;
+
+/* FWD_OK or FWD_ERR_INTERNAL. Free every schedule set, whatever the result. */
+int fwd_aes128_setkey(fwd_aes128_ctx *c, const uint8_t key[FWD_CONTENT_KEY_SIZE]);
+/* Zeroizes the schedule. */
+void fwd_aes128_free(fwd_aes128_ctx *c);
 
 #define FWD_WRAP_KEYS_SIZE 48u /* KEK (16) followed by the MAC key (32) */
 
@@ -27,7 +38,7 @@ int fwd_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size
 /* XORs len bytes of AES-128-CTR keystream into buf, starting at byte offset
  * off of the stream: counter block = nonce || big-endian u32 (off / 16). aes
  * holds an encryption key schedule. Encrypts and decrypts. */
-void fwd_ctr_xor(mbedtls_aes_context *aes, const uint8_t nonce[FWD_NONCE_SIZE], uint64_t off, uint8_t *buf,
+void fwd_ctr_xor(fwd_aes128_ctx *aes, const uint8_t nonce[FWD_NONCE_SIZE], uint64_t off, uint8_t *buf,
                  size_t len);
 
 /* HMAC-SHA256(content key, "fwdelta-commit-v1" || nonce). */

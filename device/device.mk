@@ -48,7 +48,7 @@ DEV_ZSTD_DEFS = '-DZSTD_DECODER_INTERNAL_BUFFER=(1<<$(DEV_WINDOW_LOG))' -DHUF_FO
 # (bench-device measures both; use its own DEVB).
 DEV_MBED_EXTRA ?=
 DEV_MBED_DEFS = '-DMBEDTLS_CONFIG_FILE="mbedtls_device_config.h"' -Idevice -I$(DEV_MBED)/include $(DEV_MBED_EXTRA)
-DEV_FWD_DEFS  = -DFWD_APPLY_MAX_WINDOW_LOG=$(DEV_WINDOW_LOG) -DFWD_APPLY_MAX_PAYLOAD=$(DEV_MAX_PAYLOAD) \
+DEV_FWD_DEFS  = -DFWD_DEVICE -DFWD_APPLY_MAX_WINDOW_LOG=$(DEV_WINDOW_LOG) -DFWD_APPLY_MAX_PAYLOAD=$(DEV_MAX_PAYLOAD) \
                 -DFWD_APPLY_MAX_KEYS=1 $(DEV_PROFILE_DEFS) $(DEV_MBED_DEFS) -Icommon -Iapply -I$(DEV_ZSTD) \
                 -idirafter $(DEVB)/include
 DEV_WARN      = -std=c11 -Wall -Wextra -Werror -MMD -MP
@@ -71,7 +71,7 @@ DEV_PROF_WRAPS = fwd_verify_signature fwd_ecdsa_p256_verify mbedtls_sha256_start
                  ZSTD_initStaticDCtx ZSTD_getFrameHeader ZSTD_decompressBegin ZSTD_nextSrcSizeToDecompress \
                  ZSTD_decompressContinue fwd_ops_begin fwd_ops_feed fwd_ops_end fwd_out_begin fwd_out_emit \
                  fwd_out_end fwd_journal_load fwd_journal_start fwd_journal_checkpoint fwd_journal_done \
-                 mbedtls_memory_buffer_alloc_init mbedtls_memory_buffer_alloc_free
+                 mbedtls_memory_buffer_alloc_init
 
 DEV_HOST_CFLAGS = -std=c11 -Wall -Wextra -Werror -O2
 DEV_COMMA := ,
@@ -89,12 +89,12 @@ device-test: device
 # The bench also builds the SHA-256 alternative, to measure what it trades,
 # and the two range-coder profiles (no zstd): default (model, encryption,
 # payload 4,608) and small (neither, payload 4,224: one 4 KiB block and its
-# worst-case operations; a 3 KiB crypto heap, the ECDSA verify's 2,948 peak).
+# worst-case operations).
 DEV_VARIANT_SHA = $(DEVB)/variant-sha256-unrolled
 DEV_PROFILE_DIR = $(DEVB)/profile
 DEV_PROFILE_default = DEV_MAX_PAYLOAD=4608 DEV_PROFILE_DEFS="-DFWD_APPLY_CODEC_ZSTD=0"
 DEV_PROFILE_small   = DEV_MAX_PAYLOAD=4224 DEV_PROFILE_DEFS="-DFWD_APPLY_CODEC_ZSTD=0 -DFWD_APPLY_MODEL=0 \
-                      -DFWD_APPLY_ENCRYPTION=0 -DFWD_APPLY_CRYPTO_HEAP=3072"
+                      -DFWD_APPLY_ENCRYPTION=0"
 bench-device: device
 	@$(MAKE) --no-print-directory device-build DEVB=$(DEV_VARIANT_SHA) DEV_SRCROOT=$(DEV_SRCROOT) \
 	  DEV_MBED_EXTRA=-DFWD_SHA256_UNROLLED
@@ -232,17 +232,21 @@ $(DEVB)/m4/zstd_sizes_w%.txt: device/probe_dctx.c device/probe_sizes.sh device/z
 
 # ---- demo firmware pair -----------------------------------------------------
 
+# The sample links the device libraries (its update client is the applier),
+# so it is the size of a real product's image.
 DEV_SAMPLE_SRC = $(sort $(wildcard corpus/sample/*.c))
+DEV_SAMPLE_LIBS = $(DEVB)/m4/libfwdapply.a $(DEVB)/m4/libzstddec.a $(DEVB)/m4/libfwdmbedtls.a
 DEV_SAMPLE_CFLAGS = -mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections $(DEV_SPECS) -std=c11 \
                     -Wall -Wextra -Werror -nostartfiles -Wl,--gc-sections -Wl,--build-id=none \
-                    -T corpus/sample/sample.ld
+                    -T corpus/sample/sample.ld $(DEV_FWD_DEFS) \
+                    -DFWD_APPLY_ZSTD_WORKSPACE=$$(cat $(DEVB)/m4/workspace.txt)
 
 sample-fw: $(BUILD)/sample/v1.bin $(BUILD)/sample/v2.bin
 .PRECIOUS: $(BUILD)/sample/%.elf
 
-$(BUILD)/sample/v%.elf: $(DEV_SAMPLE_SRC) $(wildcard corpus/sample/*.h) corpus/sample/sample.ld
+$(BUILD)/sample/v%.elf: $(DEV_SAMPLE_SRC) $(wildcard corpus/sample/*.h) corpus/sample/sample.ld $(DEV_SAMPLE_LIBS)
 	@mkdir -p $(@D)
-	$(DEV_CC) $(DEV_SAMPLE_CFLAGS) -DFW_VERSION=$* -o $@ $(DEV_SAMPLE_SRC)
+	$(DEV_CC) $(DEV_SAMPLE_CFLAGS) -DFW_VERSION=$* -o $@ $(DEV_SAMPLE_SRC) $(DEV_SAMPLE_LIBS)
 
 $(BUILD)/sample/v%.bin: $(BUILD)/sample/v%.elf
 	$(DEV_OBJCOPY) -O binary $< $@

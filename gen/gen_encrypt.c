@@ -111,8 +111,7 @@ int gen_encrypt_patch(const fwd_gen_options *opt, const fwd_gen_key *key, uint8_
         return FWD_ERR_INTERNAL;
     size_t *seg = malloc((h.segment_count ? h.segment_count : 1) * sizeof(*seg));
     gen_rng rng;
-    mbedtls_aes_context aes;
-    mbedtls_aes_init(&aes);
+    fwd_aes128_ctx aes;
     uint8_t ck[FWD_CONTENT_KEY_SIZE];
     gen_buf area = { 0 };
     uint8_t *out = NULL;
@@ -121,7 +120,7 @@ int gen_encrypt_patch(const fwd_gen_options *opt, const fwd_gen_key *key, uint8_
         rc = FWD_ERR_INTERNAL;
     if (rc == FWD_OK)
         rc = gen_content_key(&rng, ck, h.nonce);
-    if (rc == FWD_OK && mbedtls_aes_setkey_enc(&aes, ck, 8 * FWD_CONTENT_KEY_SIZE) != 0)
+    if (rc == FWD_OK && fwd_aes128_setkey(&aes, ck) != FWD_OK)
         rc = FWD_ERR_INTERNAL;
     if (rc == FWD_OK) {
         /* The stream is every payload in order; only payloads are encrypted. */
@@ -160,7 +159,7 @@ int gen_encrypt_patch(const fwd_gen_options *opt, const fwd_gen_key *key, uint8_
     if (rc == FWD_OK && opt->content_key_out)
         memcpy(opt->content_key_out, ck, FWD_CONTENT_KEY_SIZE);
     mbedtls_platform_zeroize(ck, sizeof(ck));
-    mbedtls_aes_free(&aes);
+    fwd_aes128_free(&aes);
     gen_rng_free(&rng);
     free(seg);
     free(area.p);

@@ -15,7 +15,7 @@ case "${1:-all}" in
   bench)  want="$PKGS_BUILD $PKGS_PEERS" ;;
   fuzz)   want="$PKGS_BUILD $PKGS_FUZZ" ;;
   test)   want="$PKGS_BUILD $PKGS_DEVICE $PKGS_FUZZ" ;;
-  demo)   want="$PKGS_BUILD $PKGS_DEVICE" ;;
+  demo)   want="$PKGS_BUILD $PKGS_DEVICE $PKGS_PEERS" ;;
   all)    want="$PKGS_BUILD $PKGS_PEERS $PKGS_DEVICE $PKGS_FUZZ" ;;
   *) echo "usage: $0 [build|device|bench|fuzz|test|demo|all]" >&2; exit 2 ;;
 esac

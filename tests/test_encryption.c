@@ -5,7 +5,6 @@
 #define _GNU_SOURCE /* memmem */
 #include <string.h>
 
-#include <mbedtls/aes.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -145,9 +144,8 @@ static void kat_ctr(void)
     unhex("2b7e151628aed2a6abf7158809cf4f3c", key, 16);
     unhex("f0f1f2f3f4f5f6f7f8f9fafb", nonce, 12);
     const uint64_t base = 0xfcfdfeffull * 16;
-    mbedtls_aes_context aes;
-    mbedtls_aes_init(&aes);
-    mbedtls_aes_setkey_enc(&aes, key, 128);
+    fwd_aes128_ctx aes;
+    CHECK(fwd_aes128_setkey(&aes, key) == FWD_OK, "AES key schedule");
 
     unhex(pt, buf, 64);
     fwd_ctr_xor(&aes, nonce, base, buf, 64);
@@ -167,7 +165,7 @@ static void kat_ctr(void)
         }
         CHECK(off == 64 && hex_eq(buf, ct, 64), "F.5.1 in pieces (pattern %zu)", c);
     }
-    mbedtls_aes_free(&aes);
+    fwd_aes128_free(&aes);
 }
 
 /* Fixed device scalar, ephemeral scalar, content key and product: the entry
@@ -644,14 +642,13 @@ static void secrets_of(secrets *s, const tl_buf *patch, const uint8_t ck[16])
     s->entry = entry_of(patch, DUT);
     if (fwd_wrap_keys(dev_scalar[DUT], s->entry + FWD_RCPT_EPHEMERAL, 1, product, own, keys) != FWD_OK)
         abort();
-    mbedtls_aes_context aes;
-    mbedtls_aes_init(&aes);
-    mbedtls_aes_setkey_enc(&aes, ck, 128);
+    fwd_aes128_ctx aes;
+    CHECK(fwd_aes128_setkey(&aes, ck) == FWD_OK, "AES key schedule");
     memcpy(s->item[0], ck, 16), s->len[0] = 16, s->name[0] = "content key";
     memcpy(s->item[1], keys, 16), s->len[1] = 16, s->name[1] = "KEK";
     memcpy(s->item[2], keys + 16, 32), s->len[2] = 32, s->name[2] = "MAC key";
-    memcpy(s->item[3], (const uint8_t *)aes.rk + 16, 16), s->len[3] = 16, s->name[3] = "round key 1";
-    mbedtls_aes_free(&aes);
+    memcpy(s->item[3], (const uint8_t *)aes.impl.rk + 16, 16), s->len[3] = 16, s->name[3] = "round key 1";
+    fwd_aes128_free(&aes);
 }
 
 static void scan_flash(const tl_device *d, void *user)

@@ -189,6 +189,8 @@ const char *tl_corpus_dir(void)
 {
     static char dir[4096];
     const char *env = getenv("FWDELTA_CORPUS");
+    if (env && strcmp(env, "none") == 0)
+        return NULL; /* make check: the fast loop leaves the corpus out */
     const char *cands[] = { env, "../shared/corpus" };
     for (int i = 0; i < 2; i++) {
         if (!cands[i] || !*cands[i])
@@ -208,7 +210,7 @@ int tl_each_corpus_pair(const char *what, void (*fn)(const char *id, const tl_bu
 {
     const char *dir = tl_corpus_dir();
     if (!dir) {
-        printf("SKIPPED: %s (no ../shared/corpus and FWDELTA_CORPUS unset)\n", what);
+        printf("SKIPPED: %s (no ../shared/corpus and FWDELTA_CORPUS unset, or FWDELTA_CORPUS=none)\n", what);
         return -1;
     }
     FILE *m = fopen("corpus/manifest.tsv", "r");

@@ -52,6 +52,7 @@ static void handle_command(int c)
     switch (c) {
     case 's': send_status(); break;
     case 'v': send_version(); break;
+    case 'u': update_run(); break;
     case 'r':
         st.samples = 0;
         st.min_dc = 10000;

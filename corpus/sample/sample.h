@@ -51,6 +51,9 @@ int32_t sensor_read_decicelsius(void);
 extern const int16_t ntc_table[33];
 extern const uint16_t crc16_table[256];
 
+/* update.c */
+void update_run(void);
+
 /* proto.c */
 uint16_t crc16(const uint8_t *p, uint32_t n);
 void proto_send(uint8_t type, const uint8_t *payload, uint8_t len);

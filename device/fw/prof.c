@@ -38,7 +38,9 @@ static const char *const part_name[P_COUNT] = {
 static uint32_t ticks[P_COUNT], calls[P_COUNT];
 static uint32_t last;
 static int current = P_OTHER, active;
-static uint32_t pool_peak, pool_size;
+static uint32_t pool_size;
+static unsigned char *pool_buf;
+static uint32_t pool_peak(void);
 
 static void charge(uint32_t now)
 {
@@ -99,7 +101,7 @@ void fw_profile_report(uint32_t out_bytes)
         sh_kv_num(key, calls[i], NULL);
     }
     sh_kv_fixed2("split total", out_bytes ? total * 100u / out_bytes : 0, "instructions per output byte");
-    sh_kv_num("mbedtls pool peak", pool_peak, "B");
+    sh_kv_num("mbedtls pool peak", pool_peak(), "B");
     sh_kv_num("mbedtls pool size", pool_size, "B");
 }
 
@@ -159,14 +161,13 @@ WRAP(int, P_JOURNAL, fwd_journal_start, (fwd_apply_state * c), (c))
 WRAP(int, P_JOURNAL, fwd_journal_checkpoint, (fwd_apply_state * c), (c))
 WRAP(int, P_JOURNAL, fwd_journal_done, (fwd_apply_state * c), (c))
 
-/* mbedTLS's pool: zeroed by init, so it is painted right after; the highest
- * word no longer painted when verification frees the pool is its peak. The
+/* mbedTLS's pool, which the firmware sets up once: zeroed by init, so it is
+ * painted right after; the highest word no longer painted after the apply is
+ * the peak of all its uses (verify, and unwrap for encrypted patches). The
  * first-fit allocator fills from the bottom, so that is the pool size the
- * verification needs. */
+ * applier needs. */
 #define POOL_PAINT 0xC3C3C3C3u
 #define POOL_HEADER_ROOM 64u /* the allocator's first block header */
-static unsigned char *pool_buf;
-
 __typeof__(mbedtls_memory_buffer_alloc_init) __real_mbedtls_memory_buffer_alloc_init,
     __wrap_mbedtls_memory_buffer_alloc_init;
 void __wrap_mbedtls_memory_buffer_alloc_init(unsigned char *buf, size_t len)
@@ -178,15 +179,12 @@ void __wrap_mbedtls_memory_buffer_alloc_init(unsigned char *buf, size_t len)
         *p = POOL_PAINT;
 }
 
-__typeof__(mbedtls_memory_buffer_alloc_free) __real_mbedtls_memory_buffer_alloc_free,
-    __wrap_mbedtls_memory_buffer_alloc_free;
-void __wrap_mbedtls_memory_buffer_alloc_free(void)
+static uint32_t pool_peak(void)
 {
+    if (!pool_buf)
+        return 0;
     uint32_t *p = (uint32_t *)(pool_buf + (pool_size & ~3u));
     while ((unsigned char *)p > pool_buf + POOL_HEADER_ROOM && p[-1] == POOL_PAINT)
         p--;
-    uint32_t peak = (uint32_t)((unsigned char *)p - pool_buf);
-    if (peak > pool_peak) /* the largest of the pool's uses: verify, and unwrap for encrypted patches */
-        pool_peak = peak;
-    __real_mbedtls_memory_buffer_alloc_free();
+    return (uint32_t)((unsigned char *)p - pool_buf);
 }

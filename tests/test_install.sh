@@ -1,0 +1,47 @@
+#!/bin/sh
+# The installed tree as a user gets it: `make install PREFIX=...` into a
+# fresh directory, every public header compiled on its own, and programs
+# built with nothing but the installed headers and pkg-config (shared
+# libraries, no --static, no source tree). Prints "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+build=${1:-build}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() { # what, expected, got
+  if [ "$2" = "$3" ]; then ok; else bad "$1: expected '$2', got '$3'"; fi
+}
+
+make --no-print-directory -s install BUILD="$build" PREFIX="$tmp/prefix" >"$tmp/install.log" 2>&1 ||
+  { cat "$tmp/install.log"; bad "make install"; echo "$pass passed, $fail failed"; exit 1; }
+inc="$tmp/prefix/include/fwdelta"
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
+export LD_LIBRARY_PATH="$tmp/prefix/lib"
+
+for h in "$inc"/*.h; do
+  printf '#include <%s>\n' "$(basename "$h")" >"$tmp/h.c"
+  if cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -I"$inc" "$tmp/h.c" 2>"$tmp/h.log"; then ok
+  else cat "$tmp/h.log"; bad "$(basename "$h") does not compile on its own"; fi
+done
+[ "$(ls "$inc" | wc -l)" -eq 4 ] && ok || bad "installed headers: $(ls "$inc" | tr '\n' ' ')(expected 4)"
+
+prog() { # name, source, pkg, extra cflags...
+  name=$1 src=$2 pkg=$3; shift 3
+  # shellcheck disable=SC2046
+  if cc -std=c11 -Wall -Wextra -Werror "$@" "$src" -o "$tmp/$name" $(pkg-config --cflags --libs "$pkg") \
+      2>"$tmp/$name.log"; then ok; else cat "$tmp/$name.log"; bad "$name does not build against the installed tree"; fi
+}
+prog device tests/install/device_prog.c fwdelta-apply
+expect "device program, library capacities" FWD_OK "$("$tmp/device" 2>&1)"
+prog mismatch tests/install/device_prog.c fwdelta-apply -DFWD_APPLY_MAX_PAYLOAD=4096
+expect "device program, other capacities" FWD_ERR_BUILD_MISMATCH "$("$tmp/mismatch" 2>&1)"
+prog host tests/install/host_prog.c fwdelta
+expect "host program" "4096 FWD_ERR_WRONG_BASE" "$("$tmp/host" 2>&1)"
+# The device library alone: nothing of the generator is linked.
+expect "fwdelta-apply links the applier only" "" "$(pkg-config --libs fwdelta-apply | grep -o fwdgen)"
+if nm -D "$tmp/device" 2>/dev/null | grep -q fwd_gen_; then bad "device program references the generator"; else ok; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
