@@ -60,8 +60,6 @@ void fwd_rc_decode_init(fwd_rc *rc, const uint8_t *in, uint32_t len);
 /* The decoder consumed exactly its input and ended where the encoder did. */
 int fwd_rc_decode_done(const fwd_rc *rc);
 
-unsigned fwd_rc_bit(fwd_rc *rc, fwd_prob *p, unsigned bit);
-
 void fwd_rc_model_reset(fwd_rc_model *m);
 unsigned fwd_rc_kind(fwd_rc *rc, fwd_rc_model *m, unsigned kind);
 uint32_t fwd_rc_len(fwd_rc *rc, fwd_rc_model *m, unsigned kind, uint32_t len);

@@ -5,6 +5,7 @@
 # (-icount shift=0) and prints its report. Exit status is the firmware's
 # (0 = pass).
 # usage: run_pair.sh DEVB CLI ELF OLD NEW WORKDIR [CHUNK]
+# FWD_DIFF_FLAGS: extra `fwdelta diff` flags (a profile's payload bound).
 set -eu
 devb=$1 cli=$2 elf=$3 old=$4 new=$5 work=$6 chunk=${7:-1000}
 
@@ -16,7 +17,9 @@ if [ "$(size "$old")" -gt $bank_max ] || [ "$(size "$new")" -gt $bank_max ]; the
   exit 2
 fi
 product=$(sed -n 's/^#define QP_PRODUCT *"\(.*\)".*/\1/p' device/fw/qemu_params.h)
-"$cli" diff --key "$devb/keys/k.pem" --product "$product" "$old" "$new" -o "$work/patch.fwd" 2>"$work/diff.log" || {
+# shellcheck disable=SC2086
+"$cli" diff --key "$devb/keys/k.pem" --product "$product" ${FWD_DIFF_FLAGS:-} "$old" "$new" -o "$work/patch.fwd" \
+  2>"$work/diff.log" || {
   cat "$work/diff.log" >&2
   exit 2
 }

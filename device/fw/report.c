@@ -52,7 +52,7 @@ void report_memory(const fwd_apply_ctx *pub, uint32_t stack_peak_bytes)
     sh_kv_num("ram ctx total", total, "B");
     sh_kv_num("ram ctx payload buffer", payload, "B");
     sh_kv_num("ram ctx zstd ring", ring, "B");
-    sh_kv_num("ram ctx scratch (codec decoder, crypto heap)", scratch, "B");
+    sh_kv_num("ram ctx scratch (codec decoder)", scratch, "B");
     sh_kv_num("ram ctx rest", total - payload - ring - scratch, "B");
 #if FWD_APPLY_CODEC_ZSTD
     sh_kv_num("zstd ZSTD_estimateDCtxSize", (uint32_t)ZSTD_estimateDCtxSize(), "B");
