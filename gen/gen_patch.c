@@ -239,10 +239,8 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
     return rc;
 }
 
-static int create_coder(seg_ctx *c)
+static int create_cctx(seg_ctx *c)
 {
-    if (c->opt->codec == FWD_CODEC_RC)
-        return gen_rc_index_build(&c->rcix, c->new_img, c->new_len);
     if (c->opt->codec != FWD_CODEC_ZSTD)
         return FWD_OK;
     c->cctx = ZSTD_createCCtx();
@@ -275,7 +273,13 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
     gen_segment *segs = NULL;
     uint32_t nseg = 0;
     memset(stats, 0, sizeof(*stats));
-    int rc = make_segments(c, &segs, &nseg, stats);
+    /* The match index lives only while segments are coded: the model fit
+     * runs at the generator's memory peak, without it. */
+    int rc = opt->codec == FWD_CODEC_RC ? gen_rc_index_build(&c->rcix, c->new_img, c->new_len) : FWD_OK;
+    if (rc == FWD_OK)
+        rc = make_segments(c, &segs, &nseg, stats);
+    if (opt->codec == FWD_CODEC_RC)
+        gen_rc_index_free(&c->rcix);
 
     fwd_header h = { .format_version = FWD_FORMAT_VERSION, .diff_alg = FWD_DIFF_SPARSE, .codec = (uint8_t)opt->codec,
                      .hash_alg = FWD_HASH_SHA256, .sig_alg = FWD_SIG_ECDSA_P256,
@@ -390,7 +394,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     fwd_gen_stats stats = { 0 };
     rc = gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt);
     if (rc == FWD_OK)
-        rc = create_coder(&c);
+        rc = create_cctx(&c);
     if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_ON)
         rc = build_patch(&c, key, patch, patch_len, &stats);
 
@@ -419,7 +423,6 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     free(ops.v);
     free(c.raw.p);
     ZSTD_freeCCtx(c.cctx);
-    gen_rc_index_free(&c.rcix);
     if (rc != FWD_OK) {
         free(*patch);
         *patch = NULL;

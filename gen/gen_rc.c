@@ -8,7 +8,7 @@
 #include "fwd_rc.h"
 #include "gen_internal.h"
 
-#define HASH_BITS 20
+#define HASH_BITS 16
 #define CHAIN_STEPS 256 /* candidates tried per position */
 
 static uint32_t hash4(const uint8_t *p)
