@@ -63,15 +63,22 @@ $(BUILD)/tests/%: $(call obj,tests/%.c $(TEST_LIB)) $(BUILD)/libfwdsim.a $(LIB_G
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The CLI suite is a script run against build/fwdelta: installed beside the
+# test binaries, so that run.sh runs and counts it like them.
+$(BUILD)/tests/test_cli: tests/test_cli.sh
+	@mkdir -p $(dir $@)
+	cp $< $@ && chmod +x $@
+
 # Runs every test binary; each prints its own "N passed, N failed" line.
-test-run: $(TESTS) $(CLI)
+TEST_SCRIPTS = $(BUILD)/tests/test_cli
+test-run: $(TESTS) $(TEST_SCRIPTS) $(CLI)
 	@./tests/run.sh $(BUILD)
 
 # The fast inner loop (about a minute): the host suite without sanitizers,
 # the corpus, QEMU or fuzzing. `make test` is what CI runs.
 check:
 	@./scripts/setup.sh build
-	@$(MAKE) --no-print-directory -j2 $(TESTS) $(CLI)
+	@$(MAKE) --no-print-directory -j2 $(TESTS) $(TEST_SCRIPTS) $(CLI)
 	@FWDELTA_CORPUS=none ./tests/run.sh $(BUILD)
 
 # Everything: the suite plain and under ASan+UBSan, the installed tree, the
@@ -98,6 +105,8 @@ install: all
 	for pc in fwdelta fwdelta-apply; do \
 	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(SOMAJOR)|' \
 	    scripts/$$pc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$$pc.pc; done
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/fwdelta.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf build build-san build-device build-fuzz

@@ -15,10 +15,12 @@ typedef struct cli_list {
     int max, n;
 } cli_list;
 
-/* Fills opts and up to max_pos positionals. Returns the number of positionals,
- * or -1 after printing a usage error; -2 when --help was asked for. */
-int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos);
-int cli_parse_lists(const char *cmd, int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos,
+/* Fills opts and up to max_pos positionals ("-" is one: stdin or stdout), and
+ * sets cli.json, .quiet, .verbose and .force from --json, -q, -v and -f, which
+ * every command takes. Returns the number of positionals, or -1 after
+ * printing a usage error; -2 after printing help for --help. */
+int cli_parse(int argc, char **argv, const char *help, cli_opt *opts, int nopts, const char **pos, int max_pos);
+int cli_parse_lists(int argc, char **argv, const char *help, cli_opt *opts, int nopts, const char **pos, int max_pos,
                     cli_list *lists, int nlists);
 
 #endif

@@ -5,42 +5,101 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "fwd_gen.h"
 #include "fwd_status.h"
 
-int cli_read_file(const char *path, cli_file *f)
+cli_run cli;
+
+int cli_exit_code(int status)
 {
-    f->data = NULL;
-    f->len = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return -1;
-    size_t cap = 1 << 16;
+    if (status == FWD_OK)
+        return 0;
+    if (status == FWD_ERR_ARGUMENT)
+        return EXIT_USAGE;
+    return status == FWD_ERR_IO || status == FWD_ERR_KEY ? EXIT_IO : EXIT_REFUSED;
+}
+
+/* A line on stderr, after erasing the progress line; prefixed with
+ * "fwdelta: <cmd>: " for errors and warnings. */
+static void vline(int prefixed, const char *fmt, va_list ap)
+{
+    cli_progress_clear();
+    if (prefixed)
+        fprintf(stderr, "fwdelta: %s: ", cli.cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int cli_fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (cli.status == FWD_OK) {
+        va_list copy;
+        va_copy(copy, ap);
+        cli.status = status;
+        vsnprintf(cli.message, sizeof(cli.message), fmt, copy);
+        va_end(copy);
+    }
+    vline(1, fmt, ap);
+    va_end(ap);
+    return cli_exit_code(status);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    cli_json_warning(text);
+    if (!cli.quiet) {
+        cli_progress_clear();
+        fprintf(stderr, "fwdelta: %s: warning: %s\n", cli.cmd, text);
+    }
+}
+
+void cli_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!cli.quiet && !cli.json)
+        vline(0, fmt, ap);
+    va_end(ap);
+}
+
+void cli_detail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (cli.verbose && !cli.quiet && !cli.json)
+        vline(0, fmt, ap);
+    va_end(ap);
+}
+
+static int read_stream(FILE *fp, cli_file *f)
+{
+    size_t cap = 1 << 16, n = 0, got;
     uint8_t *buf = malloc(cap);
-    size_t n = 0, got;
     while (buf && (got = fread(buf + n, 1, cap - n, fp)) > 0) {
         n += got;
         if (n == cap) {
             uint8_t *b = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!b) {
+            if (!b)
                 free(buf);
-                buf = NULL;
-                break;
-            }
             buf = b;
             cap *= 2;
         }
     }
-    int err = !buf || ferror(fp);
-    fclose(fp);
-    if (err) {
+    if (!buf || ferror(fp)) {
+        int e = buf ? errno : ENOMEM;
         free(buf);
-        if (!errno)
-            errno = EIO;
+        errno = e ? e : EIO;
         return -1;
     }
     f->data = buf;
@@ -48,26 +107,94 @@ int cli_read_file(const char *path, cli_file *f)
     return 0;
 }
 
-int cli_write_file(const char *path, const void *data, size_t len)
+int cli_read_input(const char *what, const char *path, cli_file *f)
 {
-    size_t n = strlen(path) + 16;
+    f->data = NULL;
+    f->len = 0;
+    int is_stdin = !strcmp(path, "-");
+    FILE *fp = is_stdin ? stdin : fopen(path, "rb");
+    int ok = fp && read_stream(fp, f) == 0;
+    int e = errno;
+    if (fp && !is_stdin)
+        fclose(fp);
+    if (ok)
+        return 0;
+    return cli_fail(FWD_ERR_IO, "cannot read %s %s: %s", what, is_stdin ? "(stdin)" : path, strerror(e));
+}
+
+int cli_check_output(const char *path)
+{
+    struct stat st;
+    if (!strcmp(path, "-")) {
+        if (cli.json)
+            return cli_fail(FWD_ERR_ARGUMENT, "-o - and --json both use stdout: write the output to a file");
+        return 0;
+    }
+    if (!cli.force && lstat(path, &st) == 0)
+        return cli_fail(FWD_ERR_IO, "%s exists (use -f to overwrite it)", path);
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t k = write(fd, p, len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The temporary file, in path's directory so that the rename stays atomic. */
+static int write_temp(const char *path, const void *data, size_t len, char **tmp_out)
+{
+    size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
     if (!tmp)
         return -1;
     snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    int ok = fp != NULL;
-    if (ok) {
-        ok = fwrite(data, 1, len, fp) == len;
-        ok &= fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-        ok &= fclose(fp) == 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0) {
+        free(tmp);
+        return -1;
     }
-    if (ok)
-        ok = rename(tmp, path) == 0;
-    if (!ok)
+    int ok = write_all(fd, data, len) == 0 && fsync(fd) == 0;
+    int e = errno;
+    ok &= close(fd) == 0;
+    if (!ok) {
         remove(tmp);
+        free(tmp);
+        errno = e;
+        return -1;
+    }
+    *tmp_out = tmp;
+    return 0;
+}
+
+int cli_write_output(const char *path, const void *data, size_t len)
+{
+    if (!strcmp(path, "-")) {
+        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+            return cli_fail(FWD_ERR_IO, "cannot write to stdout: %s", strerror(errno));
+        return 0;
+    }
+    char *tmp;
+    if (write_temp(path, data, len, &tmp) != 0)
+        return cli_fail(FWD_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    /* Without -f, link() refuses a file that appeared since cli_check_output. */
+    int ok = cli.force ? rename(tmp, path) == 0 : link(tmp, path) == 0;
+    int e = errno;
+    remove(tmp);
     free(tmp);
-    return ok ? 0 : -1;
+    if (ok)
+        return 0;
+    if (e == EEXIST)
+        return cli_fail(FWD_ERR_IO, "%s exists (use -f to overwrite it)", path);
+    return cli_fail(FWD_ERR_IO, "cannot write %s: %s", path, strerror(e));
 }
 
 int cli_write_secret(const char *path, const void *data, size_t len)
@@ -75,24 +202,14 @@ int cli_write_secret(const char *path, const void *data, size_t len)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
         return -1;
-    int ok = write(fd, data, len) == (ssize_t)len;
-    ok &= fsync(fd) == 0;
+    int ok = write_all(fd, data, len) == 0 && fsync(fd) == 0;
+    int e = errno;
     ok &= close(fd) == 0;
-    if (!ok)
+    if (!ok) {
         remove(path);
-    return ok ? 0 : -1;
-}
-
-int cli_load_points(const char *cmd, const char *const *paths, int n, uint8_t (*points)[65])
-{
-    for (int i = 0; i < n; i++) {
-        if (fwd_gen_pubkey_load(paths[i], points[i]) != FWD_OK) {
-            cli_error(cmd, "cannot load device public key %s: not a P-256 key in PEM (make one with `fwdelta keygen "
-                           "--device`)", paths[i]);
-            return EXIT_IO;
-        }
+        errno = e;
     }
-    return 0;
+    return ok ? 0 : -1;
 }
 
 void cli_hex(const uint8_t *p, size_t n, char *out)
@@ -103,16 +220,6 @@ void cli_hex(const uint8_t *p, size_t n, char *out)
         out[2 * i + 1] = d[p[i] & 15];
     }
     out[2 * n] = 0;
-}
-
-void cli_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "fwdelta: %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
 }
 
 int cli_parse_u32(const char *s, uint32_t *v)
@@ -126,44 +233,73 @@ int cli_parse_u32(const char *s, uint32_t *v)
     return 0;
 }
 
-int cli_progress_enabled(void) { return isatty(STDERR_FILENO); }
+static int progress_shown;
 
-void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total)
+static void progress_line(void *user, const char *stage, uint64_t done, uint64_t total)
 {
+    static char last[64];
+    static unsigned last_pct = ~0u;
     (void)user;
-    fprintf(stderr, "\r%-12s %3u%%", stage, total ? (unsigned)(done * 100 / total) : 100u);
-    if (done >= total)
-        fputc('\n', stderr);
+    unsigned pct = total && done < total ? (unsigned)(done * 100 / total) : 100u;
+    if (pct == last_pct && !strncmp(last, stage, sizeof(last) - 1))
+        return; /* the line only changes when the figure does */
+    last_pct = pct;
+    snprintf(last, sizeof(last), "%s", stage);
+    fprintf(stderr, "\r\033[K%s %3u%%", stage, pct);
+    fflush(stderr);
+    progress_shown = 1;
 }
 
-int cli_refusal(const char *cmd, int status, const fwd_header *h, const char *detail)
+cli_progress_fn cli_progress(void)
 {
-    char a[17], b[65];
+    return !cli.quiet && isatty(STDERR_FILENO) ? progress_line : NULL;
+}
+
+void cli_progress_clear(void)
+{
+    if (progress_shown)
+        fputs("\r\033[K", stderr);
+    progress_shown = 0;
+}
+
+int cli_recipients(const uint8_t *patch, size_t len, uint32_t *count, char (*ids)[2 * FWD_KEY_ID_SIZE + 1])
+{
+    const uint8_t *area = patch + FWD_PREFIX_SIZE;
+    if (len < FWD_PREFIX_SIZE + FWD_RECIPIENTS_HEAD_SIZE)
+        return FWD_ERR_INCOMPLETE;
+    int st = fwd_recipients_head_decode(area, count);
+    if (st != FWD_OK)
+        return st;
+    if (len - FWD_PREFIX_SIZE - FWD_RECIPIENTS_HEAD_SIZE < (size_t)*count * FWD_RECIPIENT_SIZE)
+        return FWD_ERR_INCOMPLETE;
+    for (uint32_t i = 0; i < *count && i < FWD_RECIPIENTS_MAX; i++)
+        cli_hex(area + FWD_RECIPIENTS_HEAD_SIZE + i * FWD_RECIPIENT_SIZE + FWD_RCPT_KEY_ID, FWD_KEY_ID_SIZE, ids[i]);
+    return FWD_OK;
+}
+
+int cli_refusal(int status, const fwd_header *h, const char *detail)
+{
+    char a[17];
+    const char *name = fwd_status_name(status);
     switch (status) {
-    case FWD_ERR_WRONG_BASE:
-        cli_hex(h->old_sha256, 8, a);
-        cli_error(cmd, "patch is for base image %s…, this image is %s… (%s): apply it to the image it was made from",
-                  a, detail ? detail : "?", fwd_status_name(status));
-        break;
+    case FWD_ERR_WRONG_BASE: {
+        char want[2 * FWD_HASH_SIZE + 1];
+        cli_hex(h->old_sha256, FWD_HASH_SIZE, want);
+        return cli_fail(status, "patch is for base image %s (%u bytes), %s (%s)", want, (unsigned)h->old_size,
+                        detail ? detail : "this image differs", name);
+    }
     case FWD_ERR_UNKNOWN_KEY:
         cli_hex(h->key_id, FWD_KEY_ID_SIZE, a);
-        cli_error(cmd, "patch is signed by key %s, not by the given public key (%s)", a, fwd_status_name(status));
-        break;
+        return cli_fail(status, "patch is signed by key %s, not by the given public key (%s)", a, name);
     case FWD_ERR_WRONG_PRODUCT:
-        cli_error(cmd, "patch is for product \"%.32s\", this device is \"%s\" (%s)", (const char *)h->product_id,
-                  detail ? detail : "", fwd_status_name(status));
-        break;
+        return cli_fail(status, "patch is for product \"%.32s\", this device is \"%s\" (%s)",
+                        (const char *)h->product_id, detail ? detail : "", name);
     case FWD_ERR_ROLLBACK:
-        cli_error(cmd, "patch security version %u is below the minimum %s (%s): refusing a downgrade",
-                  (unsigned)h->security_version, detail ? detail : "", fwd_status_name(status));
-        break;
+        return cli_fail(status, "patch security version %u is below the minimum %s (%s): refusing a downgrade",
+                        (unsigned)h->security_version, detail ? detail : "", name);
     default:
-        if (detail)
-            snprintf(b, sizeof(b), "%s", detail);
-        cli_error(cmd, "%s%s%s (%s)", fwd_strerror(status), detail ? ": " : "", detail ? b : "",
-                  fwd_status_name(status));
+        return cli_fail(status, "%s%s%s (%s)", fwd_strerror(status), detail ? ": " : "", detail ? detail : "", name);
     }
-    return status == FWD_ERR_IO ? EXIT_IO : EXIT_REFUSED;
 }
 
 double cli_now(void)

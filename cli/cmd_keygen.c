@@ -1,19 +1,23 @@
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_args.h"
+#include "fwd_crypto.h"
 #include "fwd_gen.h"
 
 static const char help[] =
     "usage: fwdelta keygen [--device] -o KEY.pem\n"
     "Writes a new P-256 private key to KEY.pem (mode 0600) and its public key\n"
-    "to KEY.pub.pem. Existing files are never overwritten.\n"
+    "to KEY.pub.pem. Existing files are not overwritten without -f.\n"
     "  --device    the key is a device's decryption key (the same PEM format): KEY.pem\n"
     "              is provisioned into that one device, KEY.pub.pem goes to\n"
-    "              `fwdelta diff --encrypt-for` and `fwdelta wrap --key-for`\n";
+    "              `fwdelta diff --encrypt-for` and `fwdelta wrap --key-for`\n"
+    "Also --json, -q, -f (see `fwdelta --help`).\n";
 
 /* KEY.pem -> KEY.pub.pem; any other name gets ".pub.pem" appended. */
 static char *public_name(const char *priv)
@@ -29,32 +33,54 @@ static char *public_name(const char *priv)
     return out;
 }
 
+/* Both files are checked before either is written; with -f the old ones go
+ * first, since the keys are created exclusively. */
+static int prepare(const char *priv, const char *pub)
+{
+    int rc = cli_check_output(priv);
+    if (rc == 0)
+        rc = cli_check_output(pub);
+    if (rc == 0 && cli.force) {
+        const char *paths[] = { priv, pub };
+        for (int i = 0; i < 2 && rc == 0; i++)
+            if (unlink(paths[i]) != 0 && errno != ENOENT)
+                rc = cli_fail(FWD_ERR_IO, "cannot replace %s: %s", paths[i], strerror(errno));
+    }
+    return rc;
+}
+
 int cmd_keygen(int argc, char **argv)
 {
     cli_opt opts[] = { { "o", 1, NULL }, { "device", 0, NULL } };
-    int n = cli_parse("keygen", argc, argv, opts, 2, NULL, 0);
-    if (n == -2)
-        return fputs(help, stdout), 0;
-    if (n < 0 || !opts[0].value) {
-        if (n >= 0)
-            cli_error("keygen", "missing -o KEY.pem");
-        return EXIT_USAGE;
-    }
+    int n = cli_parse(argc, argv, help, opts, 2, NULL, 0);
+    if (n < 0)
+        return n == -2 ? 0 : EXIT_USAGE;
+    if (!opts[0].value || !strcmp(opts[0].value, "-"))
+        return cli_fail(FWD_ERR_ARGUMENT, "needs -o KEY.pem (a file: the public key goes beside it)");
     char *pub = public_name(opts[0].value);
     if (!pub)
-        return EXIT_IO;
-    int st = fwd_gen_keygen(opts[0].value, pub);
-    if (st != FWD_OK) {
-        cli_error("keygen", "cannot write %s or %s: %s (existing keys are never overwritten)", opts[0].value, pub,
-                  errno ? strerror(errno) : fwd_strerror(st));
-        free(pub);
-        return EXIT_IO;
+        return cli_fail(FWD_ERR_IO, "out of memory");
+    int rc = prepare(opts[0].value, pub);
+    if (rc == 0) {
+        errno = 0;
+        int st = fwd_gen_keygen(opts[0].value, pub);
+        if (st != FWD_OK)
+            rc = cli_fail(FWD_ERR_IO, "cannot write %s or %s: %s", opts[0].value, pub,
+                          errno ? strerror(errno) : fwd_strerror(st));
     }
-    if (opts[1].value)
-        fprintf(stderr, "wrote %s (device private key: provision it into one device, keep it secret) and %s "
-                        "(public, for `fwdelta diff --encrypt-for`)\n", opts[0].value, pub);
-    else
-        fprintf(stderr, "wrote %s (private, keep it secret) and %s (public, for devices)\n", opts[0].value, pub);
+    uint8_t point[FWD_POINT_SIZE], id[FWD_KEY_ID_SIZE];
+    if (rc == 0 && (rc = cli_load_point(pub, point)) == 0) {
+        fwd_key_id(point, id);
+        cli_json_str("private_key", opts[0].value);
+        cli_json_str("public_key", pub);
+        cli_json_hex("key_id", id, sizeof(id));
+        cli_json_bool("device", opts[1].value != NULL);
+        if (opts[1].value)
+            cli_note("wrote %s (device private key: provision it into one device, keep it secret) and %s "
+                     "(public, for `fwdelta diff --encrypt-for`)", opts[0].value, pub);
+        else
+            cli_note("wrote %s (private, keep it secret) and %s (public, for devices)", opts[0].value, pub);
+    }
     free(pub);
-    return 0;
+    return rc;
 }

@@ -28,13 +28,14 @@ static const char help[] =
     "  --pubkey SIGNER.pub.pem  first check the signature and the hash chain, as `fwdelta verify`\n"
     "A device that was interrupted resumes at the patch offset it was fed: keep serving\n"
     "it the file it started with (another area size makes it refuse the next segment\n"
-    "with FWD_ERR_CHAIN before writing anything, and start over).\n";
+    "with FWD_ERR_CHAIN before writing anything, and start over).\n"
+    "PATCH - reads stdin, -o - writes to stdout. Also --json, -q, -f (see `fwdelta --help`).\n";
 
 static int read_hex_key(const char *path, uint8_t key[FWD_CONTENT_KEY_SIZE])
 {
     cli_file f;
-    if (cli_read_file(path, &f) != 0)
-        return -1;
+    if (cli_read_input("content key", path, &f) != 0)
+        return EXIT_IO;
     size_t n = f.len;
     while (n > 0 && isspace(f.data[n - 1]))
         n--;
@@ -47,94 +48,84 @@ static int read_hex_key(const char *path, uint8_t key[FWD_CONTENT_KEY_SIZE])
     }
     mbedtls_platform_zeroize(f.data, f.len);
     free(f.data);
-    errno = ok ? 0 : EINVAL;
-    return ok ? 0 : -1;
+    if (!ok)
+        return cli_fail(FWD_ERR_KEY, "%s is not a content key (32 hex digits expected)", path);
+    return 0;
+}
+
+enum { KEYFOR, HOLDER, CKEY, REPLACE, PUB, OUT, NOPT };
+
+/* The content key, from --content-key or from HOLDER's entry in the patch. */
+static int content_key(cli_opt *o, const cli_file *f, const fwd_header *h, uint8_t key[FWD_CONTENT_KEY_SIZE])
+{
+    if (o[CKEY].value)
+        return read_hex_key(o[CKEY].value, key);
+    fwd_gen_key *holder = NULL;
+    int rc = cli_load_key(o[HOLDER].value, &holder);
+    int st = rc == 0 ? fwd_gen_unwrap(f->data, f->len, holder, key) : FWD_OK;
+    if (st != FWD_OK)
+        rc = cli_refusal(st, h, st == FWD_ERR_NO_RECIPIENT ? "the holder key has no entry" : NULL);
+    fwd_gen_key_free(holder);
+    return rc;
+}
+
+/* With --pubkey, the signature and the chain first; a plain patch has nothing to wrap. */
+static int check_patch(cli_opt *o, const char *path, const cli_file *f, fwd_header *h)
+{
+    uint8_t signer[65];
+    int st, rc = o[PUB].value ? cli_load_point(o[PUB].value, signer) : 0;
+    if (rc == 0 && o[PUB].value && (st = fwd_gen_verify(f->data, f->len, signer, h)) != FWD_OK)
+        rc = cli_refusal(st, h, NULL);
+    if (rc == 0 && f->len >= FWD_HEADER_SIZE && fwd_header_decode(f->data, h) == FWD_OK &&
+        h->enc_alg == FWD_ENC_NONE)
+        rc = cli_fail(FWD_ERR_NOT_ENCRYPTED, "%s is not encrypted: there is no key to wrap (encrypt with `fwdelta "
+                                             "diff --encrypt-for`) (FWD_ERR_NOT_ENCRYPTED)", path);
+    return rc;
 }
 
 int cmd_wrap(int argc, char **argv)
 {
-    enum { KEYFOR, HOLDER, CKEY, REPLACE, PUB, OUT, NOPT };
     cli_opt o[NOPT] = { { "key-for", 1, 0 }, { "device-key", 1, 0 }, { "content-key", 1, 0 },
                         { "replace", 0, 0 }, { "pubkey", 1, 0 },     { "o", 1, 0 } };
     const char *dev_paths[FWD_RECIPIENTS_MAX];
     cli_list devs = { KEYFOR, dev_paths, FWD_RECIPIENTS_MAX, 0 };
     const char *pos[1];
-    int n = cli_parse_lists("wrap", argc, argv, o, NOPT, pos, 1, &devs, 1);
-    if (n == -2)
-        return fputs(help, stdout), 0;
+    int n = cli_parse_lists(argc, argv, help, o, NOPT, pos, 1, &devs, 1);
     if (n < 0)
-        return EXIT_USAGE;
-    if (n != 1 || !devs.n || !o[OUT].value || !o[HOLDER].value == !o[CKEY].value) {
-        cli_error("wrap", "needs --key-for DEV.pub.pem, one of --device-key HOLDER.pem or --content-key KEY.hex, "
-                          "PATCH and -o OUT (see --help)");
-        return EXIT_USAGE;
-    }
+        return n == -2 ? 0 : EXIT_USAGE;
+    if (n != 1 || !devs.n || !o[OUT].value || !o[HOLDER].value == !o[CKEY].value)
+        return cli_fail(FWD_ERR_ARGUMENT, "needs --key-for DEV.pub.pem, one of --device-key HOLDER.pem or "
+                                          "--content-key KEY.hex, PATCH and -o OUT (see --help)");
     uint8_t devices[FWD_RECIPIENTS_MAX][65], key[FWD_CONTENT_KEY_SIZE];
-    if (cli_load_points("wrap", dev_paths, devs.n, devices) != 0)
-        return EXIT_IO;
-    uint8_t signer[65];
-    if (o[PUB].value && fwd_gen_pubkey_load(o[PUB].value, signer) != FWD_OK) {
-        cli_error("wrap", "cannot load public key %s: not a P-256 key in PEM", o[PUB].value);
-        return EXIT_IO;
-    }
-    cli_file f;
-    if (cli_read_file(pos[0], &f) != 0) {
-        cli_error("wrap", "cannot read %s: %s", pos[0], strerror(errno));
-        return EXIT_IO;
-    }
-    int rc = EXIT_IO, st;
-    fwd_gen_key *holder = NULL;
+    int rc = cli_check_output(o[OUT].value);
+    if (rc == 0)
+        rc = cli_load_points(dev_paths, devs.n, devices);
+    cli_file f = { 0 };
+    if (rc == 0)
+        rc = cli_read_input("PATCH", pos[0], &f);
     uint8_t *out = NULL;
     size_t out_len = 0;
     fwd_header h;
     memset(&h, 0, sizeof(h));
-    if (o[PUB].value && (st = fwd_gen_verify(f.data, f.len, signer, &h)) != FWD_OK) {
-        rc = cli_refusal("wrap", st, &h, NULL);
-        goto out;
+    if (rc == 0)
+        rc = check_patch(o, pos[0], &f, &h);
+    if (rc == 0)
+        rc = content_key(o, &f, &h, key);
+    if (rc == 0) {
+        int st = fwd_gen_rewrap(f.data, f.len, key, (const uint8_t(*)[65])devices, (uint32_t)devs.n,
+                                o[REPLACE].value != NULL, &out, &out_len);
+        if (st == FWD_ERR_ARGUMENT)
+            rc = cli_fail(st, "a patch holds 1 to %u recipients", FWD_RECIPIENTS_MAX);
+        else if (st != FWD_OK)
+            rc = cli_refusal(st, &h, st == FWD_ERR_KEY ? "a --key-for key is not a P-256 point" : NULL);
     }
-    if (f.len >= FWD_HEADER_SIZE && fwd_header_decode(f.data, &h) == FWD_OK && h.enc_alg == FWD_ENC_NONE) {
-        cli_error("wrap", "%s is not encrypted: there is no key to wrap (encrypt with `fwdelta diff --encrypt-for`) "
-                          "(FWD_ERR_NOT_ENCRYPTED)", pos[0]);
-        rc = EXIT_REFUSED;
-        goto out;
+    if (rc == 0 && (rc = cli_write_output(o[OUT].value, out, out_len)) == 0) {
+        cli_json_str("patch", o[OUT].value);
+        cli_json_patch(out, out_len);
+        cli_note("%s: %zu bytes, %u recipients (signed part unchanged)", strcmp(o[OUT].value, "-") ? o[OUT].value
+                 : "(stdout)", out_len, (unsigned)fwd_load16(out + FWD_PREFIX_SIZE));
     }
-    if (o[CKEY].value) {
-        if (read_hex_key(o[CKEY].value, key) != 0) {
-            cli_error("wrap", "cannot read content key %s: %s (32 hex digits expected)", o[CKEY].value,
-                      strerror(errno));
-            goto out;
-        }
-    } else {
-        if (fwd_gen_key_load(o[HOLDER].value, &holder) != FWD_OK) {
-            cli_error("wrap", "cannot load %s: not a P-256 private key in PEM", o[HOLDER].value);
-            goto out;
-        }
-        if ((st = fwd_gen_unwrap(f.data, f.len, holder, key)) != FWD_OK) {
-            rc = cli_refusal("wrap", st, &h, st == FWD_ERR_NO_RECIPIENT ? "the holder key has no entry" : NULL);
-            goto out;
-        }
-    }
-    st = fwd_gen_rewrap(f.data, f.len, key, (const uint8_t(*)[65])devices, (uint32_t)devs.n, o[REPLACE].value != NULL,
-                        &out, &out_len);
-    if (st == FWD_ERR_ARGUMENT) {
-        cli_error("wrap", "a patch holds 1 to %u recipients", FWD_RECIPIENTS_MAX);
-        rc = EXIT_USAGE;
-        goto out;
-    }
-    if (st != FWD_OK) {
-        rc = cli_refusal("wrap", st, &h, st == FWD_ERR_KEY ? "a --key-for key is not a P-256 point" : NULL);
-        goto out;
-    }
-    if (cli_write_file(o[OUT].value, out, out_len) != 0) {
-        cli_error("wrap", "cannot write %s: %s", o[OUT].value, strerror(errno));
-        goto out;
-    }
-    fprintf(stderr, "%s: %zu bytes, %u recipients (signed part unchanged)\n", o[OUT].value, out_len,
-            (unsigned)fwd_load16(out + FWD_PREFIX_SIZE));
-    rc = 0;
-out:
     mbedtls_platform_zeroize(key, sizeof(key));
-    fwd_gen_key_free(holder);
     free(out);
     free(f.data);
     return rc;

@@ -49,7 +49,7 @@ for p in $pairs; do
     }
   done
   for w in 11 12; do
-    "$cli" diff --key "$devb/keys/k.pem" --codec zstd --window-log $w "$o" "$n" -o "$work/$id-w$w.fwd" 2>/dev/null
+    "$cli" diff -f --key "$devb/keys/k.pem" --codec zstd --window-log $w "$o" "$n" -o "$work/$id-w$w.fwd" 2>/dev/null
   done
   # The range-coder profiles (device.mk), each with the patches it accepts.
   for prof in default small; do

@@ -195,9 +195,10 @@ $(DEVB)/keys/k.pem: | $(CLI)
 	$(CLI) keygen -o $@
 $(DEVB)/keys/k.pub.pem: $(DEVB)/keys/k.pem
 
-$(DEVB)/gen/fw_pubkey.h: $(DEVB)/keys/k.pub.pem | $(DEVB)/host/fwdq
+# The firmware's trusted key, as any product would get it: `fwdelta key pub --c`.
+$(DEVB)/gen/fw_pubkey.h: $(DEVB)/keys/k.pub.pem $(CLI)
 	@mkdir -p $(@D)
-	$(DEVB)/host/fwdq pubkey $< $@
+	$(CLI) key pub --c --name fw_pubkey $< > $@.tmp && mv $@.tmp $@
 
 $(DEVB)/host/fwdq: device/host/fwdq.c device/fw/qemu_params.h $(BUILD)/libfwdgen.a
 	@mkdir -p $(@D)

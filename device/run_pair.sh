@@ -18,7 +18,7 @@ if [ "$(size "$old")" -gt $bank_max ] || [ "$(size "$new")" -gt $bank_max ]; the
 fi
 product=$(sed -n 's/^#define QP_PRODUCT *"\(.*\)".*/\1/p' device/fw/qemu_params.h)
 # shellcheck disable=SC2086
-"$cli" diff --key "$devb/keys/k.pem" --product "$product" ${FWD_DIFF_FLAGS:-} "$old" "$new" -o "$work/patch.fwd" \
+"$cli" diff -f --key "$devb/keys/k.pem" --product "$product" ${FWD_DIFF_FLAGS:-} "$old" "$new" -o "$work/patch.fwd" \
   2>"$work/diff.log" || {
   cat "$work/diff.log" >&2
   exit 2

@@ -63,6 +63,27 @@ void fwd_gen_key_free(fwd_gen_key *key);
  * 65-byte point a device configuration holds. */
 int fwd_gen_pubkey_load(const char *path, uint8_t point[65]);
 
+/* Why a key file did not load (fwd_gen_key_open, fwd_gen_pubkey_open). */
+enum {
+    FWD_GEN_KEY_FILE = 1,         /* cannot read the file (errno is in sys_errno) */
+    FWD_GEN_KEY_FORMAT,           /* not a key in PEM or DER */
+    FWD_GEN_KEY_TYPE,             /* a key, but not a P-256 EC key (or a public key where a private one is needed) */
+    FWD_GEN_KEY_NEED_PASSPHRASE,  /* encrypted, and no passphrase given */
+    FWD_GEN_KEY_BAD_PASSPHRASE,   /* encrypted, and the passphrase does not decrypt it */
+};
+typedef struct fwd_gen_key_error {
+    int reason;                   /* FWD_GEN_KEY_* */
+    int sys_errno;
+    char text[320];               /* one sentence naming the file, e.g. "k.pem: wrong passphrase" */
+} fwd_gen_key_error;
+
+/* As fwd_gen_key_load and fwd_gen_pubkey_load, for keys that may be
+ * passphrase-protected (passphrase NULL: none available) and with the reason
+ * of a failure in err (may be NULL). FWD_ERR_IO when the file cannot be read,
+ * FWD_ERR_KEY otherwise. */
+int fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key, fwd_gen_key_error *err);
+int fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[65], fwd_gen_key_error *err);
+
 /* Builds a signed patch. *patch is malloc'ed; free() it. */
 int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
                  const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,

@@ -1,7 +1,9 @@
 /* P-256 keys in PEM files and deterministic ECDSA signing (RFC 6979), so the
  * same inputs and key always give the same patch bytes. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -62,23 +64,111 @@ int fwd_gen_keygen(const char *private_path, const char *public_path)
     return st;
 }
 
-static int is_p256(mbedtls_pk_context *pk)
+static int is_p256(const mbedtls_pk_context *pk)
 {
     return mbedtls_pk_can_do(pk, MBEDTLS_PK_ECKEY) && mbedtls_pk_ec(*pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
 }
 
-int fwd_gen_key_load(const char *private_path, fwd_gen_key **key)
+static int key_fail(fwd_gen_key_error *err, int reason, int sys_errno, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int key_fail(fwd_gen_key_error *err, int reason, int sys_errno, const char *fmt, ...)
 {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->reason = reason;
+        err->sys_errno = sys_errno;
+        vsnprintf(err->text, sizeof(err->text), fmt, ap);
+        va_end(ap);
+    }
+    return reason == FWD_GEN_KEY_FILE ? FWD_ERR_IO : FWD_ERR_KEY;
+}
+
+/* A parsed key that is not P-256 is named, so the user knows what to make instead. */
+static int check_p256(const mbedtls_pk_context *pk, const char *path, fwd_gen_key_error *err)
+{
+    static const char need[] = "fwdelta needs a P-256 (prime256v1) EC key";
+    if (is_p256(pk))
+        return FWD_OK;
+    if (mbedtls_pk_can_do(pk, MBEDTLS_PK_ECKEY)) {
+        const mbedtls_ecp_curve_info *c = mbedtls_ecp_curve_info_from_grp_id(mbedtls_pk_ec(*pk)->grp.id);
+        return key_fail(err, FWD_GEN_KEY_TYPE, 0, "%s is an EC key on curve %s; %s", path, c ? c->name : "?", need);
+    }
+    const char *name = mbedtls_pk_get_name(pk);
+    return key_fail(err, FWD_GEN_KEY_TYPE, 0, "%s is %s %s key; %s", path, strchr("AEIOURS", name[0]) ? "an" : "a",
+                    name, need);
+}
+
+#define KEY_FILE_MAX 65536
+/* The file as mbedtls_pk_load_file gives it: PEM text with its NUL counted. */
+static int read_key_file(const char *path, unsigned char **out, size_t *len, fwd_gen_key_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return key_fail(err, FWD_GEN_KEY_FILE, errno, "cannot open %s: %s", path, strerror(errno));
+    unsigned char *buf = calloc(1, KEY_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, KEY_FILE_MAX + 1, f) : 0;
+    int e = !buf ? ENOMEM : ferror(f) ? errno : 0;
+    fclose(f);
+    int st = e ? key_fail(err, FWD_GEN_KEY_FILE, e, "cannot read %s: %s", path, strerror(e))
+             : n > KEY_FILE_MAX ? key_fail(err, FWD_GEN_KEY_FORMAT, 0, "%s is larger than any key file", path)
+                                : FWD_OK;
+    if (st != FWD_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    *len = n + (strstr((const char *)buf, "-----BEGIN ") != NULL);
+    return FWD_OK;
+}
+
+static int parse_private(mbedtls_pk_context *pk, const unsigned char *buf, size_t len, const char *path,
+                         const char *passphrase, fwd_gen_key_error *err)
+{
+    size_t pwlen = passphrase ? strlen(passphrase) : 0;
+    int r = mbedtls_pk_parse_key(pk, buf, len, (const unsigned char *)passphrase, pwlen);
+    if (r == 0)
+        return check_p256(pk, path, err);
+    if (r == MBEDTLS_ERR_PK_PASSWORD_REQUIRED)
+        return key_fail(err, FWD_GEN_KEY_NEED_PASSPHRASE, 0, "%s is passphrase-protected and no passphrase was given",
+                        path);
+    if (r == MBEDTLS_ERR_PK_PASSWORD_MISMATCH)
+        return key_fail(err, FWD_GEN_KEY_BAD_PASSPHRASE, 0, "%s: wrong passphrase", path);
+    mbedtls_pk_context pub;
+    mbedtls_pk_init(&pub);
+    int is_public = mbedtls_pk_parse_public_key(&pub, buf, len) == 0;
+    mbedtls_pk_free(&pub);
+    if (is_public)
+        return key_fail(err, FWD_GEN_KEY_TYPE, 0, "%s is a public key; this needs the private key", path);
+    return key_fail(err, FWD_GEN_KEY_FORMAT, 0, "%s is not a key in PEM or DER", path);
+}
+
+int fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key, fwd_gen_key_error *err)
+{
+    size_t len;
+    unsigned char *buf;
+    int st = read_key_file(path, &buf, &len, err);
+    if (st != FWD_OK)
+        return st;
     fwd_gen_key *k = calloc(1, sizeof(*k));
-    if (!k)
-        return FWD_ERR_INTERNAL;
-    mbedtls_pk_init(&k->pk);
-    if (mbedtls_pk_parse_keyfile(&k->pk, private_path, NULL) != 0 || !is_p256(&k->pk)) {
+    st = k ? FWD_OK : FWD_ERR_INTERNAL;
+    if (k) {
+        mbedtls_pk_init(&k->pk);
+        st = parse_private(&k->pk, buf, len, path, passphrase, err);
+    }
+    mbedtls_platform_zeroize(buf, KEY_FILE_MAX + 1);
+    free(buf);
+    if (st != FWD_OK) {
         fwd_gen_key_free(k);
-        return FWD_ERR_KEY;
+        return st;
     }
     *key = k;
     return FWD_OK;
+}
+
+int fwd_gen_key_load(const char *private_path, fwd_gen_key **key)
+{
+    return fwd_gen_key_open(private_path, NULL, key, NULL) == FWD_OK ? FWD_OK : FWD_ERR_KEY;
 }
 
 void fwd_gen_key_free(fwd_gen_key *key)
@@ -112,16 +202,33 @@ int fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[FWD_SCALAR_SIZE], 
     return point_of((mbedtls_pk_context *)&key->pk, point);
 }
 
-int fwd_gen_pubkey_load(const char *path, uint8_t point[65])
+int fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[65], fwd_gen_key_error *err)
 {
+    size_t len;
+    unsigned char *buf;
+    int st = read_key_file(path, &buf, &len, err);
+    if (st != FWD_OK)
+        return st;
     mbedtls_pk_context pk;
     mbedtls_pk_init(&pk);
-    int st = FWD_ERR_KEY;
-    if ((mbedtls_pk_parse_public_keyfile(&pk, path) == 0 || mbedtls_pk_parse_keyfile(&pk, path, NULL) == 0) &&
-        is_p256(&pk))
-        st = point_of(&pk, point);
+    if (mbedtls_pk_parse_public_key(&pk, buf, len) == 0) {
+        st = check_p256(&pk, path, err);
+    } else {
+        mbedtls_pk_free(&pk);
+        mbedtls_pk_init(&pk);
+        st = parse_private(&pk, buf, len, path, passphrase, err);
+    }
+    if (st == FWD_OK && (st = point_of(&pk, point)) != FWD_OK)
+        key_fail(err, FWD_GEN_KEY_FORMAT, 0, "%s: the public point cannot be encoded", path);
     mbedtls_pk_free(&pk);
+    mbedtls_platform_zeroize(buf, KEY_FILE_MAX + 1);
+    free(buf);
     return st;
+}
+
+int fwd_gen_pubkey_load(const char *path, uint8_t point[65])
+{
+    return fwd_gen_pubkey_open(path, NULL, point, NULL) == FWD_OK ? FWD_OK : FWD_ERR_KEY;
 }
 
 int gen_sign(const fwd_gen_key *key, const uint8_t hash[FWD_HASH_SIZE], uint8_t sig[FWD_SIGNATURE_SIZE])

@@ -8,7 +8,7 @@
 #include <mbedtls/sha256.h>
 
 #include "board.h"
-#include "fw_pubkey.h"
+#include "fw_pubkey.h" /* fwdelta key pub --c (device.mk) */
 #include "fwd_apply.h"
 #include "icount.h"
 #include "nor.h"
@@ -91,8 +91,8 @@ int main(void)
     nor_board_init(&board);
     memset(&cfg, 0, sizeof(cfg));
     nor_board_config(&board, &cfg);
-    cfg.pubkeys = fw_pubkeys;
-    cfg.pubkey_count = sizeof(fw_pubkeys) / sizeof(fw_pubkeys[0]);
+    cfg.pubkeys = &fw_pubkey;
+    cfg.pubkey_count = 1;
     memcpy(cfg.product_id, QP_PRODUCT, sizeof(QP_PRODUCT) - 1);
     cfg.allow_same_version = 1;
 
