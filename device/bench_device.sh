@@ -205,7 +205,7 @@ echo "## Range-coder profiles (codec 2, no zstd: FWD_APPLY_CODEC_ZSTD=0)"
 echo
 echo "default: payload 4,608, model and encryption built in, patches as \`fwdelta diff\` makes them by default."
 echo "small: payload 4,224 (one 4 KiB block and its worst-case operations), no model; patches made with \`--max-payload 4224 --model off\`."
-echo "RAM total = .data + .bss of sizeprobe.elf (the context and the libraries' statics) + the peak stack over the pairs; mbedTLS's heap is the application's and not counted."
+echo "RAM total = .data + .bss of sizeprobe.elf (the context, the 3,072-byte mbedTLS pool it gives mbedTLS, the libraries' statics) + the peak stack over the pairs."
 echo
 echo "| profile | ctx | payload | coder model | rest of ctx | .data + .bss | peak stack | RAM total | code (M4: applier + coder + SHA-256 + ECDSA) |$(for p in $pairs; do printf ' %s insns/B |' "${p%%:*}"; done)"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|$(for p in $pairs; do printf -- '---:|'; done)"
