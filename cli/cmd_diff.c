@@ -166,6 +166,15 @@ out:
     return rc;
 }
 
+/* The index of value among three names, or -1. */
+static int pick(const char *value, const char *const names[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(value, names[i]))
+            return i;
+    return -1;
+}
+
 static int parse_options(cli_opt *o, fwd_gen_options *opt)
 {
     fwd_gen_options_default(opt);
@@ -195,23 +204,11 @@ static int parse_options(cli_opt *o, fwd_gen_options *opt)
     }
     if (o[STORED].value)
         opt->codec = FWD_CODEC_STORED;
-    if (o[CODEC].value) {
-        static const char *const codecs[] = { "stored", "zstd", "rc" }; /* by FWD_CODEC_* */
-        int found = 0;
-        for (unsigned i = 0; i < 3; i++)
-            if (!strcmp(o[CODEC].value, codecs[i]))
-                opt->codec = i, found = 1;
-        if (!found)
-            return cli_fail(FWD_ERR_ARGUMENT, "--codec takes rc, zstd or stored");
-    }
-    if (o[MODEL].value) {
-        static const char *const names[] = { "auto", "off", "on" };
-        int found = 0;
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(o[MODEL].value, names[i]))
-                opt->model = i, found = 1;
-        if (!found)
-            return cli_fail(FWD_ERR_ARGUMENT, "--model takes auto, on or off");
-    }
+    static const char *const codecs[] = { "stored", "zstd", "rc" }; /* by FWD_CODEC_* */
+    if (o[CODEC].value && (opt->codec = (unsigned)pick(o[CODEC].value, codecs)) > FWD_CODEC_RC)
+        return cli_fail(FWD_ERR_ARGUMENT, "--codec takes rc, zstd or stored");
+    static const char *const models[] = { "auto", "off", "on" }; /* by FWD_GEN_MODEL_* */
+    if (o[MODEL].value && (opt->model = pick(o[MODEL].value, models)) < 0)
+        return cli_fail(FWD_ERR_ARGUMENT, "--model takes auto, on or off");
     return 0;
 }

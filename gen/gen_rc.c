@@ -113,44 +113,61 @@ static void encode_copy_runs(fwd_rc *rc, fwd_rc_model *m, const uint8_t *ops, si
     }
 }
 
+/* A coder with a fresh model, on the heap: the model is 3,888 bytes. */
+typedef struct rc_enc {
+    fwd_rc rc;
+    fwd_rc_model m;
+} rc_enc;
+
+static rc_enc *enc_begin(uint8_t *out, size_t cap)
+{
+    rc_enc *e = malloc(sizeof(*e));
+    if (e) {
+        fwd_rc_encode_init(&e->rc, out, (uint32_t)cap);
+        fwd_rc_model_reset(&e->m);
+    }
+    return e;
+}
+
+static size_t enc_end(rc_enc *e)
+{
+    size_t n = fwd_rc_encode_finish(&e->rc);
+    free(e);
+    return n;
+}
+
 size_t gen_rc_encode(const gen_rc_index *ix, uint32_t out_pos, const uint8_t *ops, size_t n, uint8_t *out,
                      size_t cap)
 {
-    fwd_rc_model *m = malloc(sizeof(*m));
-    if (!m)
+    rc_enc *e = enc_begin(out, cap);
+    if (!e)
         return 0;
-    fwd_rc rc;
-    fwd_rc_encode_init(&rc, out, (uint32_t)cap);
-    fwd_rc_model_reset(m);
-    for (size_t i = 0; i < n && !rc.error;) {
+    fwd_rc *rc = &e->rc;
+    fwd_rc_model *m = &e->m;
+    for (size_t i = 0; i < n && !rc->error;) {
         uint32_t tag = next_varint(ops, &i);
-        unsigned kind = fwd_rc_kind(&rc, m, tag & 3u);
-        uint32_t len = fwd_rc_len(&rc, m, kind, tag >> 2);
+        unsigned kind = fwd_rc_kind(rc, m, tag & 3u);
+        uint32_t len = fwd_rc_len(rc, m, kind, tag >> 2);
         if (kind == FWD_OP_COPY) {
-            fwd_rc_delta(&rc, m, next_varint(ops, &i));
-            encode_copy_runs(&rc, m, ops, &i, len);
+            fwd_rc_delta(rc, m, next_varint(ops, &i));
+            encode_copy_runs(rc, m, ops, &i, len);
         } else if (kind == FWD_OP_INSERT) {
-            encode_insert(&rc, m, ix, ops + i, len, out_pos);
+            encode_insert(rc, m, ix, ops + i, len, out_pos);
             i += len;
         } else if (kind == FWD_OP_FILL) {
-            fwd_rc_literal(&rc, m, ops[i++]);
+            fwd_rc_literal(rc, m, ops[i++]);
         }
         out_pos += kind == FWD_OP_EXT ? 0 : len;
     }
-    free(m);
-    return fwd_rc_encode_finish(&rc);
+    return enc_end(e);
 }
 
 size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
 {
-    fwd_rc_model *m = malloc(sizeof(*m));
-    if (!m)
+    rc_enc *e = enc_begin(out, cap);
+    if (!e)
         return 0;
-    fwd_rc rc;
-    fwd_rc_encode_init(&rc, out, (uint32_t)cap);
-    fwd_rc_model_reset(m);
-    for (size_t i = 0; i < n && !rc.error; i++)
-        fwd_rc_literal(&rc, m, p[i]);
-    free(m);
-    return fwd_rc_encode_finish(&rc);
+    for (size_t i = 0; i < n && !e->rc.error; i++)
+        fwd_rc_literal(&e->rc, &e->m, p[i]);
+    return enc_end(e);
 }
