@@ -100,16 +100,19 @@ static void print_text(const fwd_header *h, size_t len, int rst, uint32_t rcount
     for (char *c = product; *c; c++)
         if (*c < 0x20 || *c > 0x7e)
             *c = '?';
+    char window[24] = ""; /* only zstd has one */
+    if (h->codec == FWD_CODEC_ZSTD)
+        snprintf(window, sizeof(window), ", window 2^%u", h->window_log);
     size_t area = rst == FWD_OK && h->enc_alg != FWD_ENC_NONE
                       ? FWD_RECIPIENTS_HEAD_SIZE + (size_t)rcount * FWD_RECIPIENT_SIZE : 0;
     printf("format version     %u\nproduct            %s\nsecurity version   %u\n"
            "old image          %u bytes, sha256 %s\nnew image          %u bytes, sha256 %s\n"
-           "block size         %u\ncodec              %s, window 2^%u\n"
+           "block size         %u\ncodec              %s%s\n"
            "device buffers     %u bytes (payload %u + decoder)\nsegments           %u (at most %u blocks each)\n"
            "patch size         %u bytes signed, %zu bytes in the file%s\npatch id           %s\n"
            "signature          %s, key id %s\nencryption         %s",
            h->format_version, product, h->security_version, h->old_size, oldh, h->new_size, newh, h->block_size,
-           alg_name(0, h->codec), h->window_log, ram, h->max_payload, h->segment_count, h->max_segment_blocks,
+           alg_name(0, h->codec), window, ram, h->max_payload, h->segment_count, h->max_segment_blocks,
            h->patch_size, len,
            len == h->patch_size + area ? (area ? " (with the recipients area)" : "")
                                        : " (file size differs: truncated or extended)",
