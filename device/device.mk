@@ -93,15 +93,15 @@ device-test: device
 # encryption fields stay while the formula drops 448 bytes), so both keep it.
 DEV_VARIANT_SHA = $(DEVB)/variant-sha256-unrolled
 DEV_PROFILE_DIR = $(DEVB)/profile
-DEV_PROFILE_default = DEV_MAX_PAYLOAD=4608 DEV_PROFILE_DEFS="-DFWD_APPLY_CODEC_ZSTD=0"
-DEV_PROFILE_small   = DEV_MAX_PAYLOAD=4224 DEV_PROFILE_DEFS="-DFWD_APPLY_CODEC_ZSTD=0 -DFWD_APPLY_MODEL=0"
+DEV_PROFILE_default = -DFWD_APPLY_CODEC_ZSTD=0
+DEV_PROFILE_small   = -DFWD_APPLY_CODEC_ZSTD=0 -DFWD_APPLY_MODEL=0
 bench-device: device
 	@$(MAKE) --no-print-directory device-build DEVB=$(DEV_VARIANT_SHA) DEV_SRCROOT=$(DEV_SRCROOT) \
 	  DEV_MBED_EXTRA=-DFWD_SHA256_UNROLLED
-	@for p in default small; do \
-	  $(MAKE) --no-print-directory device-profile DEVB=$(DEV_PROFILE_DIR)-$$p DEV_SRCROOT=$(DEV_SRCROOT) \
-	    $$(if [ $$p = small ]; then echo '$(DEV_PROFILE_small)'; else echo '$(DEV_PROFILE_default)'; fi) || exit 1; \
-	done
+	@$(MAKE) --no-print-directory device-profile DEVB=$(DEV_PROFILE_DIR)-default DEV_SRCROOT=$(DEV_SRCROOT) \
+	  DEV_MAX_PAYLOAD=4608 DEV_PROFILE_DEFS="$(DEV_PROFILE_default)"
+	@$(MAKE) --no-print-directory device-profile DEVB=$(DEV_PROFILE_DIR)-small DEV_SRCROOT=$(DEV_SRCROOT) \
+	  DEV_MAX_PAYLOAD=4224 DEV_PROFILE_DEFS="$(DEV_PROFILE_small)"
 	@$(MAKE) --no-print-directory bench-device-run
 
 # ---- libraries, per CPU ----------------------------------------------------
