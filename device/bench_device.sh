@@ -31,6 +31,8 @@ else
   note="No corpus found (corpus/locate.sh): the sample pair is used, far below the 500 KiB the issue asks for."
 fi
 
+# The variants' directories hold libraries and firmware, not the host helper.
+export FWDQ="$devb/host/fwdq"
 echo "bench-device: running QEMU (M4 plain, profiled, unrolled SHA-256; M0+) on:$pairs" >&2
 for p in $pairs; do
   id=${p%%:*} rest=${p#*:}

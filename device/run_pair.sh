@@ -6,6 +6,7 @@
 # (0 = pass).
 # usage: run_pair.sh DEVB CLI ELF OLD NEW WORKDIR [CHUNK]
 # FWD_DIFF_FLAGS: extra `fwdelta diff` flags (a profile's payload bound).
+# FWDQ: the host helper, when DEVB (a variant's) has none of its own.
 set -eu
 devb=$1 cli=$2 elf=$3 old=$4 new=$5 work=$6 chunk=${7:-1000}
 
@@ -27,7 +28,7 @@ if [ "$(size "$work/patch.fwd")" -gt $patch_max ]; then
   echo "run_pair: the patch is larger than the 6 MiB staging area" >&2
   exit 2
 fi
-"$devb/host/fwdq" params "$old" "$new" "$work/patch.fwd" "$chunk" "$work/params.bin"
+"${FWDQ:-$devb/host/fwdq}" params "$old" "$new" "$work/patch.fwd" "$chunk" "$work/params.bin"
 
 set +e
 timeout 900 qemu-system-arm -M mps2-an386 -display none -monitor none -serial none \
