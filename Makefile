@@ -4,7 +4,7 @@ BUILD   ?= build
 CSTD     = -std=c11 -Wall -Wextra -Werror
 OPT     ?= -O2 -g
 # -fPIC: the same objects make the static and the shared libraries.
-CFLAGS  += $(CSTD) $(OPT) -fPIC -Icommon -Iapply -Igen -Isim
+CFLAGS  += $(CSTD) $(OPT) -fPIC -Icommon -Iapply -Iboot -Igen -Isim
 LDLIBS   = -lzstd -lmbedcrypto -ldivsufsort
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
@@ -13,6 +13,7 @@ SOMAJOR := $(shell sed -n 's/^\#define FWD_APPLY_API_VERSION \([0-9]*\)u.*/\1/p'
 
 COMMON_SRC = $(wildcard common/*.c)
 APPLY_SRC  = $(wildcard apply/*.c)
+BOOT_SRC   = $(wildcard boot/*.c)
 GEN_SRC    = $(wildcard gen/*.c)
 SIM_SRC    = $(wildcard sim/*.c)
 CLI_SRC    = $(wildcard cli/*.c)
@@ -23,6 +24,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB_APPLY = $(BUILD)/libfwdapply.a
 LIB_GEN   = $(BUILD)/libfwdgen.a
+LIB_BOOT  = $(BUILD)/libfwdboot.a
 SO_APPLY  = $(BUILD)/libfwdapply.so.$(SOMAJOR)
 SO_GEN    = $(BUILD)/libfwdgen.so.$(SOMAJOR)
 CLI       = $(BUILD)/fwdelta
@@ -30,11 +32,11 @@ TESTS     = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 # What users get: headers that compile on their own (fwd_apply.h needs only
 # fwd_format.h and fwd_status.h), the device library and the host library.
-PUBLIC_H  = apply/fwd_apply.h gen/fwd_gen.h common/fwd_format.h common/fwd_status.h
+PUBLIC_H  = apply/fwd_apply.h boot/fwd_boot.h gen/fwd_gen.h common/fwd_format.h common/fwd_status.h
 
 .PHONY: all setup test test-run check demo install clean
 .SECONDARY:
-all: $(CLI) $(LIB_APPLY) $(LIB_GEN) $(SO_APPLY) $(SO_GEN)
+all: $(CLI) $(LIB_APPLY) $(LIB_GEN) $(LIB_BOOT) $(SO_APPLY) $(SO_GEN)
 
 setup:
 	@./scripts/setup.sh build
@@ -46,6 +48,10 @@ $(BUILD)/obj/%.o: %.c $(wildcard */*.h)
 $(LIB_APPLY): $(call obj,$(COMMON_SRC) $(APPLY_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(LIB_GEN): $(call obj,$(COMMON_SRC) $(GEN_SRC))
+	@rm -f $@; ar rcs $@ $^
+# The boot module (boot/fwd_boot.h) links after the applier library, which
+# carries common/.
+$(LIB_BOOT): $(call obj,$(BOOT_SRC))
 	@rm -f $@; ar rcs $@ $^
 # The device library carries common/; the host library adds gen/ on top of it.
 $(SO_APPLY): $(call obj,$(COMMON_SRC) $(APPLY_SRC))
@@ -59,7 +65,7 @@ $(BUILD)/libfwdsim.a: $(call obj,$(SIM_SRC))
 $(CLI): $(call obj,$(CLI_SRC)) $(BUILD)/libfwdsim.a $(LIB_GEN) $(LIB_APPLY)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/%.c $(TEST_LIB)) $(BUILD)/libfwdsim.a $(LIB_GEN) $(LIB_APPLY)
+$(BUILD)/tests/%: $(call obj,tests/%.c $(TEST_LIB)) $(BUILD)/libfwdsim.a $(LIB_BOOT) $(LIB_GEN) $(LIB_APPLY)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -109,7 +115,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fwdelta $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(PUBLIC_H) $(DESTDIR)$(PREFIX)/include/fwdelta/
-	install -m 644 $(LIB_APPLY) $(LIB_GEN) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(LIB_APPLY) $(LIB_GEN) $(LIB_BOOT) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(SO_APPLY) $(SO_GEN) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(SO_APPLY)) $(DESTDIR)$(LIBDIR)/libfwdapply.so
 	ln -sf $(notdir $(SO_GEN)) $(DESTDIR)$(LIBDIR)/libfwdgen.so
@@ -122,8 +128,9 @@ install: all
 clean:
 	rm -rf build build-san build-device build-fuzz
 
-# Workstreams with their own rules: the device build (issue 5), benchmarks
-# (issue 6) and fuzzing (issue 7).
+# Workstreams with their own rules: the device build (issue 5), the boot demo
+# (issue 15), benchmarks (issue 6) and fuzzing (issue 7).
 -include device/device.mk
+-include device/boot/boot.mk
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk

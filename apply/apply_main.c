@@ -284,4 +284,6 @@ void fwd_apply_get_info(const fwd_apply_ctx *pub, fwd_apply_info *info)
     info->out_done = ctx->out_block * ctx->hdr.block_size < ctx->hdr.new_size ? ctx->out_block * ctx->hdr.block_size
                                                                                : ctx->hdr.new_size;
     info->new_size = ctx->hdr.new_size;
+    info->security_version = ctx->hdr.security_version;
+    memcpy(info->new_sha256, ctx->hdr.new_sha256, FWD_HASH_SIZE);
 }

@@ -129,6 +129,8 @@ typedef struct fwd_apply_info {
     uint32_t segment_count;
     uint32_t out_done;        /* bank B bytes rebuilt so far */
     uint32_t new_size;
+    uint32_t security_version; /* of the image being installed (signed header) */
+    uint8_t new_sha256[FWD_HASH_SIZE]; /* its signed hash: what bank B holds after finish */
 } fwd_apply_info;
 
 /* RAM. The context is all the applier's state; its size, fixed at compile

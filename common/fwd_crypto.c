@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include <mbedtls/bignum.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/version.h>
 #include <mbedtls/ecp.h>
@@ -58,6 +59,14 @@ void fwd_key_id(const uint8_t pubkey[65], uint8_t id[FWD_KEY_ID_SIZE])
     memcpy(id, h, FWD_KEY_ID_SIZE);
 }
 
+/* What an mbedTLS failure means to a caller: out of heap is the device's
+ * configuration, named so (an undersized pool must not read as a forged
+ * patch); anything else is the given verdict. */
+static int verdict(int rc, int otherwise)
+{
+    return rc == MBEDTLS_ERR_MPI_ALLOC_FAILED ? FWD_ERR_CRYPTO_HEAP : otherwise;
+}
+
 int fwd_ecdsa_p256_verify(const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                           const uint8_t sig[FWD_SIGNATURE_SIZE])
 {
@@ -68,16 +77,17 @@ int fwd_ecdsa_p256_verify(const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_
     mbedtls_ecp_point_init(&q);
     mbedtls_mpi_init(&r);
     mbedtls_mpi_init(&s);
-    int st = FWD_ERR_BAD_SIGNATURE;
-    if (mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) != 0) {
-        st = FWD_ERR_INTERNAL;
-    } else if (mbedtls_ecp_point_read_binary(&grp, &q, pubkey, 65) != 0 ||
-               mbedtls_ecp_check_pubkey(&grp, &q) != 0) {
-        st = FWD_ERR_KEY;
-    } else if (mbedtls_mpi_read_binary(&r, sig, 32) == 0 && mbedtls_mpi_read_binary(&s, sig + 32, 32) == 0 &&
-               mbedtls_ecdsa_verify(&grp, hash, FWD_HASH_SIZE, &q, &r, &s) == 0) {
+    int st, rc;
+    if ((rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1)) != 0)
+        st = verdict(rc, FWD_ERR_INTERNAL);
+    else if ((rc = mbedtls_ecp_point_read_binary(&grp, &q, pubkey, 65)) != 0 ||
+             (rc = mbedtls_ecp_check_pubkey(&grp, &q)) != 0)
+        st = verdict(rc, FWD_ERR_KEY);
+    else if ((rc = mbedtls_mpi_read_binary(&r, sig, 32)) != 0 || (rc = mbedtls_mpi_read_binary(&s, sig + 32, 32)) != 0 ||
+             (rc = mbedtls_ecdsa_verify(&grp, hash, FWD_HASH_SIZE, &q, &r, &s)) != 0)
+        st = verdict(rc, FWD_ERR_BAD_SIGNATURE);
+    else
         st = FWD_OK;
-    }
     mbedtls_mpi_free(&s);
     mbedtls_mpi_free(&r);
     mbedtls_ecp_point_free(&q);

@@ -1,4 +1,4 @@
-/* Status codes shared by the generator and the applier.
+/* Status codes shared by the generator, the applier and the boot module.
  * Zero is success; every failure is a distinct negative code with a name, so
  * a caller can branch on the exact reason and a log line can print it. */
 #ifndef FWD_STATUS_H
@@ -43,7 +43,14 @@
     X(FWD_ERR_UNWRAP,              -36, "recipient entry does not unwrap with this device's key") \
     X(FWD_ERR_KEY_COMMITMENT,      -37, "unwrapped content key does not match the signed key commitment") \
     X(FWD_ERR_BUILD_MISMATCH,      -38, "program was compiled with other applier capacities or another fwd_apply.h than the library") \
-    X(FWD_ERR_CODEC_NOT_BUILT,     -39, "patch codec is not built into this applier (zstd needs FWD_APPLY_CODEC_ZSTD)")
+    X(FWD_ERR_NO_BOOTABLE_IMAGE,   -39, "no image slot passes verified boot") \
+    X(FWD_ERR_MANIFEST,            -40, "slot has no valid manifest (signed patch header)") \
+    X(FWD_ERR_SLOT_HASH,           -41, "slot image does not hash to its manifest's new_sha256") \
+    X(FWD_ERR_TRIAL_EXPIRED,       -42, "trial image was never confirmed; reverted") \
+    X(FWD_ERR_BOOT_STATE,          -43, "boot state area cannot be written") \
+    X(FWD_ERR_COUNTER,             -44, "hardware security counter cannot be read or raised") \
+    X(FWD_ERR_CRYPTO_HEAP,         -45, "the crypto library ran out of heap (give mbedTLS a larger pool)") \
+    X(FWD_ERR_CODEC_NOT_BUILT,     -46, "patch codec is not built into this applier (zstd needs FWD_APPLY_CODEC_ZSTD)")
 
 typedef enum fwd_status {
 #define FWD_STATUS_ENUM(name, value, text) name = value,

@@ -2,8 +2,8 @@
 # make test: every check the project has, in order, ending with one line
 # "N passed, N failed" that sums them. Stages: the test suite (plain build),
 # the same suite under ASan+UBSan, the installed tree as a user builds
-# against it, one Cortex-M4 run under QEMU, and AFL++ on
-# every fuzz target for FUZZ_SECONDS each (120 in CI, 20 otherwise).
+# against it, one Cortex-M4 run under QEMU, the boot demo under QEMU, and
+# AFL++ on every fuzz target for FUZZ_SECONDS each (120 in CI, 20 otherwise).
 set -u
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 secs=${FUZZ_SECONDS:-}
@@ -31,6 +31,7 @@ stage "tests" run make --no-print-directory test-run
 stage "tests under ASan+UBSan" run make --no-print-directory test-run BUILD=build-san OPT="-O1 -g $san"
 stage "installed tree (make install, pkg-config, public headers)" run ./tests/test_install.sh build
 stage "Cortex-M4 under QEMU" run make --no-print-directory device-test
+stage "boot demo under QEMU" run make --no-print-directory boot-demo
 stage "fuzzing, ${secs}s per target" run env FUZZ_SECONDS="$secs" ./tests/fuzz/ci.sh
 rm -f "$log.rc"
 echo "$pass passed, $fail failed"

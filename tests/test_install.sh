@@ -25,7 +25,7 @@ for h in "$inc"/*.h; do
   if cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -I"$inc" "$tmp/h.c" 2>"$tmp/h.log"; then ok
   else cat "$tmp/h.log"; bad "$(basename "$h") does not compile on its own"; fi
 done
-[ "$(ls "$inc" | wc -l)" -eq 4 ] && ok || bad "installed headers: $(ls "$inc" | tr '\n' ' ')(expected 4)"
+[ "$(ls "$inc" | wc -l)" -eq 5 ] && ok || bad "installed headers: $(ls "$inc" | tr '\n' ' ')(expected 5)"
 
 prog() { # name, source, pkg, extra cflags...
   name=$1 src=$2 pkg=$3; shift 3

@@ -4,7 +4,14 @@
 
 #include <string.h>
 
+#define SYS_OPEN 0x01
+#define SYS_CLOSE 0x02
 #define SYS_WRITE0 0x04
+#define SYS_WRITE 0x05
+#define SYS_READ 0x06
+#define SYS_FLEN 0x0C
+#define SH_MODE_RB 1u /* fopen modes by index: "rb" */
+#define SH_MODE_WB 5u /* "wb" */
 #define SYS_EXIT_EXTENDED 0x20
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026u
 
@@ -80,6 +87,43 @@ void sh_kv_fixed2(const char *key, uint64_t hundredths, const char *unit)
     *p++ = (char)('0' + frac % 10u);
     *p = '\0';
     kv(key, num, unit);
+}
+
+static int sh_open(const char *name, uint32_t mode)
+{
+    uint32_t block[3] = { (uint32_t)(uintptr_t)name, mode, (uint32_t)strlen(name) };
+    return semihost(SYS_OPEN, block);
+}
+
+static void sh_close(int fd)
+{
+    uint32_t block[1] = { (uint32_t)fd };
+    semihost(SYS_CLOSE, block);
+}
+
+int32_t sh_read_file(const char *name, void *buf, uint32_t max)
+{
+    int fd = sh_open(name, SH_MODE_RB);
+    if (fd < 0)
+        return -1;
+    uint32_t flen[1] = { (uint32_t)fd };
+    int32_t len = semihost(SYS_FLEN, flen);
+    uint32_t block[3] = { (uint32_t)fd, (uint32_t)(uintptr_t)buf, (uint32_t)len };
+    /* SYS_READ returns the bytes not read: 0 when the whole file arrived. */
+    int ok = len >= 0 && (uint32_t)len <= max && semihost(SYS_READ, block) == 0;
+    sh_close(fd);
+    return ok ? len : -1;
+}
+
+int sh_write_file(const char *name, const void *data, uint32_t len)
+{
+    int fd = sh_open(name, SH_MODE_WB);
+    if (fd < 0)
+        return -1;
+    uint32_t block[3] = { (uint32_t)fd, (uint32_t)(uintptr_t)data, len };
+    int rest = semihost(SYS_WRITE, block);
+    sh_close(fd);
+    return rest == 0 ? 0 : -1;
 }
 
 _Noreturn void sh_exit(int code)
