@@ -61,9 +61,16 @@ SYNTHETIC = [
 # is there as the reference the targets name.
 SCALE_TOOLS = ["fwdelta", "bsdiff"]
 SCALE_SEED = 1000
+# Pathological shapes (gendata: unrelated images, runs of one byte, a repeated
+# block, a rotation), fwdelta only: the generator must stay near-linear.
+SHAPES = [("unrelated", "two unrelated random images"), ("runs", "runs of one byte up to 1 MiB"),
+          ("repeat", "one 4 KiB block repeated, a few bytes changed per copy"),
+          ("rotate", "a random image and its rotation by a third")]
+SHAPE_TOOLS = ["fwdelta"]
+SHAPE_SEED = 2000
 
 TARGET_GEOMEAN = 0.85      # fwdelta geomean <= this x best peer's
-TARGET_RSS_PER_BYTE = 8.0  # generator peak RSS per input byte (old + new)
+TARGET_RSS_PER_BYTE = 6.0  # generator peak RSS per input byte (old + new)
 RSS_CHECK_MIN_INPUT = 1 << 20  # below this the process's fixed RSS dominates
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -343,7 +350,9 @@ def analyse(pairs, tools, results):
         bsd = results[(p.id, "bsdiff")]
         f = results[(p.id, fw)]
         row["faster_than_bsdiff"] = (None if (bsd.error or f.error or not bsd.gen_s or not f.gen_s)
-                                     else f.med("gen_s") < bsd.med("gen_s"))
+                                     else f.med("gen_s") <= bsd.med("gen_s"))
+        row["time_vs_bsdiff"] = (None if row["faster_than_bsdiff"] is None
+                                 else f.med("gen_s") / bsd.med("gen_s"))
         row["rss_per_byte"] = (f.med("gen_rss") / (p.old_size + p.new_size)) if f.gen_rss else None
         per_pair[p.id] = row
     groups = {}
@@ -372,18 +381,30 @@ def analyse(pairs, tools, results):
 # ---- the scale run ---------------------------------------------------------------
 
 def scale_run(sizes, reps, gendata, tools, workdir, pub):
-    sdir = os.path.join(workdir, "scale")
+    specs = [("X%dM" % mb, "code", mb, SCALE_SEED + mb, "code-like %d MiB, major release" % mb) for mb in sizes]
+    return large_run("scale", specs, SCALE_TOOLS, reps, gendata, tools, workdir, pub)
+
+
+def shape_run(sizes, reps, gendata, tools, workdir, pub):
+    specs = [("%s%dM" % (kind[:3].upper(), mb), kind, mb, SHAPE_SEED + mb, "%s, %d MiB" % (desc, mb))
+             for mb in sizes for kind, desc in SHAPES]
+    return large_run("shapes", specs, SHAPE_TOOLS, reps, gendata, tools, workdir, pub)
+
+
+def large_run(name, specs, tool_names, reps, gendata, tools, workdir, pub):
+    """Large generated pairs, (id, gendata kind, MiB, seed, description) each,
+    measured and deleted afterwards."""
+    sdir = os.path.join(workdir, name)
     os.makedirs(sdir, exist_ok=True)
     by_name = {t.name: t for t in tools}
-    stools = [by_name[n] for n in SCALE_TOOLS if n in by_name]
+    stools = [by_name[n] for n in tool_names if n in by_name]
     pairs = []
-    for mb in sizes:
-        pid = "X%dM" % mb
-        log("scale: generating %s (code-like, %d MiB, major release edits)" % (pid, mb))
-        old, new = gen_pair(gendata, sdir, pid, "code", "major", "%dM" % mb, SCALE_SEED + mb)
-        pairs.append(Pair(pid, "scale", old, new, "code-like %d MiB, major release" % mb, "synthetic-major"))
-    log("scale: %d pairs x %d tools x %d repetitions" % (len(pairs), len(stools), reps))
-    results = run_pairs(pairs, stools, reps, sdir, pub, "scale", verbose=True)
+    for pid, kind, mb, seed, desc in specs:
+        log("%s: generating %s (%s)" % (name, pid, desc))
+        old, new = gen_pair(gendata, sdir, pid, kind, "major", "%dM" % mb, seed)
+        pairs.append(Pair(pid, name, old, new, desc, kind))
+    log("%s: %d pairs x %d tools x %d repetitions" % (name, len(pairs), len(stools), reps))
+    results = run_pairs(pairs, stools, reps, sdir, pub, name, verbose=True)
     for p in pairs:  # the inputs are large and cheap to regenerate
         for f in (p.old, p.new):
             os.remove(f)
@@ -395,36 +416,39 @@ def scale_run(sizes, reps, gendata, tools, workdir, pub):
 
 
 def scale_table(pairs, stools, results):
-    lines = ["| pair | input (old+new) | tool | patch | ratio | gen time s | gen peak RSS MiB | RSS B per input B "
-             "| apply ms | apply RSS MiB |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| pair | input (old+new) | tool | patch | ratio | patch − new B | gen time s | ÷ bsdiff | s per MiB "
+             "| gen peak RSS MiB | RSS B per input B | apply ms | apply RSS MiB |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in pairs:
         inp = p.old_size + p.new_size
+        bsd = results.get((p.id, "bsdiff"))
         for t in stools:
-            r = results[(p.id, t.name)]
+            r = results.get((p.id, t.name))
+            if r is None:
+                continue
             if r.error:
-                lines.append("| %s | %s MiB | %s | FAILED | | | | | | |" % (p.id, mib(inp), t.name))
+                lines.append("| %s | %s MiB | %s | FAILED | | | | | | | | | |" % (p.id, mib(inp), t.name))
                 continue
             gs = r.med("gen_s")
-            lines.append("| %s | %s MiB | %s | %d | %s | %s | %s | %.2f | %s | %s |" % (
-                p.id, mib(inp), t.name, r.med("size"), pct(ratio_of(p, r)),
-                "%.2f" % gs, mib(r.med("gen_rss")), r.med("gen_rss") / inp,
+            vs = "%.2f" % (gs / bsd.med("gen_s")) if bsd and bsd.gen_s and not bsd.error else "—"
+            lines.append("| %s | %s MiB | %s | %d | %s | %+d | %s | %s | %.3f | %s | %.2f | %s | %s |" % (
+                p.id, mib(inp), t.name, r.med("size"), pct(ratio_of(p, r)), r.med("size") - p.new_size,
+                "%.2f" % gs, vs, gs / (inp / 2.0 ** 20), mib(r.med("gen_rss")), r.med("gen_rss") / inp,
                 ms(r.med("app_s")) if r.app_s else "n/a", mib(r.med("app_rss")) if r.app_rss else "n/a"))
     # growth between consecutive sizes
     growth = []
-    for t in stools:
+    for t, kind in [(t, k) for t in stools for k in sorted(set(p.kind for p in pairs))]:
         pts = [(p.old_size + p.new_size, results[(p.id, t.name)]) for p in pairs
-               if not results[(p.id, t.name)].error]
+               if p.kind == kind and (p.id, t.name) in results and not results[(p.id, t.name)].error]
         for (a, ra), (b, rb) in zip(pts, pts[1:]):
             k = math.log(b / a)
-            growth.append("- %s, %s → %s MiB input: time × %.1f (exponent %.2f), peak RSS × %.1f (exponent %.2f)" % (
-                t.name, mib(a), mib(b), rb.med("gen_s") / ra.med("gen_s"),
+            growth.append("- %s, %s, %s → %s MiB input: time × %.1f (exponent %.2f), peak RSS × %.1f (exponent %.2f)" % (
+                t.name, kind, mib(a), mib(b), rb.med("gen_s") / ra.med("gen_s"),
                 math.log(rb.med("gen_s") / ra.med("gen_s")) / k, rb.med("gen_rss") / ra.med("gen_rss"),
                 math.log(rb.med("gen_rss") / ra.med("gen_rss")) / k))
-    notes = ["- %s %s: %s" % (p.id, t.name, results[(p.id, t.name)].note)
-             for p in pairs for t in stools if results[(p.id, t.name)].note]
-    notes += ["- %s %s: FAILED: %s" % (p.id, t.name, results[(p.id, t.name)].error.splitlines()[0])
-              for p in pairs for t in stools if results[(p.id, t.name)].error]
+    rs = [(p, t, results[(p.id, t.name)]) for p in pairs for t in stools if (p.id, t.name) in results]
+    notes = ["- %s %s: %s" % (p.id, t.name, r.note) for p, t, r in rs if r.note]
+    notes += ["- %s %s: FAILED: %s" % (p.id, t.name, r.error.splitlines()[0]) for p, t, r in rs if r.error]
     out = lines + [""]
     if growth:
         out += ["Growth (exponent 1 = linear in the input):", ""] + growth + [""]
@@ -434,11 +458,13 @@ def scale_table(pairs, stools, results):
 
 
 def scale_csv_rows(pairs, stools, results):
-    rows = []
-    for p in pairs:
-        for t in stools:
-            rows.append(csv_row(p, t, results[(p.id, t.name)]))
-    return rows
+    return [csv_row(p, t, results[(p.id, t.name)]) for p in pairs for t in stools if (p.id, t.name) in results]
+
+
+def merge_runs(a, b):
+    """One (pairs, tools, results) from the scale run and the shapes run."""
+    tools = a[1] + [t for t in b[1] if t not in a[1]]
+    return a[0] + b[0], tools, {**a[2], **b[2]}
 
 
 # ---- output ------------------------------------------------------------------
@@ -555,6 +581,7 @@ def report(args, pairs, skipped, tools, results, per_pair, groups, scale, meta):
             L.append("- `%s`: `%s`; `%s`" % (t.name, show(t.gen), show(t.app)))
     L.append("")
     L += summary_lines(pairs, tools, results, per_pair, groups, scale, markdown=True)
+    L += speed_lines(pairs, results, per_pair, meta.get("prev_sizes", {}))
     # ratio table
     L.append("## Patch ratio (patch / new image), median")
     L.append("")
@@ -649,7 +676,7 @@ def report(args, pairs, skipped, tools, results, per_pair, groups, scale, meta):
              if has_model else ""))
     L.append("")
     # scale
-    L.append("## Scale run: the generator on large code-like pairs")
+    L.append("## Scale run: the generator on large code-like pairs and pathological shapes")
     L.append("")
     if scale is None:
         L.append("Not run (BENCH_SCALE=0).")
@@ -657,7 +684,9 @@ def report(args, pairs, skipped, tools, results, per_pair, groups, scale, meta):
     else:
         spairs, stools, sres = scale
         L.append("`gendata code major`: insertions early (everything after them moves), changed constants, "
-                 "edited and deleted functions, a relinked block; %d repetitions, median." % args.scale_reps)
+                 "edited and deleted functions, a relinked block; %d repetitions, median. Shapes (fwdelta only; "
+                 "`patch − new` is what the patch costs over storing the new image): %s." % (
+                     args.scale_reps, "; ".join("`%s` %s" % kd for kd in SHAPES)))
         L.append("")
         L += scale_table(spairs, stools, sres)
     notes = ["- %s %s: %s" % (p.id, t.name, results[(p.id, t.name)].note)
@@ -680,6 +709,39 @@ def table_lines(rows, markdown):
     rows = [[c.replace("**", "") for c in r] for r in rows]
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  " + "  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+
+
+def speed_lines(pairs, results, per_pair, prev):
+    """Per pair: generator time against bsdiff's, RSS per input byte, and the
+    default patch's size against the previous run's table."""
+    fw = FWDELTA_CONFIGS[0][0]
+    L = ["## Generator speed and memory per pair", "",
+         "`÷ bsdiff` is fwdelta's median generator wall time over bsdiff's, measured interleaved in this run; "
+         "`previous` is the size in the latest.csv this run replaced.", "",
+         "| pair | fwdelta gen ms | bsdiff gen ms | ÷ bsdiff | RSS B per input B | patch | previous | change |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in pairs:
+        f, b = results[(p.id, fw)], results[(p.id, "bsdiff")]
+        row = per_pair[p.id]
+        size = f.med("size") if not f.error else None
+        old = prev.get(p.id)
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            p.id, ms(f.med("gen_s")) if f.gen_s else "—", ms(b.med("gen_s")) if b.gen_s else "—",
+            "%.2f" % row["time_vs_bsdiff"] if row["time_vs_bsdiff"] else "—",
+            "%.2f" % row["rss_per_byte"] if row["rss_per_byte"] else "—", size or "—", old or "—",
+            "%+.2f %%" % (100.0 * (size - old) / old) if (size and old) else "—"))
+    L.append("")
+    return L
+
+
+def previous_sizes(path):
+    """The default configuration's patch size per pair in an earlier latest.csv."""
+    fw = FWDELTA_CONFIGS[0][0]
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return {r["pair"]: int(r["patch_size"]) for r in csv.DictReader(f)
+                if r["tool"] == fw and r["patch_size"] and r["set"] in ("corpus", "synthetic")}
 
 
 def summary_lines(pairs, tools, results, per_pair, groups, scale, markdown):
@@ -750,7 +812,7 @@ def summary_lines(pairs, tools, results, per_pair, groups, scale, markdown):
     # 4. faster than bsdiff
     slow = [p.id for p in pairs if per_pair[p.id]["faster_than_bsdiff"] is False]
     known = [p.id for p in pairs if per_pair[p.id]["faster_than_bsdiff"] is not None]
-    L.append("- [%s] generator faster than bsdiff on every pair: faster on %d of %d%s" % (
+    L.append("- [%s] generator as fast as bsdiff on every pair: on %d of %d%s" % (
         " " if slow or not known else "x", len(known) - len(slow), len(known),
         "; slower on " + " ".join(slow) if slow else ""))
     if scale is not None:
@@ -758,7 +820,8 @@ def summary_lines(pairs, tools, results, per_pair, groups, scale, markdown):
         for p in spairs:
             a, b = sres.get((p.id, fw)), sres.get((p.id, "bsdiff"))
             if a and b and a.gen_s and b.gen_s and not a.error and not b.error:
-                L.append("  scale %s: fwdelta %.2f s, bsdiff %.2f s" % (p.id, a.med("gen_s"), b.med("gen_s")))
+                L.append("  scale %s: fwdelta %.2f s, bsdiff %.2f s (÷ %.2f)" % (
+                    p.id, a.med("gen_s"), b.med("gen_s"), a.med("gen_s") / b.med("gen_s")))
     L.append("")
     return L
 
@@ -769,9 +832,10 @@ def write_scale(args, meta, scale):
     lines = ["# fwdelta scale run", "",
              "Generated by `make %s` on %s; %s; load average %s → %s; %d repetitions, median. Inputs: "
              "`gendata code major <N>M <%d+N>` for N MiB (insertions early, changed constants, edited and deleted "
-             "functions, a relinked block)." % (
+             "functions, a relinked block); shapes `gendata SHAPE major <N>M <%d+N>`, fwdelta only: %s." % (
                  "bench-scale" if args.scale == "only" else "bench", meta["date"], meta["machine"], meta["load0"],
-                 loadavg(), args.scale_reps, SCALE_SEED), ""] + scale_table(spairs, stools, sres)
+                 loadavg(), args.scale_reps, SCALE_SEED, SHAPE_SEED, "; ".join("`%s` %s" % kd for kd in SHAPES)),
+             ""] + scale_table(spairs, stools, sres)
     with open(os.path.join(args.out, "scale.md"), "w") as f:
         f.write("\n".join(lines).rstrip("\n") + "\n")
     write_csv(os.path.join(args.out, "scale.csv"), scale_csv_rows(spairs, stools, sres))
@@ -788,6 +852,8 @@ def main():
                     help="repetitions of the scale run (default: --reps)")
     ap.add_argument("--scale-sizes", default=os.environ.get("BENCH_SCALE_SIZES", "16 64"),
                     help="MiB, space-separated")
+    ap.add_argument("--shape-sizes", default=os.environ.get("BENCH_SHAPE_SIZES", "16"),
+                    help="MiB of the pathological shapes (part of the scale run), space-separated")
     ap.add_argument("--pairs", default=os.environ.get("BENCH_PAIRS", ""),
                     help="only these pair ids (space-separated), for quick runs")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
@@ -800,6 +866,7 @@ def main():
             sys.exit("bench: %s not found (run through `make bench`, which installs and builds it)" % exe)
     only = set(args.pairs.split())
     sizes = [int(x) for x in args.scale_sizes.split()]
+    shape_sizes = [int(x) for x in args.shape_sizes.split()]
     work = os.path.join(args.out, "work")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -816,8 +883,11 @@ def main():
     meta["spawn"] = spawn_overhead(work)
     failed = False
 
+    meta["prev_sizes"] = previous_sizes(os.path.join(args.out, "latest.csv"))
+    large = lambda: merge_runs(scale_run(sizes, args.scale_reps, args.gendata, tools, work, pub),
+                               shape_run(shape_sizes, args.scale_reps, args.gendata, tools, work, pub))
     if args.scale == "only":
-        scale = scale_run(sizes, args.scale_reps, args.gendata, tools, work, pub)
+        scale = large()
         lines = write_scale(args, meta, scale)
         print("\n".join(lines[4:]))
         log("wrote %s/scale.md, scale.csv" % os.path.relpath(args.out, os.getcwd()))
@@ -837,7 +907,7 @@ def main():
     results = run_pairs(pairs, tools, args.reps, pdir, pub, "main")
     scale = None
     if args.scale == "yes":
-        scale = scale_run(sizes, args.scale_reps, args.gendata, tools, work, pub)
+        scale = large()
     meta["load1"] = loadavg()
     per_pair, groups = analyse(pairs, tools, results)
     os.makedirs(args.out, exist_ok=True)

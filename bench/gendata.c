@@ -22,6 +22,13 @@
  *     moves to another place in the code (a reordered link map).
  * "random" is incompressible data with an insertion, a deletion and scattered
  * byte changes: what is shared must be found by matching alone.
+ *
+ * Shapes that are pathological for suffix-array matchers (edits ignored):
+ * "unrelated" is two independent random images; "runs" is runs of one byte
+ * value up to 1 MiB long, the new image with some runs lengthened, shortened
+ * or refilled; "repeat" is one 4 KiB random block repeated with a few bytes
+ * changed in each copy (every alignment nearly matches); "rotate" is a random
+ * image and its rotation by a third.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -423,15 +430,21 @@ static void gen_code(int major, uint32_t size, uint64_t seed, uint8_t **old, siz
     free(pg.sorder);
 }
 
+static uint8_t *random_bytes(rng *r, uint32_t size)
+{
+    uint8_t *p = xcalloc(size + 8, 1);
+    for (uint32_t i = 0; i < size; i += 8) {
+        uint64_t v = next(r);
+        memcpy(p + i, &v, 8);
+    }
+    return p;
+}
+
 static void gen_random(int major, uint32_t size, uint64_t seed, uint8_t **old, size_t *old_len, uint8_t **nw,
                        size_t *new_len)
 {
     rng r = rng_for(seed, 8, 0);
-    uint8_t *o = xcalloc(size + 8, 1);
-    for (uint32_t i = 0; i < size; i += 8) {
-        uint64_t v = next(&r);
-        memcpy(o + i, &v, 8);
-    }
+    uint8_t *o = random_bytes(&r, size);
     uint32_t ins = major ? 16384 : 4096, del = major ? 8192 : 2048;
     uint32_t ins_at = size / 10, del_at = size / 2;
     if (del_at + del > size)
@@ -459,15 +472,68 @@ static void gen_random(int major, uint32_t size, uint64_t seed, uint8_t **old, s
     *new_len = k;
 }
 
+/* Runs of one byte: the same (value, length) sequence for both images of a
+ * seed; change_per_mille of the runs changed, drawn from a second stream. */
+static uint8_t *runs_image(uint64_t seed, uint32_t size, uint32_t change_per_mille)
+{
+    rng r = rng_for(seed, 9, 0), c = rng_for(seed, 11, 0);
+    uint8_t *p = xcalloc(size, 1);
+    for (uint32_t at = 0; at < size;) {
+        uint32_t len = 1 + below(&r, 1u << 20), v = below(&r, 256);
+        if (chance(&c, change_per_mille))
+            len = len / 2 + below(&c, len), v ^= 1;
+        if (len > size - at)
+            len = size - at;
+        memset(p + at, (int)v, len);
+        at += len;
+    }
+    return p;
+}
+
+/* The shapes of the comment above: one image from another, same size. */
+static void gen_shape(const char *shape, uint32_t size, uint64_t seed, uint8_t **old, uint8_t **nw)
+{
+    rng r = rng_for(seed, 9, 0), r2 = rng_for(seed, 10, 0);
+    if (!strcmp(shape, "unrelated")) {
+        *old = random_bytes(&r, size);
+        *nw = random_bytes(&r2, size);
+    } else if (!strcmp(shape, "runs")) {
+        *old = runs_image(seed, size, 0);
+        *nw = runs_image(seed, size, 100);
+    } else if (!strcmp(shape, "repeat")) {
+        uint8_t *block = random_bytes(&r, 4096);
+        *old = xcalloc(size, 1);
+        *nw = xcalloc(size, 1);
+        for (uint32_t i = 0; i < size; i++)
+            (*old)[i] = (*nw)[i] = block[i % 4096];
+        for (uint32_t i = 0; i < size / 256; i++) {
+            (*old)[below(&r, size)] ^= (uint8_t)(1 + below(&r, 255));
+            (*nw)[below(&r2, size)] ^= (uint8_t)(1 + below(&r2, 255));
+        }
+        free(block);
+    } else {
+        *old = random_bytes(&r, size);
+        *nw = xcalloc(size, 1);
+        uint32_t k = size / 3;
+        memcpy(*nw, *old + k, size - k);
+        memcpy(*nw + size - k, *old, k);
+    }
+}
+
+static int is_shape(const char *kind)
+{
+    return !strcmp(kind, "unrelated") || !strcmp(kind, "runs") || !strcmp(kind, "repeat") || !strcmp(kind, "rotate");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: gendata code|random minor|major SIZE[K|M] SEED OLD NEW\n");
+        fprintf(stderr, "usage: gendata code|random|unrelated|runs|repeat|rotate minor|major SIZE[K|M] SEED OLD NEW\n");
         return 2;
     }
     int code = !strcmp(argv[1], "code"), major = !strcmp(argv[2], "major");
-    if ((!code && strcmp(argv[1], "random")) || (!major && strcmp(argv[2], "minor"))) {
-        fprintf(stderr, "gendata: kind is code or random, edits minor or major\n");
+    if ((!code && strcmp(argv[1], "random") && !is_shape(argv[1])) || (!major && strcmp(argv[2], "minor"))) {
+        fprintf(stderr, "gendata: kind is code, random, unrelated, runs, repeat or rotate; edits minor or major\n");
         return 2;
     }
     char *end;
@@ -487,7 +553,10 @@ int main(int argc, char **argv)
     }
     uint8_t *o, *n;
     size_t ol, nl;
-    if (code)
+    if (is_shape(argv[1])) {
+        gen_shape(argv[1], (uint32_t)size, seed, &o, &n);
+        ol = nl = (size_t)size;
+    } else if (code)
         gen_code(major, (uint32_t)size, seed, &o, &ol, &n, &nl);
     else
         gen_random(major, (uint32_t)size, seed, &o, &ol, &n, &nl);

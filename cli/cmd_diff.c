@@ -31,11 +31,14 @@ static const char help[] =
     "                          up to 64 devices (make device keys with `fwdelta keygen --device`)\n"
     "  --content-key-out FILE  also write the content key (hex, mode 0600) for `fwdelta wrap --content-key`;\n"
     "                          anyone holding it can decrypt the patch\n"
+    "  -j N                    threads: 1 builds the candidates one after the other (default 2);\n"
+    "                          the patch is the same for any N\n"
     "  -o -                    write the patch to stdout\n"
-    "Also --json, -q, -v, -f (see `fwdelta --help`).\n";
+    "Also --json, -q, -v, -f (see `fwdelta --help`).\n"
+    "Memory: peak about 5 bytes per input byte (old + new), at most 6, plus a few MiB.\n";
 
 enum { KEY, PRODUCT, SECVER, BLOCK, WINDOW, LEVEL, PAYLOAD, SEGBLOCKS, STORED, OUT, MODEL, LOAD, ENCRYPT, KEYOUT,
-       CODEC, NOPT };
+       THREADS, CODEC, NOPT };
 
 /* Parses the options that fill fwd_gen_options; 0 or the exit code. */
 static int parse_options(cli_opt *o, fwd_gen_options *opt);
@@ -104,7 +107,8 @@ int cmd_diff(int argc, char **argv)
                         { "block-size", 1, 0 },   { "window-log", 1, 0 },  { "level", 1, 0 },
                         { "max-payload", 1, 0 },  { "segment-blocks", 1, 0 }, { "stored", 0, 0 },
                         { "o", 1, 0 },            { "model", 1, 0 },       { "load-address", 1, 0 },
-                        { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 }, { "codec", 1, 0 } };
+                        { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 }, { "j", 1, 0 },
+                        { "codec", 1, 0 } };
     cli_list enc = { ENCRYPT, enc_paths, FWD_RECIPIENTS_MAX, 0 };
     const char *pos[2];
     int n = cli_parse_lists(argc, argv, help, o, NOPT, pos, 2, &enc, 1);
@@ -181,6 +185,7 @@ static int parse_options(cli_opt *o, fwd_gen_options *opt)
     uint32_t v;
     struct { int idx; uint32_t *dst; } nums[] = { { SECVER, &opt->security_version }, { BLOCK, &opt->block_size },
                                                   { PAYLOAD, &opt->max_payload }, { SEGBLOCKS, &opt->max_segment_blocks },
+                                                  { THREADS, &opt->threads },
                                                   { LOAD, &opt->load_address } };
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if (o[nums[i].idx].value && cli_parse_u32(o[nums[i].idx].value, nums[i].dst) != 0)

@@ -27,7 +27,12 @@ typedef struct fwd_gen_options {
     int model;                    /* FWD_GEN_MODEL_AUTO (default), _OFF or _ON */
     int load_address_set;         /* use load_address instead of inferring it */
     uint32_t load_address;        /* address the images run at (model only) */
-    /* Called now and then during long work; may be NULL. */
+    /* Threads: 1 builds the candidates one after the other; 0 (default) or
+     * more, the plain candidate beside the model's. The patch is the same. */
+    uint32_t threads;
+    /* Called now and then during long work, from one thread at a time, for
+     * each stage: suffix sorting, matching, model fitting, encoding; may be
+     * NULL. */
     void (*progress)(void *user, const char *stage, uint64_t done, uint64_t total);
     void *progress_user;
     /* Encryption (FORMAT.md, "Encryption"): the devices' public keys (65-byte

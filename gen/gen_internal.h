@@ -30,6 +30,9 @@ int gen_buf_reserve(gen_buf *b, size_t extra);
 int gen_buf_put(gen_buf *b, const void *p, size_t n);
 int gen_buf_varint(gen_buf *b, uint32_t v);
 
+/* gen_patch.c: opt->progress, serialised (the generator runs two threads). */
+void gen_progress(const fwd_gen_options *opt, const char *stage, uint64_t done, uint64_t total);
+
 /* gen_match.c: copy/insert operations covering the whole new image. */
 int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len,
               gen_ops *ops, const fwd_gen_options *opt);
@@ -63,8 +66,14 @@ size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
 
 /* gen_model.c */
 uint32_t gen_model_load_address(const uint8_t *img, uint32_t len);
+/* What a fitted map is worth without building a patch: the mispredicted
+ * references it removes (its entries' cost deducted) out of all it saw. */
+typedef struct gen_fit_gain {
+    uint64_t saved, refs;
+} gen_fit_gain;
+/* gain may be NULL. */
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
-                  uint8_t arch, fwd_model *m);
+                  uint8_t arch, fwd_model *m, gen_fit_gain *gain);
 int gen_model_encode(const fwd_model *m, gen_buf *out);
 uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, uint8_t arch, const fwd_model *m);
 

@@ -13,34 +13,63 @@
  * bsdiff's own 8 and 1/2 give 6.63 %, these 6.56 %. */
 #define NEW_MATCH_MARGIN 6 /* a match starts a new copy when it beats the current alignment by more */
 #define EXTEND_WEIGHT 3    /* extensions keep going while matches * EXTEND_WEIGHT outweigh their length */
+/* Steps between searches while no match wins (measured: the corpus sizes
+ * move by -0.2 .. +0.04 %; unrelated 16 MiB images 228 s -> 5.6 s, a
+ * repeated 4 KiB block 52 s -> 14 s). */
+#define SKIP_AFTER 128   /* searches without a winning match before the step grows by one */
+#define SKIP_LEN_DIV 16  /* a losing match of length L adds L / 16: its tail would lose too */
+#define SKIP_MAX 64      /* largest step */
+/* A backward extension as long as the gap let the next match start where
+ * this one began, so every match re-read the whole gap: 1.3 G byte steps
+ * on a 16 MiB pair. Bounded, each byte is read a bounded number of times
+ * (corpus sizes -0.14 .. +0.20 %). */
+#define BACK_MAX 4096
+#define PROGRESS_BYTES (1u << 20)
 
-static uint32_t match_len(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn)
+/* Length of the common prefix of a and b, at most n. Words first: long
+ * matches are the common case and were this stage's main cost. */
+static uint32_t common_prefix(const uint8_t *a, const uint8_t *b, uint32_t n)
 {
-    uint32_t n = an < bn ? an : bn, i = 0;
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
+    }
     while (i < n && a[i] == b[i])
         i++;
     return i;
 }
 
-/* Longest match of new_img[0..new_len) among the suffixes of old (binary
- * search over the suffix array). */
+/* Longest match of s[0..s_len) among the suffixes of old (binary search over
+ * the suffix array). Every suffix between two that share k bytes with s
+ * shares them too, so each comparison starts after the smaller of the two
+ * bounds' common prefixes; the result is the plain binary search's. */
 static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_t old_len, const uint8_t *s,
-                          uint32_t s_len, uint32_t *pos)
+                              uint32_t s_len, uint32_t *pos)
 {
     uint32_t lo = 0, hi = old_len - 1;
+    uint32_t n_lo = old_len - (uint32_t)sa[lo], n_hi = old_len - (uint32_t)sa[hi];
+    uint32_t l_lo = common_prefix(old_img + sa[lo], s, n_lo < s_len ? n_lo : s_len);
+    uint32_t l_hi = common_prefix(old_img + sa[hi], s, n_hi < s_len ? n_hi : s_len);
     while (hi - lo >= 2) {
         uint32_t mid = lo + (hi - lo) / 2;
         uint32_t off = (uint32_t)sa[mid];
         uint32_t n = old_len - off < s_len ? old_len - off : s_len;
-        if (memcmp(old_img + off, s, n) < 0)
+        uint32_t k = l_lo < l_hi ? l_lo : l_hi;
+        uint32_t l = k + common_prefix(old_img + off + k, s + k, n - k);
+        if (l < n && old_img[off + l] < s[l]) {
             lo = mid;
-        else
+            l_lo = l;
+        } else {
             hi = mid;
+            l_hi = l;
+        }
     }
-    uint32_t a = match_len(old_img + sa[lo], old_len - (uint32_t)sa[lo], s, s_len);
-    uint32_t b = match_len(old_img + sa[hi], old_len - (uint32_t)sa[hi], s, s_len);
-    *pos = (uint32_t)(a >= b ? sa[lo] : sa[hi]);
-    return a >= b ? a : b;
+    *pos = (uint32_t)(l_lo >= l_hi ? sa[lo] : sa[hi]);
+    return l_lo >= l_hi ? l_lo : l_hi;
 }
 
 static int push(gen_ops *ops, uint8_t kind, uint32_t new_off, uint32_t len, uint32_t old_off)
@@ -65,18 +94,20 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
     if (old_len == 0)
         return push(ops, FWD_OP_INSERT, 0, new_len, 0);
     saidx_t *sa = malloc((size_t)old_len * sizeof(*sa));
+    gen_progress(opt, "suffix sorting", 0, old_len);
     if (!sa || divsufsort(old_img, sa, (saidx_t)old_len) != 0) {
         free(sa);
         return FWD_ERR_INTERNAL;
     }
+    gen_progress(opt, "suffix sorting", old_len, old_len);
     int st = FWD_OK;
     uint32_t scan = 0, len = 0, pos = 0;
-    uint32_t last_scan = 0, last_pos = 0;
+    uint32_t last_scan = 0, last_pos = 0, reported = 0;
     int64_t last_offset = 0; /* old position minus new position of the previous match */
     while (scan < new_len && st == FWD_OK) {
         int64_t old_score = 0; /* may dip below 0, as in bsdiff */
-        uint32_t scsc = scan += len;
-        for (; scan < new_len; scan++) {
+        uint32_t scsc = scan += len, searched = 0;
+        while (scan < new_len) {
             len = suffix_search(sa, old_img, old_len, new_img + scan, new_len - scan, &pos);
             for (; scsc < scan + len; scsc++) {
                 int64_t o = scsc + last_offset;
@@ -87,9 +118,18 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
              * not, or clearly better than continuing the previous alignment. */
             if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + NEW_MATCH_MARGIN)
                 break;
-            int64_t o = scan + last_offset;
-            if (o >= 0 && o < old_len && old_img[o] == new_img[scan])
-                old_score--;
+            /* The longer no match wins, the further the next search: bounded
+             * work per byte on unrelated or repetitive data, where each
+             * search costs a binary search (and a long compare). A match
+             * found late is extended backwards over what was skipped. */
+            uint32_t step = 1 + ++searched / SKIP_AFTER + len / SKIP_LEN_DIV;
+            uint32_t next = step > SKIP_MAX ? scan + SKIP_MAX : scan + step;
+            for (next = next < new_len ? next : new_len; scan < next; scan++) {
+                int64_t o = scan + last_offset; /* leaves the previous alignment's window */
+                if (scan < scsc && o >= 0 && o < old_len && old_img[o] == new_img[scan])
+                    old_score--;
+            }
+            scsc = scsc > scan ? scsc : scan;
         }
         if ((int64_t)len == old_score && scan != new_len)
             continue;
@@ -110,7 +150,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
         }
         if (scan < new_len) {
             int64_t s = 0, best = 0;
-            for (uint32_t i = 1; scan >= last_scan + i && pos >= i; i++) {
+            for (uint32_t i = 1; scan >= last_scan + i && pos >= i && i <= BACK_MAX; i++) {
                 if (old_img[pos - i] == new_img[scan - i])
                     s++;
                 if (s * EXTEND_WEIGHT - i > best * EXTEND_WEIGHT - lenb) {
@@ -142,8 +182,10 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
         last_scan = scan - lenb;
         last_pos = pos - lenb;
         last_offset = (int64_t)pos - scan;
-        if (opt->progress && (ops->n & 1023) == 0)
-            opt->progress(opt->progress_user, "matching", scan, new_len);
+        if (scan >= reported + PROGRESS_BYTES) { /* by bytes: unrelated data makes few operations */
+            reported = scan;
+            gen_progress(opt, "matching", scan, new_len);
+        }
     }
     free(sa);
     return st;

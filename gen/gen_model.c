@@ -60,19 +60,28 @@ uint32_t gen_model_load_address(const uint8_t *img, uint32_t len)
     uint32_t step = 0x1000, scan = len < (1u << 20) ? len : (1u << 20);
     while ((lo_v - first) / step > 1024)
         step *= 2;
+    /* Only odd words that some candidate maps into the image can hit: kept
+     * once (without the Thumb bit), they are a fraction of the words. */
+    uint32_t *ptr = malloc((scan / 4 + 1) * sizeof(*ptr)), n = 0;
+    if (!ptr)
+        return 0;
+    for (uint32_t o = 0; o + 4 <= scan; o += 4) {
+        uint32_t v = fwd_load32(img + o);
+        if ((v & 1) && (uint32_t)(v - 1 - first) < (uint64_t)(lo_v - first) + len)
+            ptr[n++] = v - 1;
+    }
     uint32_t best = first, best_hits = 0;
     for (uint64_t cand = first; cand <= lo_v; cand += step) {
         uint32_t hits = 0;
-        for (uint32_t o = 0; o + 4 <= scan; o += 4) {
-            uint32_t v = fwd_load32(img + o);
-            if ((v & 1) && v - 1 - (uint32_t)cand < len)
-                hits += prologue_at(img, len, v - 1 - (uint32_t)cand);
-        }
+        for (uint32_t i = 0; i < n; i++)
+            if (ptr[i] - (uint32_t)cand < len)
+                hits += prologue_at(img, len, ptr[i] - (uint32_t)cand);
         if (hits > best_hits) {
             best_hits = hits;
             best = (uint32_t)cand;
         }
     }
+    free(ptr);
     return best;
 }
 
@@ -181,6 +190,7 @@ typedef struct fit {
     uint8_t *switched;  /* per group, a bit per state: entered by a switch */
     uint16_t *argmin;   /* per group, the cheapest state before it */
     uint64_t *best, *cnt;
+    uint64_t final_cost; /* the cheapest path's cost, entries included */
 } fit;
 
 static int by_shift(const void *a, const void *b)
@@ -294,6 +304,25 @@ static int build_groups(const pairs *p, fit *f)
     return 0;
 }
 
+/* One group's step for every state, eight at a time and without branches
+ * (the fit's inner loop): switch in at cost sw where that is cheaper, then
+ * pay the observations the state's shift mispredicts. */
+static void step_states(fit *f, uint64_t sw, uint32_t total, uint8_t *bits)
+{
+    uint32_t k = f->nshifts;
+    for (uint32_t s0 = 0; s0 < k; s0 += 8) {
+        uint32_t end = s0 + 8 < k ? s0 + 8 : k;
+        unsigned b = 0;
+        for (uint32_t s = s0; s < end; s++) {
+            uint64_t v = f->best[s];
+            unsigned lt = sw < v;
+            b |= lt << (s - s0);
+            f->best[s] = (lt ? sw : v) + total - f->cnt[s];
+        }
+        bits[s0 / 8] = (uint8_t)b;
+    }
+}
+
 /* Viterbi over the groups: state = the shift in force; staying costs the
  * observations a shift mispredicts, switching costs `entry_cost`. Returns the
  * entries of the cheapest path, or FWD_MODEL_MAX_ENTRIES + 1 if there are
@@ -311,23 +340,16 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = f->h[g->first + i].n;
         uint64_t sw = f->best[bmin] + entry_cost;
-        uint8_t *bits = f->switched + j * row;
         f->argmin[j] = (uint16_t)bmin;
-        uint32_t nmin = 0;
-        for (uint32_t s = 0; s < k; s++) {
-            uint64_t v = f->best[s];
-            if (sw < v) {
-                v = sw;
-                bits[s / 8] |= (uint8_t)(1u << (s % 8));
-            }
-            f->best[s] = v + g->total - f->cnt[s];
-            if (f->best[s] < f->best[nmin])
-                nmin = s;
-        }
-        bmin = nmin;
+        step_states(f, sw, g->total, f->switched + j * row);
+        bmin = 0;
+        for (uint32_t s = 1; s < k; s++)
+            if (f->best[s] < f->best[bmin])
+                bmin = s;
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = 0;
     }
+    f->final_cost = f->best[bmin];
     uint32_t n = 0, s = bmin;
     for (size_t j = f->ng; j-- > 0;) {
         if (f->switched[j * row + s / 8] & (1u << (s % 8))) {
@@ -347,8 +369,22 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
     return n;
 }
 
+/* The cost of the map with no entry: every observation shift 0 mispredicts. */
+static uint64_t zero_cost(const fit *f)
+{
+    uint64_t c = 0;
+    for (size_t j = 0; j < f->ng; j++) {
+        const obs_group *g = &f->g[j];
+        c += g->total;
+        for (uint32_t i = 0; i < g->count; i++)
+            if (f->h[g->first + i].shift_index == f->zero)
+                c -= f->h[g->first + i].n;
+    }
+    return c;
+}
+
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
-                  uint8_t arch, fwd_model *m)
+                  uint8_t arch, fwd_model *m, gen_fit_gain *gain)
 {
     pairs p = { 0 };
     fit f = { 0 };
@@ -369,6 +405,8 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     uint32_t n = FWD_MODEL_MAX_ENTRIES + 1;
     for (uint64_t cost = ENTRY_COST; n > FWD_MODEL_MAX_ENTRIES; cost += cost / 2 + 1)
         n = viterbi(&f, cost, m);
+    if (gain)
+        *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, p.n }; /* the empty map is a path: never negative */
     m->n = n;
     m->flags = FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS;
     m->arch = arch;

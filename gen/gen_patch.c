@@ -1,6 +1,8 @@
 /* Patch assembly: match, cut the output into block-aligned segments whose
  * compressed payload fits the device's buffer, chain them back to front, and
  * sign the header. */
+#define _POSIX_C_SOURCE 200809L /* pthreads under -std=c11 */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,10 +64,37 @@ typedef struct seg_ctx {
     const gen_ops *ops;
     const fwd_gen_options *opt;
     ZSTD_CCtx *cctx;
-    gen_rc_index rcix; /* output matches of the range coder */
+    const gen_rc_index *rcix; /* output matches of the range coder: read only, shared by the threads */
     gen_buf raw;
     uint32_t model_size; /* decoded model bytes, once encoded */
+    const uint8_t *old_sha256, *new_sha256; /* the images' hashes, computed once */
 } seg_ctx;
+
+/* One finished candidate patch. */
+typedef struct candidate {
+    uint8_t *patch;
+    size_t len;
+    fwd_gen_stats stats;
+    int rc;
+} candidate;
+
+typedef struct plain_job {
+    seg_ctx c; /* its own codec context and buffer */
+    const fwd_gen_key *key;
+    candidate out;
+} plain_job;
+
+/* Progress may come from two threads; the caller's callback need not be
+ * thread-safe. */
+void gen_progress(const fwd_gen_options *opt, const char *stage, uint64_t done, uint64_t total)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    if (!opt->progress)
+        return;
+    pthread_mutex_lock(&lock);
+    opt->progress(opt->progress_user, stage, done, total);
+    pthread_mutex_unlock(&lock);
+}
 
 /* Codes raw with the patch's codec into out; 0 when the result is not below
  * limit bytes. */
@@ -77,7 +106,7 @@ static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, siz
     }
     /* Matches index new-image positions; the model segment has no position. */
     return out_pos == UINT32_MAX ? gen_rc_encode_bytes(raw->p, raw->n, out, limit)
-                                 : gen_rc_encode(&c->rcix, out_pos, raw->p, raw->n, out, limit);
+                                 : gen_rc_encode(c->rcix, out_pos, raw->p, raw->n, out, limit);
 }
 
 /* Runs a decoded payload through the patch's codec: the coded bytes, or
@@ -231,8 +260,7 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
             break;
         first += segs[n].blocks;
         n++;
-        if (c->opt->progress)
-            c->opt->progress(c->opt->progress_user, "compressing", first, blocks);
+        gen_progress(c->opt, c->mu.model ? "encoding (model)" : "encoding (plain)", first, blocks);
     }
     *out = segs;
     *count = n;
@@ -265,7 +293,8 @@ static int rematch(seg_ctx *c, const fwd_model *model, uint32_t load, gen_ops *o
     return rc;
 }
 
-/* Segments, chains and signs one candidate patch for c's model (or none). */
+/* Segments and chains one candidate patch for c's model (or none); only the
+ * chosen one is signed (sign_patch). */
 static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
                        fwd_gen_stats *stats)
 {
@@ -273,13 +302,7 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
     gen_segment *segs = NULL;
     uint32_t nseg = 0;
     memset(stats, 0, sizeof(*stats));
-    /* The match index lives only while segments are coded: the model fit
-     * runs at the generator's memory peak, without it. */
-    int rc = opt->codec == FWD_CODEC_RC ? gen_rc_index_build(&c->rcix, c->new_img, c->new_len) : FWD_OK;
-    if (rc == FWD_OK)
-        rc = make_segments(c, &segs, &nseg, stats);
-    if (opt->codec == FWD_CODEC_RC)
-        gen_rc_index_free(&c->rcix);
+    int rc = make_segments(c, &segs, &nseg, stats);
 
     fwd_header h = { .format_version = FWD_FORMAT_VERSION, .diff_alg = FWD_DIFF_SPARSE, .codec = (uint8_t)opt->codec,
                      .hash_alg = FWD_HASH_SHA256, .sig_alg = FWD_SIG_ECDSA_P256,
@@ -314,15 +337,13 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
         if (nseg)
             memcpy(h.chain_head, next, FWD_HASH_SIZE);
         memcpy(h.product_id, opt->product_id, strlen(opt->product_id));
-        fwd_sha256(c->old_img, c->old_len, h.old_sha256);
-        fwd_sha256(c->new_img, c->new_len, h.new_sha256);
+        memcpy(h.old_sha256, c->old_sha256, FWD_HASH_SIZE);
+        memcpy(h.new_sha256, c->new_sha256, FWD_HASH_SIZE);
         h.patch_size = (uint32_t)total;
-        uint8_t point[65], hash[FWD_HASH_SIZE];
+        uint8_t point[65];
         gen_key_point(key, point);
         fwd_key_id(point, h.key_id);
         fwd_header_encode(&h, out);
-        fwd_sha256(out, FWD_HEADER_SIZE, hash);
-        rc = gen_sign(key, hash, out + FWD_HEADER_SIZE);
     }
     for (uint32_t i = 0; i < nseg; i++)
         free(segs[i].payload.p);
@@ -341,42 +362,143 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
     return FWD_OK;
 }
 
-/* The model candidates of one architecture: the map fitted to the first
- * matches, used with those matches and with a re-match through it. *patch
- * keeps the smallest patch seen so far; *model_size the smallest model patch. */
-static int try_model(seg_ctx *c, const fwd_gen_key *key, uint8_t arch, uint32_t load, fwd_model *model,
-                     uint8_t **patch, size_t *patch_len, fwd_gen_stats *stats, uint64_t *model_size)
+/* Chooses the model to build a candidate with: each plausible architecture's
+ * map is fitted to the first matches (cheap next to a patch) and the one
+ * that removes the larger share of mispredicted references wins. Building a
+ * patch per architecture chose the same on the corpus but for P19 (+0.2 %)
+ * at a re-match and a patch each. m->n is 0 when no map is worth it. */
+/* A map that removes fewer than 1 in this many mispredictions is not worth
+ * a re-match and a patch: on the corpus such models never made the smaller
+ * patch (P11 0.07 %, P19 0.07 %, P20 0), the smallest winner saved 0.73 %. */
+#define MODEL_MIN_GAIN 400
+
+static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
 {
-    const gen_ops *ops = c->ops;
-    gen_ops renorm = { 0 };
-    int rc = gen_model_fit(c->old_img, c->new_img, c->new_len, ops, load, arch, model);
-    if (rc == FWD_OK && model->n > 0)
-        rc = rematch(c, model, load, &renorm);
-    const gen_ops *sets[2] = { ops, &renorm };
-    for (int i = 0; i < 2 && rc == FWD_OK && model->n > 0; i++) {
-        c->mu = (gen_model_use){ model, load };
-        c->ops = sets[i];
-        uint8_t *alt = NULL;
-        size_t alt_len = 0;
-        fwd_gen_stats alt_stats;
-        int arc = build_patch(c, key, &alt, &alt_len, &alt_stats);
-        if (arc == FWD_OK && (*model_size == 0 || alt_len < *model_size))
-            *model_size = alt_len;
-        if (arc == FWD_OK && (*patch == NULL || alt_len < *patch_len)) {
-            free(*patch);
-            *patch = alt;
-            *patch_len = alt_len;
-            *stats = alt_stats;
-        } else {
-            free(alt);
-            if (arc != FWD_ERR_TOO_LARGE && arc != FWD_OK)
-                rc = arc; /* a model too large to send is simply not used */
+    static const uint8_t archs[] = { FWD_MODEL_THUMB2, FWD_MODEL_XTENSA };
+    const fwd_gen_options *opt = c->opt;
+    fwd_model *trial = malloc(sizeof(*trial));
+    if (!trial)
+        return FWD_ERR_INTERNAL;
+    m->n = 0;
+    gen_fit_gain best = { 0, 1 };
+    /* A Cortex-M vector table gives the Thumb-2 load address and rules Xtensa out. */
+    uint32_t vectors = gen_model_load_address(c->new_img, c->new_len);
+    int rc = FWD_OK;
+    for (size_t a = 0; a < sizeof(archs) && rc == FWD_OK; a++) {
+        if (archs[a] == FWD_MODEL_XTENSA && vectors != 0)
+            continue;
+        uint32_t at = opt->load_address_set ? opt->load_address : archs[a] == FWD_MODEL_THUMB2 ? vectors : 0;
+        gen_fit_gain g;
+        gen_progress(opt, "model fitting", a, sizeof(archs));
+        rc = gen_model_fit(c->old_img, c->new_img, c->new_len, c->ops, at, archs[a], trial, &g);
+        /* g.saved / g.refs > best.saved / best.refs, and worth a patch */
+        if (rc == FWD_OK && trial->n > 0 && (double)g.saved * best.refs > (double)best.saved * g.refs &&
+            g.saved * MODEL_MIN_GAIN >= g.refs) {
+            best = g;
+            *m = *trial;
+            *load = at;
         }
     }
-    c->mu = (gen_model_use){ 0 };
-    c->ops = ops;
-    free(renorm.v);
+    free(trial);
     return rc;
+}
+
+/* The model candidate: a patch through the chosen map on a re-match through
+ * it. (The first pass's matches with the same map made the smaller patch on
+ * one corpus pair, by 0.01 %, for a whole patch more.) */
+static int build_model_patch(seg_ctx *c, const fwd_gen_key *key, fwd_model *model, candidate *out)
+{
+    uint32_t load = 0;
+    gen_ops renorm = { 0 };
+    const gen_ops *first = c->ops;
+    out->rc = choose_model(c, model, &load);
+    if (out->rc == FWD_OK && model->n > 0)
+        out->rc = rematch(c, model, load, &renorm);
+    if (out->rc == FWD_OK && model->n > 0) {
+        c->mu = (gen_model_use){ model, load };
+        c->ops = &renorm;
+        out->rc = build_patch(c, key, &out->patch, &out->len, &out->stats);
+        if (out->rc == FWD_ERR_TOO_LARGE)
+            out->rc = FWD_OK; /* a model too large to send is simply not used */
+    }
+    c->mu = (gen_model_use){ 0 };
+    c->ops = first;
+    free(renorm.v);
+    return out->rc;
+}
+
+static void *plain_thread(void *arg)
+{
+    plain_job *j = arg;
+    j->out.rc = build_patch(&j->c, j->key, &j->out.patch, &j->out.len, &j->out.stats);
+    return NULL;
+}
+
+/* The plain candidate runs on a second thread while the model candidate is
+ * fitted, re-matched and built on this one: the two share only read-only
+ * inputs, and the choice below does not depend on which finishes first. */
+static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain, candidate *model_out,
+                            fwd_model *model)
+{
+    const fwd_gen_options *opt = c->opt;
+    int want_model = opt->model != FWD_GEN_MODEL_OFF && c->new_len > 0;
+    int want_plain = opt->model != FWD_GEN_MODEL_ON;
+    plain_job job = { .c = *c, .key = key };
+    job.c.raw = (gen_buf){ 0 };
+    job.c.cctx = NULL;
+    pthread_t th;
+    int threaded = want_plain && want_model && opt->threads != 1 && create_cctx(&job.c) == FWD_OK &&
+                   pthread_create(&th, NULL, plain_thread, &job) == 0;
+    if (want_plain && !threaded)
+        plain->rc = build_patch(c, key, &plain->patch, &plain->len, &plain->stats);
+    if (want_model)
+        build_model_patch(c, key, model, model_out);
+    if (threaded) {
+        pthread_join(th, NULL);
+        *plain = job.out;
+    }
+    free(job.c.raw.p);
+    ZSTD_freeCCtx(job.c.cctx);
+    return plain->rc != FWD_OK ? plain->rc : model_out->rc;
+}
+
+/* On incompressible data zstd's frames cost a few bytes per segment over the
+ * stored codec (4096 segments of unrelated 16 MiB images: 48 KiB), so when
+ * the operations are mostly literals (at least half the new image) and zstd
+ * gained nothing, they are also stored as they are and the smaller patch
+ * kept: never more than the stored image and the envelope. (Tiny operation
+ * streams of near-identical images keep the codec asked for.) */
+static int prefer_stored(const seg_ctx *c, const fwd_gen_key *key, candidate *pick)
+{
+    const fwd_gen_stats *st = &pick->stats;
+    if (c->opt->codec != FWD_CODEC_ZSTD || st->payload_bytes < st->ops_raw_bytes ||
+        st->ops_raw_bytes < c->new_len / 2)
+        return FWD_OK;
+    fwd_gen_options stored = *c->opt;
+    stored.codec = FWD_CODEC_STORED;
+    seg_ctx s = *c;
+    s.opt = &stored;
+    s.mu = (gen_model_use){ 0 };
+    s.raw = (gen_buf){ 0 };
+    candidate alt = { 0 };
+    int rc = build_patch(&s, key, &alt.patch, &alt.len, &alt.stats);
+    free(s.raw.p);
+    if (rc == FWD_OK && alt.len < pick->len) {
+        alt.stats.plain_size = pick->stats.plain_size;
+        alt.stats.model_size = pick->stats.model_size;
+        free(pick->patch);
+        *pick = alt;
+    } else {
+        free(alt.patch);
+    }
+    return rc;
+}
+
+static int sign_patch(const fwd_gen_key *key, uint8_t *patch)
+{
+    uint8_t hash[FWD_HASH_SIZE];
+    fwd_sha256(patch, FWD_HEADER_SIZE, hash);
+    return gen_sign(key, hash, patch + FWD_HEADER_SIZE);
 }
 
 int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
@@ -389,40 +511,48 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     if (rc != FWD_OK)
         return rc;
     gen_ops ops = { 0 };
+    uint8_t old_sha256[FWD_HASH_SIZE], new_sha256[FWD_HASH_SIZE];
+    fwd_sha256(old_img, old_len, old_sha256);
+    fwd_sha256(new_img, new_len, new_sha256);
     seg_ctx c = { .old_img = old_img, .new_img = new_img, .old_len = (uint32_t)old_len,
-                  .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt };
-    fwd_gen_stats stats = { 0 };
-    rc = gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt);
+                  .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt, .old_sha256 = old_sha256,
+                  .new_sha256 = new_sha256 };
+    candidate plain = { 0 }, modelled = { 0 };
+    fwd_model *model = malloc(sizeof(*model));
+    gen_rc_index rcix = { 0 };
+    c.rcix = &rcix;
+    rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;
     if (rc == FWD_OK)
         rc = create_cctx(&c);
-    if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_ON)
-        rc = build_patch(&c, key, patch, patch_len, &stats);
-
-    fwd_model *model = NULL;
-    if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_OFF && new_len > 0) {
-        static const uint8_t archs[] = { FWD_MODEL_THUMB2, FWD_MODEL_XTENSA };
-        uint64_t plain_size = *patch_len, model_size = 0;
-        model = malloc(sizeof(*model));
-        rc = model ? FWD_OK : FWD_ERR_INTERNAL;
-        /* A Cortex-M vector table gives the Thumb-2 load address and rules Xtensa out. */
-        uint32_t vectors = gen_model_load_address(new_img, (uint32_t)new_len);
-        for (size_t a = 0; a < sizeof(archs) && rc == FWD_OK; a++) {
-            if (archs[a] == FWD_MODEL_XTENSA && vectors != 0)
-                continue;
-            uint32_t load = opt->load_address_set ? opt->load_address : archs[a] == FWD_MODEL_THUMB2 ? vectors : 0;
-            rc = try_model(&c, key, archs[a], load, model, patch, patch_len, &stats, &model_size);
-        }
-        stats.plain_size = plain_size;
-        stats.model_size = model_size;
+    /* One index for every candidate: 4 bytes per new-image byte. */
+    if (rc == FWD_OK && opt->codec == FWD_CODEC_RC)
+        rc = gen_rc_index_build(&rcix, new_img, (uint32_t)new_len);
+    if (rc == FWD_OK)
+        rc = build_candidates(&c, key, &plain, &modelled, model);
+    /* The plain patch unless the model's is strictly smaller: what every
+     * thread count gives. */
+    candidate *pick = modelled.patch && (!plain.patch || modelled.len < plain.len) ? &modelled : &plain;
+    if (rc == FWD_OK && !pick->patch) /* ON was asked for, but no model could be fitted */
+        rc = build_patch(&c, key, &pick->patch, &pick->len, &pick->stats);
+    if (rc == FWD_OK)
+        rc = prefer_stored(&c, key, pick);
+    fwd_gen_stats stats = pick->stats;
+    if (opt->model == FWD_GEN_MODEL_AUTO) {
+        stats.plain_size = plain.len;
+        stats.model_size = modelled.len;
     }
-    if (rc == FWD_OK && *patch == NULL) /* ON was asked for, but no model could be fitted */
-        rc = build_patch(&c, key, patch, patch_len, &stats);
+    *patch = pick->patch;
+    *patch_len = pick->len;
+    free(pick == &plain ? modelled.patch : plain.patch);
+    if (rc == FWD_OK)
+        rc = sign_patch(key, *patch);
     if (rc == FWD_OK && opt->recipient_count)
         rc = gen_encrypt_patch(opt, key, patch, patch_len, &stats);
     free(model);
     free(ops.v);
     free(c.raw.p);
     ZSTD_freeCCtx(c.cctx);
+    gen_rc_index_free(&rcix);
     if (rc != FWD_OK) {
         free(*patch);
         *patch = NULL;

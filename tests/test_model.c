@@ -156,7 +156,7 @@ static void test_model_fit(void)
     gen_op copy = { .kind = FWD_OP_COPY, .new_off = 0, .len = sizeof(old_img), .old_off = 0 };
     gen_ops ops = { &copy, 1, 1 };
     fwd_model m;
-    CHECK_STATUS(gen_model_fit(old_img, new_img, sizeof(new_img), &ops, 0x08000000, FWD_MODEL_THUMB2, &m), FWD_OK, "fit");
+    CHECK_STATUS(gen_model_fit(old_img, new_img, sizeof(new_img), &ops, 0x08000000, FWD_MODEL_THUMB2, &m, NULL), FWD_OK, "fit");
     CHECK(m.n == 2 && m.start[0] == 0x08001001 && m.shift[0] == 300 && m.start[1] == 0x0A000000 && m.shift[1] == 0,
           "map: %u entries, [0x%x] %+d, [0x%x] %+d", m.n, m.start[0], m.shift[0], m.start[1], m.shift[1]);
 }
