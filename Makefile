@@ -75,6 +75,17 @@ $(BUILD)/tests/test_cli: tests/test_cli.sh
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod +x $@
 
+# The applier without zstd (FWD_APPLY_CODEC_ZSTD=0, as the device's
+# range-coder profiles build it): test_nozstd, testlib and the applier are
+# compiled with it, the generator and common/ as always.
+NOZSTD_OBJ = $(patsubst %.c,$(BUILD)/nozstd/%.o,$(APPLY_SRC) tests/test_nozstd.c $(TEST_LIB))
+$(BUILD)/nozstd/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFWD_APPLY_CODEC_ZSTD=0 -c $< -o $@
+$(BUILD)/tests/test_nozstd: $(NOZSTD_OBJ) $(BUILD)/libfwdsim.a $(LIB_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # Runs every test binary; each prints its own "N passed, N failed" line.
 TEST_SCRIPTS = $(BUILD)/tests/test_cli
 test-run: $(TESTS) $(TEST_SCRIPTS) $(CLI)

@@ -67,7 +67,7 @@ static int check_device(const fwd_apply_state *ctx)
         return FWD_ERR_BLOCK_SIZE;
     if (h->window_log > ctx->window_cap || h->max_payload > ctx->payload_cap)
         return FWD_ERR_NO_MEMORY;
-    /* A compressed model is decoded whole into the ring. */
+    /* The model is decoded whole: into zstd's ring, or into the payload buffer. */
     if (h->model_size > (h->codec == FWD_CODEC_ZSTD ? fwd_ring_size(h->window_log) : h->max_payload))
         return FWD_ERR_NO_MEMORY;
     return FWD_OK;
@@ -81,6 +81,8 @@ int fwd_accept_prefix(fwd_apply_state *ctx)
         return st;
     if (h->model_alg != FWD_MODEL_NONE && !FWD_APPLY_MODEL)
         return FWD_ERR_UNSUPPORTED_ALGORITHM;
+    if (h->codec == FWD_CODEC_ZSTD && !FWD_APPLY_CODEC_ZSTD)
+        return FWD_ERR_CODEC_NOT_BUILT;
     if (h->sig_alg == FWD_SIG_NONE)
         return FWD_ERR_UNSIGNED;
     if ((st = find_key(ctx)) != FWD_OK)

@@ -10,6 +10,7 @@
 #include "fwd_crypto.h"
 #include "fwd_enc.h"
 #include "fwd_model.h"
+#include "fwd_rc.h"
 
 /* The fuzzing bypass of the signature check (FORMAT.md, "Refusals"): only
  * when both our macro and the fuzzing engines' convention equal 1, and never
@@ -110,16 +111,20 @@ typedef struct fwd_apply_state {
     uint32_t stream_off;       /* offset of the next payload in the encrypted stream */
     uint8_t recipient[FWD_RECIPIENT_SIZE]; /* this device's entry: public, kept in the journal's anchor */
 
-    /* Buffers: the payload under verification, the zstd ring, and a scratch
-     * area shared by signature verification (at init) and the zstd decoder
-     * (afterwards), which are never needed at the same time. */
+    /* Buffers: the payload under verification, the zstd ring, and the
+     * decoder of the patch's codec. */
     uint8_t payload[FWD_APPLY_MAX_PAYLOAD];
+#if FWD_APPLY_CODEC_ZSTD
     uint8_t ring[(2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u];
-    /* zstd lays 8-byte fields in it: aligned to 8 even where the
+#endif
+    /* The decoders lay 8-byte fields in it: aligned to 8 even where the
      * ABI aligns uint64_t to 4 inside structs (i386). */
     _Alignas(8) union {
         uint64_t align;
+        fwd_rc_model rc;
+#if FWD_APPLY_CODEC_ZSTD
         uint8_t zstd[FWD_APPLY_ZSTD_WORKSPACE];
+#endif
     } scratch;
 } fwd_apply_state;
 
@@ -127,6 +132,8 @@ _Static_assert(sizeof(fwd_apply_state) <= FWD_APPLY_CTX_SIZE, "FWD_APPLY_STATE_S
 _Static_assert(_Alignof(fwd_apply_state) <= _Alignof(fwd_apply_ctx), "fwd_apply_ctx is not aligned for the state");
 _Static_assert(offsetof(fwd_apply_state, scratch) % 8 == 0 && _Alignof(fwd_apply_ctx) >= 8,
                "the zstd workspace is not 8-aligned in the context");
+
+_Static_assert(sizeof(((fwd_apply_state *)0)->scratch) <= FWD_APPLY_SCRATCH, "FWD_APPLY_SCRATCH is below the decoder's size");
 
 /* The state inside a caller's context (the library's own capacities). */
 static inline fwd_apply_state *fwd_state(fwd_apply_ctx *ctx) { return (fwd_apply_state *)(void *)ctx; }
@@ -166,8 +173,21 @@ int fwd_out_emit(fwd_apply_state *ctx, const uint8_t *p, uint32_t n);
 int fwd_out_end(fwd_apply_state *ctx);
 int fwd_hash_area(fwd_apply_state *ctx, fwd_area area, uint32_t size, uint8_t out[FWD_HASH_SIZE]);
 
-/* apply_ops.c */
+/* apply_ops.c: the interpreter's states (ctx->op_state). A byte-stream
+ * codec feeds bytes; the range coder decodes the field the state asks for and
+ * hands varint fields over as values. */
+enum fwd_op_state {
+    OS_TAG = 0,   /* reading an operation tag */
+    OS_DELTA,     /* COPY: reading the old-position delta */
+    OS_ZEROS,     /* COPY: reading a zero-run length */
+    OS_RAW_LEN,   /* COPY: reading a raw-run length */
+    OS_RAW,       /* COPY: consuming raw residual bytes */
+    OS_INSERT,    /* INSERT: consuming literal bytes */
+    OS_FILL       /* FILL: reading the fill byte */
+};
 void fwd_ops_begin(fwd_apply_state *ctx);
+/* The value of the varint field the current state expects. */
+int fwd_ops_value(fwd_apply_state *ctx, uint32_t v);
 int fwd_ops_feed(fwd_apply_state *ctx, const uint8_t *in, size_t n);
 int fwd_ops_end(fwd_apply_state *ctx);
 

@@ -55,8 +55,8 @@ static int check_build(const fwd_apply_build *b)
 {
     static const fwd_apply_build mine = FWD_APPLY_BUILD_INIT;
     if (b->api_version != mine.api_version || b->ctx_size != mine.ctx_size || b->max_payload != mine.max_payload ||
-        b->zstd_workspace != mine.zstd_workspace || b->max_window_log != mine.max_window_log ||
-        b->max_keys != mine.max_keys || b->model != mine.model || b->encryption != mine.encryption)
+        b->zstd_workspace != mine.zstd_workspace || b->max_window_log != mine.max_window_log || b->max_keys != mine.max_keys || b->model != mine.model ||
+        b->encryption != mine.encryption || b->codec_zstd != mine.codec_zstd)
         return FWD_ERR_BUILD_MISMATCH;
     return FWD_OK;
 }
@@ -119,7 +119,8 @@ static int begin_segment(fwd_apply_state *ctx)
 {
     fwd_segment_header_decode(ctx->seg_raw, &ctx->seg);
     /* Only the length is used before the chain check, to bound the buffering. */
-    if (ctx->seg.payload_len == 0 || ctx->seg.payload_len > ctx->hdr.max_payload)
+    if (ctx->seg.payload_len == 0 || ctx->seg.payload_len > ctx->hdr.max_payload ||
+        (ctx->seg.stored && ctx->hdr.codec == FWD_CODEC_STORED))
         return FWD_ERR_BAD_SEGMENT;
     fwd_sha256_start(&ctx->chain_sha);
     fwd_sha256_update(&ctx->chain_sha, ctx->seg_raw, FWD_SEGMENT_HEADER_SIZE);

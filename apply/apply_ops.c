@@ -6,16 +6,6 @@
 
 #include "apply_internal.h"
 
-enum op_state {
-    OS_TAG = 0,   /* reading an operation tag */
-    OS_DELTA,     /* COPY: reading the old-position delta */
-    OS_ZEROS,     /* COPY: reading a zero-run length */
-    OS_RAW_LEN,   /* COPY: reading a raw-run length */
-    OS_RAW,       /* COPY: consuming raw residual bytes */
-    OS_INSERT,    /* INSERT: consuming literal bytes */
-    OS_FILL       /* FILL: reading the fill byte */
-};
-
 void fwd_ops_begin(fwd_apply_state *ctx)
 {
     ctx->op_state = OS_TAG;
@@ -214,6 +204,32 @@ static void after_run(fwd_apply_state *ctx)
     ctx->op_state = ctx->op_left == 0 ? OS_TAG : OS_ZEROS;
 }
 
+int fwd_ops_value(fwd_apply_state *ctx, uint32_t v)
+{
+    switch (ctx->op_state) {
+    case OS_TAG: return begin_op(ctx, v);
+    case OS_DELTA: return begin_copy(ctx, v);
+    case OS_ZEROS:
+        if (v > ctx->op_left)
+            return FWD_ERR_BAD_OPS;
+        ctx->run_left = v; /* zero run now, raw length next */
+        ctx->op_left -= v;
+        ctx->op_state = OS_RAW_LEN;
+        return emit_old(ctx, v);
+    case OS_RAW_LEN:
+        if (v > ctx->op_left || (v == 0 && ctx->run_left == 0))
+            return FWD_ERR_BAD_OPS; /* a run pair must make progress */
+        ctx->run_left = v;
+        ctx->op_left -= v;
+        if (v == 0)
+            after_run(ctx);
+        else
+            ctx->op_state = OS_RAW;
+        return FWD_OK;
+    default: return FWD_ERR_INTERNAL; /* the other states take bytes */
+    }
+}
+
 int fwd_ops_feed(fwd_apply_state *ctx, const uint8_t *in, size_t n)
 {
     size_t i = 0;
@@ -232,27 +248,7 @@ int fwd_ops_feed(fwd_apply_state *ctx, const uint8_t *in, size_t n)
             uint32_t v = ctx->varint;
             ctx->varint = 0;
             ctx->varint_bytes = 0;
-            if (ctx->op_state == OS_TAG) {
-                st = begin_op(ctx, v);
-            } else if (ctx->op_state == OS_DELTA) {
-                st = begin_copy(ctx, v);
-            } else if (ctx->op_state == OS_ZEROS) {
-                if (v > ctx->op_left)
-                    return FWD_ERR_BAD_OPS;
-                ctx->run_left = v; /* zero run now, raw length next */
-                st = emit_old(ctx, v);
-                ctx->op_left -= v;
-                ctx->op_state = OS_RAW_LEN;
-            } else {
-                if (v > ctx->op_left || (v == 0 && ctx->run_left == 0))
-                    return FWD_ERR_BAD_OPS; /* a run pair must make progress */
-                ctx->run_left = v;
-                ctx->op_left -= v;
-                if (v == 0)
-                    after_run(ctx);
-                else
-                    ctx->op_state = OS_RAW;
-            }
+            st = fwd_ops_value(ctx, v);
             break;
         }
         case OS_RAW: {

@@ -38,6 +38,9 @@
 #ifndef FWD_APPLY_MAX_PAYLOAD
 #define FWD_APPLY_MAX_PAYLOAD (1u << 20) /* largest segment payload held for verification */
 #endif
+#ifndef FWD_APPLY_CODEC_ZSTD
+#define FWD_APPLY_CODEC_ZSTD 1 /* 0: refuse zstd patches (FWD_ERR_CODEC_NOT_BUILT); no zstd code or ring */
+#endif
 #ifndef FWD_APPLY_ZSTD_WORKSPACE
 #define FWD_APPLY_ZSTD_WORKSPACE (96u * 1024u) /* ZSTD_estimateDCtxSize() of the linked zstd */
 #endif
@@ -148,16 +151,21 @@ typedef struct fwd_apply_info {
  *                                                  bank A and model buffers,
  *                                                  hashing and AES state
  *                      + FWD_APPLY_MAX_PAYLOAD     the segment under verification
- *                      + 2 << FWD_APPLY_MAX_WINDOW_LOG, + 64   the zstd ring
- *                      + FWD_APPLY_ZSTD_WORKSPACE  zstd and signature scratch
+ *                      + 2 << FWD_APPLY_MAX_WINDOW_LOG, + 64   the zstd ring (zstd builds only)
+ *                      + FWD_APPLY_SCRATCH         the codec's decoder
  *
+ * FWD_APPLY_SCRATCH is the larger of the range coder's model
+ * (FWD_RC_MODEL_SIZE) and, in zstd builds, the zstd workspace.
  * FWD_APPLY_STATE_SIZE is an upper bound the library checks against its own
- * layout at compile time. */
+ * layout at compile time. mbedTLS's heap, used while the signature is
+ * verified, is the application's (docs/PORTING.md). */
+#define FWD_APPLY_SCRATCH                                                                             \
+    (FWD_APPLY_CODEC_ZSTD && FWD_APPLY_ZSTD_WORKSPACE > FWD_RC_MODEL_SIZE ? FWD_APPLY_ZSTD_WORKSPACE : FWD_RC_MODEL_SIZE)
 #define FWD_APPLY_STATE_SIZE                                                                          \
     (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 2176u : 0u) + (FWD_APPLY_ENCRYPTION ? 448u : 0u))
 #define FWD_APPLY_CTX_SIZE                                                                            \
-    (FWD_APPLY_STATE_SIZE + FWD_APPLY_MAX_PAYLOAD + (2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u +        \
-     FWD_APPLY_ZSTD_WORKSPACE)
+    (FWD_APPLY_STATE_SIZE + FWD_APPLY_MAX_PAYLOAD +                                                  \
+     (FWD_APPLY_CODEC_ZSTD ? (2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u : 0u) + FWD_APPLY_SCRATCH)
 
 /* The context: opaque storage the caller allocates (statically, usually),
  * aligned for any field the library keeps in it. */
@@ -180,12 +188,13 @@ typedef struct fwd_apply_build {
     uint8_t max_keys;
     uint8_t model;
     uint8_t encryption;
+    uint8_t codec_zstd;
 } fwd_apply_build;
 
 #define FWD_APPLY_BUILD_INIT                                                                          \
     {FWD_APPLY_API_VERSION, (uint32_t)sizeof(fwd_apply_ctx), FWD_APPLY_MAX_PAYLOAD,                  \
      FWD_APPLY_ZSTD_WORKSPACE, FWD_APPLY_MAX_WINDOW_LOG, FWD_APPLY_MAX_KEYS, FWD_APPLY_MODEL,        \
-     FWD_APPLY_ENCRYPTION}
+     FWD_APPLY_ENCRYPTION, FWD_APPLY_CODEC_ZSTD}
 
 /* Prepares ctx for an apply. Reads the journal: when it holds an unfinished
  * apply (and flags lacks FWD_APPLY_RESTART), re-verifies that patch's signed

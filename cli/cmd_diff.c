@@ -16,13 +16,16 @@ static const char help[] =
     "  --product ID            product identifier (at most 32 bytes) the device must have\n"
     "  --security-version N    anti-rollback counter written into the patch (default 0)\n"
     "  --block-size B          flash erase unit of the device (default 4096)\n"
+    "  --codec rc|zstd|stored  rc: range coder (default, no window on the device); zstd: for devices\n"
+    "                          that carry zstd (one frame per segment); stored: no compression\n"
     "  --window-log W          zstd window 2^W the device can afford, 10..27 (default 12)\n"
     "  --level L               zstd level 1..22 (default 19)\n"
     "  --max-payload BYTES     largest segment the device buffers (default block size + 512)\n"
-    "  --segment-blocks N      most blocks per segment: work redone after a power cut (default 256)\n"
+    "  --segment-blocks N      most blocks per segment (default 256); the coder restarts at every\n"
+    "                          segment, so a power cut costs at most one segment of patch bytes again\n"
     "  --model auto|on|off     predict moved branches and pointers (auto: keep whichever patch is smaller)\n"
     "  --load-address ADDR     address the images run at, for the model (default: inferred)\n"
-    "  --stored                no compression (for tiny devices and tests)\n"
+    "  --stored                same as --codec stored\n"
     "  --encrypt-for DEV.pub.pem\n"
     "                          encrypt the patch (AES-128-CTR, fresh key) for this device; repeat for\n"
     "                          up to 64 devices (make device keys with `fwdelta keygen --device`)\n"
@@ -35,7 +38,7 @@ static const char help[] =
     "Memory: peak about 5 bytes per input byte (old + new), at most 6, plus a few MiB.\n";
 
 enum { KEY, PRODUCT, SECVER, BLOCK, WINDOW, LEVEL, PAYLOAD, SEGBLOCKS, STORED, OUT, MODEL, LOAD, ENCRYPT, KEYOUT,
-       THREADS, NOPT };
+       THREADS, CODEC, NOPT };
 
 /* Parses the options that fill fwd_gen_options; 0 or the exit code. */
 static int parse_options(cli_opt *o, fwd_gen_options *opt);
@@ -104,7 +107,8 @@ int cmd_diff(int argc, char **argv)
                         { "block-size", 1, 0 },   { "window-log", 1, 0 },  { "level", 1, 0 },
                         { "max-payload", 1, 0 },  { "segment-blocks", 1, 0 }, { "stored", 0, 0 },
                         { "o", 1, 0 },            { "model", 1, 0 },       { "load-address", 1, 0 },
-                        { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 }, { "j", 1, 0 } };
+                        { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 }, { "j", 1, 0 },
+                        { "codec", 1, 0 } };
     cli_list enc = { ENCRYPT, enc_paths, FWD_RECIPIENTS_MAX, 0 };
     const char *pos[2];
     int n = cli_parse_lists(argc, argv, help, o, NOPT, pos, 2, &enc, 1);
@@ -166,6 +170,15 @@ out:
     return rc;
 }
 
+/* The index of value among three names, or -1. */
+static int pick(const char *value, const char *const names[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(value, names[i]))
+            return i;
+    return -1;
+}
+
 static int parse_options(cli_opt *o, fwd_gen_options *opt)
 {
     fwd_gen_options_default(opt);
@@ -196,14 +209,11 @@ static int parse_options(cli_opt *o, fwd_gen_options *opt)
     }
     if (o[STORED].value)
         opt->codec = FWD_CODEC_STORED;
-    if (o[MODEL].value) {
-        static const char *const names[] = { "auto", "off", "on" };
-        int found = 0;
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(o[MODEL].value, names[i]))
-                opt->model = i, found = 1;
-        if (!found)
-            return cli_fail(FWD_ERR_ARGUMENT, "--model takes auto, on or off");
-    }
+    static const char *const codecs[] = { "stored", "zstd", "rc" }; /* by FWD_CODEC_* */
+    if (o[CODEC].value && (opt->codec = (unsigned)pick(o[CODEC].value, codecs)) > FWD_CODEC_RC)
+        return cli_fail(FWD_ERR_ARGUMENT, "--codec takes rc, zstd or stored");
+    static const char *const models[] = { "auto", "off", "on" }; /* by FWD_GEN_MODEL_* */
+    if (o[MODEL].value && (opt->model = pick(o[MODEL].value, models)) < 0)
+        return cli_fail(FWD_ERR_ARGUMENT, "--model takes auto, on or off");
     return 0;
 }

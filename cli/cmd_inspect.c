@@ -78,9 +78,11 @@ int cmd_verify(int argc, char **argv)
 
 static const char *alg_name(int which, unsigned v)
 {
-    static const char *const names[][3] = { { "stored", "zstd", "?" }, { "none", "ecdsa-p256-sha256", "?" },
-                                            { "none", "aes128ctr-ecies-p256", "?" }, { "none", "thumb2", "xtensa" } };
-    return which == 3 ? (v < 3 ? names[3][v] : "?") : names[which][v < 2 ? v : 2];
+    static const char *const names[][4] = { { "stored", "zstd", "rc", "?" },
+                                            { "none", "ecdsa-p256-sha256", "?", "?" },
+                                            { "none", "aes128ctr-ecies-p256", "?", "?" },
+                                            { "none", "thumb2", "xtensa", "?" } };
+    return names[which][v < 3 ? v : 3];
 }
 
 /* The header as "name value" lines. */
@@ -98,16 +100,19 @@ static void print_text(const fwd_header *h, size_t len, int rst, uint32_t rcount
     for (char *c = product; *c; c++)
         if (*c < 0x20 || *c > 0x7e)
             *c = '?';
+    char window[24] = ""; /* only zstd has one */
+    if (h->codec == FWD_CODEC_ZSTD)
+        snprintf(window, sizeof(window), ", window 2^%u", h->window_log);
     size_t area = rst == FWD_OK && h->enc_alg != FWD_ENC_NONE
                       ? FWD_RECIPIENTS_HEAD_SIZE + (size_t)rcount * FWD_RECIPIENT_SIZE : 0;
     printf("format version     %u\nproduct            %s\nsecurity version   %u\n"
            "old image          %u bytes, sha256 %s\nnew image          %u bytes, sha256 %s\n"
-           "block size         %u\ncodec              %s, window 2^%u\n"
-           "device buffers     %u bytes (payload %u + ring)\nsegments           %u (at most %u blocks each)\n"
+           "block size         %u\ncodec              %s%s\n"
+           "device buffers     %u bytes (payload %u + decoder)\nsegments           %u (at most %u blocks each)\n"
            "patch size         %u bytes signed, %zu bytes in the file%s\npatch id           %s\n"
            "signature          %s, key id %s\nencryption         %s",
            h->format_version, product, h->security_version, h->old_size, oldh, h->new_size, newh, h->block_size,
-           alg_name(0, h->codec), h->window_log, ram, h->max_payload, h->segment_count, h->max_segment_blocks,
+           alg_name(0, h->codec), window, ram, h->max_payload, h->segment_count, h->max_segment_blocks,
            h->patch_size, len,
            len == h->patch_size + area ? (area ? " (with the recipients area)" : "")
                                        : " (file size differs: truncated or extended)",
@@ -163,7 +168,8 @@ int cmd_info(int argc, char **argv)
     uint32_t rcount = 0;
     char ids[FWD_RECIPIENTS_MAX][2 * FWD_KEY_ID_SIZE + 1];
     int rst = h.enc_alg != FWD_ENC_NONE ? cli_recipients(f.data, f.len, &rcount, ids) : FWD_OK;
-    uint32_t ram = h.codec == FWD_CODEC_ZSTD ? fwd_ring_size(h.window_log) + h.max_payload : h.max_payload;
+    uint32_t ram = h.max_payload + (h.codec == FWD_CODEC_ZSTD ? fwd_ring_size(h.window_log)
+                                    : h.codec == FWD_CODEC_RC ? FWD_RC_MODEL_SIZE : 0);
     uint8_t patch_id[FWD_HASH_SIZE];
     fwd_sha256(f.data, FWD_HEADER_SIZE, patch_id);
     cli_json_str("patch", pos[0]);

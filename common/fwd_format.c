@@ -56,8 +56,9 @@ static int header_consistent(const fwd_header *h)
 {
     if (!is_pow2(h->block_size) || h->block_size < FWD_BLOCK_SIZE_MIN || h->block_size > FWD_BLOCK_SIZE_MAX)
         return 0;
-    if (h->codec == FWD_CODEC_STORED ? h->window_log != 0
-                                     : (h->window_log < FWD_WINDOW_LOG_MIN || h->window_log > FWD_WINDOW_LOG_MAX))
+    /* Only zstd has a window; the range coder reads its matches back from bank B. */
+    if (h->codec != FWD_CODEC_ZSTD ? h->window_log != 0
+                                   : (h->window_log < FWD_WINDOW_LOG_MIN || h->window_log > FWD_WINDOW_LOG_MAX))
         return 0;
     if (h->max_payload == 0 || h->max_payload > FWD_MAX_PAYLOAD_LIMIT)
         return 0;
@@ -109,7 +110,7 @@ int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h)
     h->enc_alg = in[H_ENC];
     h->model_alg = in[H_MODEL];
     h->window_log = in[H_WINDOW];
-    if (h->diff_alg != FWD_DIFF_SPARSE || h->codec > FWD_CODEC_ZSTD || h->hash_alg != FWD_HASH_SHA256 ||
+    if (h->diff_alg != FWD_DIFF_SPARSE || h->codec > FWD_CODEC_RC || h->hash_alg != FWD_HASH_SHA256 ||
         h->sig_alg > FWD_SIG_ECDSA_P256 || h->enc_alg > FWD_ENC_AES128CTR_ECIES || h->model_alg > FWD_MODEL_XTENSA)
         return FWD_ERR_UNSUPPORTED_ALGORITHM;
     h->flags = fwd_load32(in + H_FLAGS);
@@ -140,14 +141,16 @@ int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h)
 void fwd_segment_header_encode(const fwd_segment_header *s, uint8_t out[FWD_SEGMENT_HEADER_SIZE])
 {
     fwd_store32(out, s->payload_len);
-    fwd_store32(out + 4, s->out_blocks);
+    fwd_store32(out + 4, s->out_blocks | (s->stored ? FWD_SEG_STORED_FLAG : 0u));
     memcpy(out + 8, s->next_hash, FWD_HASH_SIZE);
 }
 
 void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_segment_header *s)
 {
     s->payload_len = fwd_load32(in);
-    s->out_blocks = fwd_load32(in + 4);
+    uint32_t word = fwd_load32(in + 4);
+    s->out_blocks = word & ~FWD_SEG_STORED_FLAG;
+    s->stored = (word & FWD_SEG_STORED_FLAG) != 0;
     memcpy(s->next_hash, in + 8, FWD_HASH_SIZE);
 }
 

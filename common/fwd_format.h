@@ -1,4 +1,4 @@
-/* The fwdelta patch format, version 2: constants, the header and segment
+/* The fwdelta patch format, version 3: constants, the header and segment
  * layouts, and their encoding. docs/FORMAT.md is the byte-level description;
  * this file and fwd_format.c are its only implementation, shared by the
  * generator and the applier. */
@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define FWD_MAGIC               0x50445746u /* "FWDP" read as little-endian */
-#define FWD_FORMAT_VERSION      2u
+#define FWD_FORMAT_VERSION      3u
 #define FWD_HEADER_SIZE         256u
 #define FWD_SIGNATURE_SIZE      64u
 #define FWD_PREFIX_SIZE         (FWD_HEADER_SIZE + FWD_SIGNATURE_SIZE)
@@ -22,6 +22,7 @@
 #define FWD_DIFF_SPARSE         1u
 #define FWD_CODEC_STORED        0u
 #define FWD_CODEC_ZSTD          1u
+#define FWD_CODEC_RC            2u  /* the default: range coder, common/fwd_rc.h */
 #define FWD_HASH_SHA256         1u
 #define FWD_SIG_NONE            0u
 #define FWD_SIG_ECDSA_P256      1u
@@ -53,6 +54,14 @@
 #define FWD_POINT_SIZE          65u  /* uncompressed SEC1 P-256 point */
 #define FWD_SCALAR_SIZE         32u  /* big-endian P-256 private scalar */
 
+/* Bit 31 of a segment header's out_blocks word: the payload holds the
+ * operations as they are, because the patch's codec did not make them
+ * smaller. Free (max_segment_blocks <= 65536), so no patch is larger than
+ * its stored form. */
+#define FWD_SEG_STORED_FLAG 0x80000000u
+/* Decoder memory of codec 2: its probability cells and contexts. */
+#define FWD_RC_MODEL_SIZE 3888u
+
 /* Operation kinds in a decoded data segment (low two bits of the tag). */
 #define FWD_OP_COPY   0u
 #define FWD_OP_INSERT 1u
@@ -83,7 +92,8 @@ typedef struct fwd_header {
 
 typedef struct fwd_segment_header {
     uint32_t payload_len;
-    uint32_t out_blocks;
+    uint32_t out_blocks;  /* without FWD_SEG_STORED_FLAG */
+    uint8_t stored;       /* FWD_SEG_STORED_FLAG was set */
     uint8_t next_hash[FWD_HASH_SIZE];
 } fwd_segment_header;
 

@@ -50,7 +50,8 @@
     X(FWD_ERR_BOOT_STATE,          -43, "boot state area cannot be written") \
     X(FWD_ERR_COUNTER,             -44, "hardware security counter cannot be read or raised") \
     X(FWD_ERR_CRYPTO_HEAP,         -45, "the crypto library ran out of heap (give mbedTLS a larger pool)") \
-    X(FWD_ERR_PATCH_FAILED,        -46, "patch marked failed on this device; apply it again only with FWD_APPLY_RESTART")
+    X(FWD_ERR_CODEC_NOT_BUILT,     -46, "patch codec is not built into this applier (zstd needs FWD_APPLY_CODEC_ZSTD)") \
+    X(FWD_ERR_PATCH_FAILED,        -47, "patch marked failed on this device; apply it again only with FWD_APPLY_RESTART")
 
 typedef enum fwd_status {
 #define FWD_STATUS_ENUM(name, value, text) name = value,

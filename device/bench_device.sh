@@ -31,6 +31,8 @@ else
   note="No corpus found (corpus/locate.sh): the sample pair is used, far below the 500 KiB the issue asks for."
 fi
 
+# The variants' directories hold libraries and firmware, not the host helper.
+export FWDQ="$devb/host/fwdq"
 echo "bench-device: running QEMU (M4 plain, profiled, unrolled SHA-256; M0+) on:$pairs" >&2
 for p in $pairs; do
   id=${p%%:*} rest=${p#*:}
@@ -42,14 +44,25 @@ for p in $pairs; do
       sha) elf=$shadevb/m4/fw.elf d=$shadevb ;;
       m0plus) elf=$devb/m0plus/fw.elf d=$devb ;;
     esac
-    ./device/run_pair.sh "$d" "$cli" "$elf" "$o" "$n" "$work/$id-$v" >/dev/null || {
+    FWD_DIFF_FLAGS="--codec zstd" ./device/run_pair.sh "$d" "$cli" "$elf" "$o" "$n" "$work/$id-$v" >/dev/null || {
       echo "bench-device: the $v run on $id failed:" >&2
       cat "$work/$id-$v/out.txt" >&2
       exit 1
     }
   done
   for w in 11 12; do
-    "$cli" diff -f --key "$devb/keys/k.pem" --window-log $w "$o" "$n" -o "$work/$id-w$w.fwd" 2>/dev/null
+    "$cli" diff -f --key "$devb/keys/k.pem" --codec zstd --window-log $w "$o" "$n" -o "$work/$id-w$w.fwd" 2>/dev/null
+  done
+  # The range-coder profiles (device.mk), each with the patches it accepts.
+  for prof in default small; do
+    flags=""
+    [ $prof = default ] || flags="--max-payload 4224 --model off"
+    FWD_DIFF_FLAGS="$flags" ./device/run_pair.sh "$devb/profile-$prof" "$cli" "$devb/profile-$prof/m4/fw.elf" \
+      "$o" "$n" "$work/$id-rc-$prof" >/dev/null || {
+      echo "bench-device: the $prof profile's run on $id failed:" >&2
+      cat "$work/$id-rc-$prof/out.txt" >&2
+      exit 1
+    }
   done
 done
 first=${pairs# }; first=${first%%:*}
@@ -189,5 +202,34 @@ printf '| total with the unrolled SHA-256 (%s B of code instead of %s) |' "$sha_
 printf '| total, M0+ libraries (Thumb-1 code) executed on the same M4 model |'; for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-m0plus/out.txt")"; done; echo
 echo
 echo "ECDSA verification alone: $(val "insns signature (ECDSA P-256 verify)" "$rp") instructions (pool painting included), once per apply."
+echo
+echo "## Range-coder profiles (codec 2, no zstd: FWD_APPLY_CODEC_ZSTD=0)"
+echo
+echo "default: payload 4,608, model and encryption built in, patches as \`fwdelta diff\` makes them by default."
+echo "small: payload 4,224 (one 4 KiB block and its worst-case operations), no model; patches made with \`--max-payload 4224 --model off\`."
+echo "RAM total = .data + .bss of sizeprobe.elf (the context, the 3,072-byte mbedTLS pool it gives mbedTLS, the libraries' statics) + the peak stack over the pairs."
+echo
+echo "| profile | ctx | payload | coder model | rest of ctx | .data + .bss | peak stack | RAM total | code (M4: applier + coder + SHA-256 + ECDSA) |$(for p in $pairs; do printf ' %s insns/B |' "${p%%:*}"; done)"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|$(for p in $pairs; do printf -- '---:|'; done)"
+for prof in default small; do
+  pd=$devb/profile-$prof f=$work/$first-rc-$prof/out.txt
+  set -- $($size "$pd/m4/sizeprobe.elf" | awk 'NR == 2 { print $2, $3 }'); st=$(($1 + $2))
+  pk=0
+  for p in $pairs; do
+    s=$(val "ram peak stack" "$work/${p%%:*}-rc-$prof/out.txt")
+    [ "$s" -le "$pk" ] || pk=$s
+  done
+  e=$pd/m4/sizeprobe.elf
+  code=$(( $(span "$e" apply) + $(span "$e" apply_model) + $(span "$e" sha256) + $(span "$e" ecdsa) ))
+  eval "ram_$prof=$((st + pk)) code_$prof=$code"
+  printf '| %s | %s | %s | %s | %s | %s | %s | **%s** | %s |' "$prof" "$(val "ram ctx total" "$f")" \
+    "$(val "ram ctx payload buffer" "$f")" "$(val "ram ctx scratch (codec decoder)" "$f")" \
+    "$(val "ram ctx rest" "$f")" "$st" "$pk" "$((st + pk))" "$code"
+  for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-rc-$prof/out.txt")"; done; echo
+done
+echo
+echo "RAM total (default): $ram_default bytes"
+echo "RAM total (small): $ram_small bytes"
+echo "code total (cortex-m4): $code_default bytes"
 } >"$out"
 cat "$out"

@@ -28,7 +28,10 @@ DEV_LDFLAGS  = $(DEV_SPECS) -nostartfiles -Wl,--gc-sections -T device/fw/mps2_an
 # with payloads of at most 4096 + 512 bytes. The zstd workspace is measured
 # from the zstd build itself (device/probe_dctx.c).
 DEV_WINDOW_LOG  = 12
-DEV_MAX_PAYLOAD = 4608
+DEV_MAX_PAYLOAD ?= 4608
+# The build of `make device` carries zstd (devices that already do); the
+# profiles bench-device measures beside it decode the range coder only.
+DEV_PROFILE_DEFS ?= -DFWD_APPLY_CODEC_ZSTD=1
 
 DEV_SRCROOT ?= $(DEVB)/src
 DEV_ZSTD    = $(DEV_SRCROOT)/zstd/lib
@@ -46,7 +49,7 @@ DEV_ZSTD_DEFS = '-DZSTD_DECODER_INTERNAL_BUFFER=(1<<$(DEV_WINDOW_LOG))' -DHUF_FO
 DEV_MBED_EXTRA ?=
 DEV_MBED_DEFS = '-DMBEDTLS_CONFIG_FILE="mbedtls_device_config.h"' -Idevice -I$(DEV_MBED)/include $(DEV_MBED_EXTRA)
 DEV_FWD_DEFS  = -DFWD_DEVICE -DFWD_APPLY_MAX_WINDOW_LOG=$(DEV_WINDOW_LOG) -DFWD_APPLY_MAX_PAYLOAD=$(DEV_MAX_PAYLOAD) \
-                -DFWD_APPLY_MAX_KEYS=1 $(DEV_MBED_DEFS) -Icommon -Iapply -I$(DEV_ZSTD) \
+                -DFWD_APPLY_MAX_KEYS=1 $(DEV_PROFILE_DEFS) $(DEV_MBED_DEFS) -Icommon -Iapply -I$(DEV_ZSTD) \
                 -idirafter $(DEVB)/include
 DEV_WARN      = -std=c11 -Wall -Wextra -Werror -MMD -MP
 # Third-party code is compiled as Debian ships it, without our -Werror.
@@ -73,7 +76,7 @@ DEV_PROF_WRAPS = fwd_verify_signature fwd_ecdsa_p256_verify mbedtls_sha256_start
 DEV_HOST_CFLAGS = -std=c11 -Wall -Wextra -Werror -O2
 DEV_COMMA := ,
 
-.PHONY: device device-build device-test device-test-run bench-device bench-device-run sample-fw
+.PHONY: device device-build device-profile device-test device-test-run bench-device bench-device-run sample-fw
 
 device:
 	@./scripts/setup.sh device
@@ -83,11 +86,22 @@ device:
 device-test: device
 	@$(MAKE) --no-print-directory device-test-run
 
-# The bench also builds the SHA-256 alternative, to measure what it trades.
+# The bench also builds the SHA-256 alternative, to measure what it trades,
+# and the two range-coder profiles (no zstd): default (model, payload 4,608)
+# and small (no model, payload 4,224: one 4 KiB block and its worst-case
+# operations). FWD_APPLY_ENCRYPTION=0 does not build today (the state's
+# encryption fields stay while the formula drops 448 bytes), so both keep it.
 DEV_VARIANT_SHA = $(DEVB)/variant-sha256-unrolled
+DEV_PROFILE_DIR = $(DEVB)/profile
+DEV_PROFILE_default = -DFWD_APPLY_CODEC_ZSTD=0
+DEV_PROFILE_small   = -DFWD_APPLY_CODEC_ZSTD=0 -DFWD_APPLY_MODEL=0
 bench-device: device
 	@$(MAKE) --no-print-directory device-build DEVB=$(DEV_VARIANT_SHA) DEV_SRCROOT=$(DEV_SRCROOT) \
 	  DEV_MBED_EXTRA=-DFWD_SHA256_UNROLLED
+	@$(MAKE) --no-print-directory device-profile DEVB=$(DEV_PROFILE_DIR)-default DEV_SRCROOT=$(DEV_SRCROOT) \
+	  DEV_MAX_PAYLOAD=4608 DEV_PROFILE_DEFS="$(DEV_PROFILE_default)"
+	@$(MAKE) --no-print-directory device-profile DEVB=$(DEV_PROFILE_DIR)-small DEV_SRCROOT=$(DEV_SRCROOT) \
+	  DEV_MAX_PAYLOAD=4224 DEV_PROFILE_DEFS="$(DEV_PROFILE_small)"
 	@$(MAKE) --no-print-directory bench-device-run
 
 # ---- libraries, per CPU ----------------------------------------------------
@@ -189,6 +203,9 @@ $(DEVB)/gen/fw_pubkey.h: $(DEVB)/keys/k.pub.pem $(CLI)
 $(DEVB)/host/fwdq: device/host/fwdq.c device/fw/qemu_params.h $(BUILD)/libfwdgen.a
 	@mkdir -p $(@D)
 	$(CC) $(DEV_HOST_CFLAGS) -Icommon -Igen -Idevice/fw -o $@ $< $(BUILD)/libfwdgen.a $(LDLIBS)
+
+# A profile: sizeprobe and fw.elf per CPU, no profiling build.
+device-profile: $(foreach c,$(DEV_CPUS),$(DEV_LIBS_$(c)) $(DEVB)/$(c)/sizeprobe.elf $(DEVB)/$(c)/fw.elf)
 
 device-build: $(foreach c,$(DEV_CPUS),$(DEV_LIBS_$(c)) $(DEVB)/$(c)/sizeprobe.elf $(DEVB)/$(c)/fw.elf) \
               $(DEVB)/m4/fw-prof.elf

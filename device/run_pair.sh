@@ -5,6 +5,8 @@
 # (-icount shift=0) and prints its report. Exit status is the firmware's
 # (0 = pass).
 # usage: run_pair.sh DEVB CLI ELF OLD NEW WORKDIR [CHUNK]
+# FWD_DIFF_FLAGS: extra `fwdelta diff` flags (a profile's payload bound).
+# FWDQ: the host helper, when DEVB (a variant's) has none of its own.
 set -eu
 devb=$1 cli=$2 elf=$3 old=$4 new=$5 work=$6 chunk=${7:-1000}
 
@@ -16,7 +18,9 @@ if [ "$(size "$old")" -gt $bank_max ] || [ "$(size "$new")" -gt $bank_max ]; the
   exit 2
 fi
 product=$(sed -n 's/^#define QP_PRODUCT *"\(.*\)".*/\1/p' device/fw/qemu_params.h)
-"$cli" diff -f --key "$devb/keys/k.pem" --product "$product" "$old" "$new" -o "$work/patch.fwd" 2>"$work/diff.log" || {
+# shellcheck disable=SC2086
+"$cli" diff -f --key "$devb/keys/k.pem" --product "$product" ${FWD_DIFF_FLAGS:-} "$old" "$new" -o "$work/patch.fwd" \
+  2>"$work/diff.log" || {
   cat "$work/diff.log" >&2
   exit 2
 }
@@ -24,7 +28,7 @@ if [ "$(size "$work/patch.fwd")" -gt $patch_max ]; then
   echo "run_pair: the patch is larger than the 6 MiB staging area" >&2
   exit 2
 fi
-"$devb/host/fwdq" params "$old" "$new" "$work/patch.fwd" "$chunk" "$work/params.bin"
+"${FWDQ:-$devb/host/fwdq}" params "$old" "$new" "$work/patch.fwd" "$chunk" "$work/params.bin"
 
 set +e
 timeout 900 qemu-system-arm -M mps2-an386 -display none -monitor none -serial none \

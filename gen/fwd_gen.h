@@ -19,7 +19,7 @@ typedef struct fwd_gen_options {
     uint32_t block_size;          /* flash erase unit of the target; default 4096 */
     unsigned window_log;          /* zstd window the device can afford; default 12 (4 KiB) */
     int level;                    /* zstd level 1..22; default 19 */
-    unsigned codec;               /* FWD_CODEC_ZSTD (default) or FWD_CODEC_STORED */
+    unsigned codec;               /* FWD_CODEC_RC (default), FWD_CODEC_ZSTD or FWD_CODEC_STORED */
     uint32_t max_payload;         /* segment payload bound; 0: block_size + 512 */
     uint32_t max_segment_blocks;  /* bound on blocks redone after a power cut; default 256 */
     char product_id[FWD_PRODUCT_ID_SIZE + 1];
@@ -46,8 +46,8 @@ typedef struct fwd_gen_options {
 typedef struct fwd_gen_stats {
     uint64_t copy_bytes, insert_bytes, fill_bytes; /* output bytes by operation */
     uint64_t residual_nonzero;                     /* copy bytes that differ from old */
-    uint64_t ops_raw_bytes;                        /* operation stream before zstd */
-    uint64_t payload_bytes;                        /* after zstd */
+    uint64_t ops_raw_bytes;                        /* operation stream before the codec */
+    uint64_t payload_bytes;                        /* after the codec */
     uint64_t framing_bytes;                        /* segment headers */
     uint64_t header_bytes;                         /* header, signature and recipients area */
     uint32_t segments;

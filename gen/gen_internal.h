@@ -48,6 +48,22 @@ int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *ne
                      const gen_model_use *mu, size_t *op_index, uint32_t start, uint32_t end, gen_buf *out,
                      fwd_gen_stats *stats);
 
+/* gen_rc.c: the range coder's encoder (codec 2). The index finds output
+ * matches: earlier positions of the new image with the same 4 bytes. */
+typedef struct gen_rc_index {
+    const uint8_t *img;
+    uint32_t len;
+    int32_t *prev; /* nearest earlier position with the same hash of 4 bytes, or -1 */
+} gen_rc_index;
+int gen_rc_index_build(gen_rc_index *ix, const uint8_t *img, uint32_t len);
+void gen_rc_index_free(gen_rc_index *ix);
+/* Codes the operation stream ops[0..n) of the segment whose output starts at
+ * out_pos. Returns the coded length, 0 when it does not fit cap. */
+size_t gen_rc_encode(const gen_rc_index *ix, uint32_t out_pos, const uint8_t *ops, size_t n, uint8_t *out,
+                     size_t cap);
+/* Codes bytes with the literal model (the model segment). */
+size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap);
+
 /* gen_model.c */
 uint32_t gen_model_load_address(const uint8_t *img, uint32_t len);
 /* What a fitted map is worth without building a patch: the mispredicted

@@ -14,6 +14,7 @@
 typedef struct gen_segment {
     uint32_t first_block, blocks;
     gen_buf payload;
+    uint8_t stored; /* the codec did not make the operations smaller */
 } gen_segment;
 
 void fwd_gen_options_default(fwd_gen_options *opt)
@@ -22,7 +23,7 @@ void fwd_gen_options_default(fwd_gen_options *opt)
     opt->block_size = 4096;
     opt->window_log = 12;
     opt->level = 19;
-    opt->codec = FWD_CODEC_ZSTD;
+    opt->codec = FWD_CODEC_RC;
     opt->max_segment_blocks = 256;
 }
 
@@ -42,7 +43,7 @@ static int check_options(const fwd_gen_options *opt, size_t old_len, size_t new_
         (opt->window_log < FWD_WINDOW_LOG_MIN || opt->window_log > FWD_WINDOW_LOG_MAX || opt->level < 1 ||
          opt->level > ZSTD_maxCLevel()))
         return FWD_ERR_ARGUMENT;
-    if (opt->codec > FWD_CODEC_ZSTD || opt->max_segment_blocks == 0 ||
+    if (opt->codec > FWD_CODEC_RC || opt->max_segment_blocks == 0 ||
         opt->max_segment_blocks > FWD_MAX_SEGMENT_BLOCKS_LIMIT)
         return FWD_ERR_ARGUMENT;
     /* A segment of one block must always fit, even of random data. */
@@ -63,6 +64,7 @@ typedef struct seg_ctx {
     const gen_ops *ops;
     const fwd_gen_options *opt;
     ZSTD_CCtx *cctx;
+    const gen_rc_index *rcix; /* output matches of the range coder: read only, shared by the threads */
     gen_buf raw;
     uint32_t model_size; /* decoded model bytes, once encoded */
     const uint8_t *old_sha256, *new_sha256; /* the images' hashes, computed once */
@@ -94,24 +96,41 @@ void gen_progress(const fwd_gen_options *opt, const char *stage, uint64_t done, 
     pthread_mutex_unlock(&lock);
 }
 
-/* Runs a decoded payload through the patch's codec. */
-static int compress(seg_ctx *c, const gen_buf *raw, gen_buf *out)
+/* Codes raw with the patch's codec into out; 0 when the result is not below
+ * limit bytes. */
+static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, uint8_t *out)
+{
+    if (c->opt->codec == FWD_CODEC_ZSTD) {
+        size_t r = ZSTD_compress2(c->cctx, out, limit, raw->p, raw->n);
+        return ZSTD_isError(r) ? 0 : r;
+    }
+    /* Matches index new-image positions; the model segment has no position. */
+    return out_pos == UINT32_MAX ? gen_rc_encode_bytes(raw->p, raw->n, out, limit)
+                                 : gen_rc_encode(c->rcix, out_pos, raw->p, raw->n, out, limit);
+}
+
+/* Runs a decoded payload through the patch's codec: the coded bytes, or
+ * the raw ones (*stored) when coding does not make them smaller than limit
+ * (at most raw->n). out_pos: where the segment's output starts, or
+ * UINT32_MAX for the model segment. */
+static int compress(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, gen_buf *out, uint8_t *stored)
 {
     out->n = 0;
+    *stored = 0;
     if (c->opt->codec == FWD_CODEC_STORED)
         return gen_buf_put(out, raw->p, raw->n);
-    size_t bound = ZSTD_compressBound(raw->n);
-    if (gen_buf_reserve(out, bound) != FWD_OK)
+    if (gen_buf_reserve(out, raw->n) != FWD_OK)
         return FWD_ERR_INTERNAL;
-    size_t r = ZSTD_compress2(c->cctx, out->p, bound, raw->p, raw->n);
-    if (ZSTD_isError(r))
-        return FWD_ERR_INTERNAL;
-    out->n = r;
-    return FWD_OK;
+    size_t n = limit > 1 ? code_payload(c, raw, out_pos, limit - 1, out->p) : 0;
+    if (n)
+        out->n = n;
+    else
+        *stored = 1;
+    return n ? FWD_OK : gen_buf_put(out, raw->p, raw->n);
 }
 
 /* Encodes and compresses blocks [first, first + n) into out. */
-static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_index, gen_buf *out,
+static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_index, gen_buf *out, uint8_t *stored,
                          fwd_gen_stats *st)
 {
     uint32_t b = c->opt->block_size;
@@ -122,7 +141,7 @@ static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_inde
     if (rc != FWD_OK)
         return rc;
     st->ops_raw_bytes += c->raw.n;
-    return compress(c, &c->raw, out);
+    return compress(c, &c->raw, first * b, c->raw.n, out, stored);
 }
 
 /* Chooses how many blocks the segment starting at `first` takes: as many as
@@ -145,7 +164,8 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
     for (int grown = 0; rc == FWD_OK;) {
         size_t idx = *op_index;
         fwd_gen_stats st = { 0 };
-        rc = build_payload(c, first, k, &idx, &trial, &st);
+        uint8_t stored;
+        rc = build_payload(c, first, k, &idx, &trial, &stored, &st);
         if (rc != FWD_OK)
             break;
         double scale = (double)bound / (double)(trial.n ? trial.n : 1);
@@ -153,6 +173,7 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
             best = k;
             best_index = idx;
             best_stats = st;
+            seg->stored = stored;
             gen_buf tmp = seg->payload;
             seg->payload = trial;
             trial = tmp;
@@ -196,6 +217,18 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
     return FWD_OK;
 }
 
+/* The range coder's applier decodes the model in place: coded and decoded
+ * bytes together must fit max_payload (apply/apply_model.c). */
+static size_t model_limit(const seg_ctx *c, size_t model_bytes)
+{
+    uint32_t bound = payload_bound(c->opt);
+    if (c->opt->codec != FWD_CODEC_RC)
+        return model_bytes;
+    if (model_bytes >= bound)
+        return 0;
+    return bound - model_bytes + 1 < model_bytes ? bound - model_bytes + 1 : model_bytes;
+}
+
 static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen_stats *stats)
 {
     uint32_t b = c->opt->block_size;
@@ -211,7 +244,7 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
         gen_buf raw = { 0 };
         rc = gen_model_encode(c->mu.model, &raw);
         if (rc == FWD_OK)
-            rc = compress(c, &raw, &segs[0].payload);
+            rc = compress(c, &raw, UINT32_MAX, model_limit(c, raw.n), &segs[0].payload, &segs[0].stored);
         if (rc == FWD_OK && (raw.n > FWD_MODEL_SIZE_LIMIT || segs[0].payload.n > FWD_MODEL_PAYLOAD_LIMIT))
             rc = FWD_ERR_TOO_LARGE;
         if (rc == FWD_OK) {
@@ -293,7 +326,8 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
         uint8_t next[FWD_HASH_SIZE] = { 0 };
         uint64_t pos = total;
         for (uint32_t i = nseg; i-- > 0;) {
-            fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].payload.n, .out_blocks = segs[i].blocks };
+            fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].payload.n, .out_blocks = segs[i].blocks,
+                                      .stored = segs[i].stored };
             memcpy(sh.next_hash, next, FWD_HASH_SIZE);
             pos -= FWD_SEGMENT_HEADER_SIZE + segs[i].payload.n;
             fwd_segment_header_encode(&sh, out + pos);
@@ -485,9 +519,14 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
                   .new_sha256 = new_sha256 };
     candidate plain = { 0 }, modelled = { 0 };
     fwd_model *model = malloc(sizeof(*model));
+    gen_rc_index rcix = { 0 };
+    c.rcix = &rcix;
     rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;
     if (rc == FWD_OK)
         rc = create_cctx(&c);
+    /* One index for every candidate: 4 bytes per new-image byte. */
+    if (rc == FWD_OK && opt->codec == FWD_CODEC_RC)
+        rc = gen_rc_index_build(&rcix, new_img, (uint32_t)new_len);
     if (rc == FWD_OK)
         rc = build_candidates(&c, key, &plain, &modelled, model);
     /* The plain patch unless the model's is strictly smaller: what every
@@ -513,6 +552,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     free(ops.v);
     free(c.raw.p);
     ZSTD_freeCCtx(c.cctx);
+    gen_rc_index_free(&rcix);
     if (rc != FWD_OK) {
         free(*patch);
         *patch = NULL;
@@ -561,7 +601,7 @@ int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_
             return FWD_ERR_INCOMPLETE;
         fwd_segment_header sh;
         fwd_segment_header_decode(patch + pos, &sh);
-        if (sh.payload_len == 0 || sh.payload_len > hdr->max_payload)
+        if (sh.payload_len == 0 || sh.payload_len > hdr->max_payload || (sh.stored && hdr->codec == FWD_CODEC_STORED))
             return FWD_ERR_BAD_SEGMENT;
         if (len - pos - FWD_SEGMENT_HEADER_SIZE < sh.payload_len)
             return FWD_ERR_INCOMPLETE;

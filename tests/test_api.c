@@ -18,13 +18,15 @@ static void build_mismatch(void)
     static const fwd_apply_build mine = FWD_APPLY_BUILD_INIT;
     const fwd_apply_build others[] = {
         {mine.api_version + 1, mine.ctx_size, mine.max_payload, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, mine.model, mine.encryption},
+         mine.max_keys, mine.model, mine.encryption, mine.codec_zstd},
         {mine.api_version, mine.ctx_size - 8, mine.max_payload, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, mine.model, mine.encryption},
+         mine.max_keys, mine.model, mine.encryption, mine.codec_zstd},
         {mine.api_version, mine.ctx_size, mine.max_payload / 2, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, mine.model, mine.encryption},
+         mine.max_keys, mine.model, mine.encryption, mine.codec_zstd},
         {mine.api_version, mine.ctx_size, mine.max_payload, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, !mine.model, mine.encryption},
+         mine.max_keys, !mine.model, mine.encryption, mine.codec_zstd},
+        {mine.api_version, mine.ctx_size, mine.max_payload, mine.zstd_workspace, mine.max_window_log,
+         mine.max_keys, mine.model, mine.encryption, !mine.codec_zstd},
     };
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
         memset(&ctx, 0xA5, sizeof(ctx));

@@ -6,7 +6,7 @@
 
 static fwd_header sample_header(void)
 {
-    fwd_header h = { .format_version = 2, .diff_alg = 1, .codec = 1, .hash_alg = 1, .sig_alg = 1,
+    fwd_header h = { .format_version = 3, .diff_alg = 1, .codec = 1, .hash_alg = 1, .sig_alg = 1,
                      .window_log = 12, .security_version = 0x01020304, .old_size = 1000, .new_size = 9000,
                      .block_size = 4096, .segment_count = 2, .max_payload = 4608, .max_segment_blocks = 2,
                      .patch_size = 320 + 2 * 40 + 10 };
@@ -25,7 +25,7 @@ static void test_header_bytes(void)
     fwd_header h = sample_header(), d;
     uint8_t b[FWD_HEADER_SIZE];
     fwd_header_encode(&h, b);
-    static const uint8_t head[20] = { 'F', 'W', 'D', 'P', 2, 0, 0, 1, 1, 1, 1, 1, 0, 0, 12, 0, 0, 0, 0, 0 };
+    static const uint8_t head[20] = { 'F', 'W', 'D', 'P', 3, 0, 0, 1, 1, 1, 1, 1, 0, 0, 12, 0, 0, 0, 0, 0 };
     CHECK(memcmp(b, head, sizeof(head)) == 0, "magic, version, header size, algorithms");
     CHECK(memcmp(b + 20, "acme\0\0", 6) == 0, "product at 20");
     CHECK(b[52] == 4 && b[53] == 3 && b[54] == 2 && b[55] == 1, "security version little-endian at 52");
@@ -53,15 +53,18 @@ static void test_header_refusals(void)
     } cases[] = {
         { 0, 'X', FWD_ERR_BAD_MAGIC, "magic" },
         { 4, 1, FWD_ERR_UNSUPPORTED_VERSION, "format version 1 (72-byte segment headers)" },
-        { 4, 3, FWD_ERR_UNSUPPORTED_VERSION, "format version 3" },
+        { 4, 2, FWD_ERR_UNSUPPORTED_VERSION, "format version 2 (zstd only, no mode byte)" },
+        { 4, 4, FWD_ERR_UNSUPPORTED_VERSION, "format version 4" },
         { 7, 2, FWD_ERR_BAD_HEADER, "header size" },
         { 8, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "diff algorithm" },
-        { 9, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "codec" },
+        { 9, 3, FWD_ERR_UNSUPPORTED_ALGORITHM, "codec" },
+        { 9, 2, FWD_ERR_BAD_HEADER, "range coder with a zstd window" },
         { 10, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "hash algorithm" },
         { 11, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "signature algorithm" },
         { 12, 2, FWD_ERR_UNSUPPORTED_ALGORITHM, "encryption algorithm" },
         { 13, 3, FWD_ERR_UNSUPPORTED_ALGORITHM, "model algorithm" },
         { 14, 9, FWD_ERR_BAD_HEADER, "window log below 10" },
+        { 14, 0, FWD_ERR_BAD_HEADER, "zstd without a window" },
         { 14, 28, FWD_ERR_BAD_HEADER, "window log above 27" },
         { 15, 1, FWD_ERR_BAD_HEADER, "reserved byte 15" },
         { 16, 1, FWD_ERR_BAD_HEADER, "undefined flag" },
@@ -107,7 +110,14 @@ static void test_segment_bytes(void)
               b[39] == 0xAA,
           "segment layout");
     fwd_segment_header_decode(b, &d);
-    CHECK(memcmp(&s, &d, sizeof(s)) == 0, "segment round trip");
+    CHECK(d.payload_len == s.payload_len && d.out_blocks == s.out_blocks && d.stored == 0 &&
+              memcmp(d.next_hash, s.next_hash, 32) == 0,
+          "segment round trip");
+    s.stored = 1;
+    fwd_segment_header_encode(&s, b);
+    CHECK(b[4] == 3 && b[7] == 0x80, "stored flag: bit 31 of the out_blocks word");
+    fwd_segment_header_decode(b, &d);
+    CHECK(d.out_blocks == 3 && d.stored == 1, "stored flag round trip");
 }
 
 /* Builds a real patch and walks its chain by hand. */

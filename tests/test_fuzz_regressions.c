@@ -17,6 +17,7 @@ static const struct {
     { "journal", fuzz_journal },
     { "header", fuzz_header },
     { "roundtrip", fuzz_roundtrip },
+    { "decode", fuzz_decode },
 };
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

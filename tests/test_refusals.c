@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include "fwd_crypto.h"
+#include "fwd_rc.h"
 #include "gen_internal.h"
 #include "testlib.h"
 
@@ -64,9 +65,10 @@ static int refused(const char *what, tl_device *d, const fixture *fx, const tl_b
 /* ---- crafted, validly signed patches ---------------------------------- */
 
 typedef struct craft_seg {
-    gen_buf ops;          /* decoded payload (stored codec unless zstd is set) */
+    gen_buf ops;          /* decoded payload (stored codec unless a codec is set) */
     uint32_t out_blocks;
-    int zstd_raw;         /* payload is given as is, header says zstd */
+    uint8_t codec;        /* FWD_CODEC_ZSTD or _RC: payload given as is */
+    uint8_t stored;       /* the segment's stored flag */
 } craft_seg;
 
 static tl_buf craft(const fixture *fx, craft_seg *segs, uint32_t n, void (*tweak)(fwd_header *))
@@ -75,9 +77,9 @@ static tl_buf craft(const fixture *fx, craft_seg *segs, uint32_t n, void (*tweak
                      .security_version = 5, .old_size = (uint32_t)fx->old_img.n, .new_size = (uint32_t)fx->new_img.n,
                      .block_size = 4096, .segment_count = n, .max_payload = 16384, .max_segment_blocks = 4 };
     for (uint32_t i = 0; i < n; i++)
-        if (segs[i].zstd_raw) {
-            h.codec = FWD_CODEC_ZSTD;
-            h.window_log = 12;
+        if (segs[i].codec != FWD_CODEC_STORED) {
+            h.codec = segs[i].codec;
+            h.window_log = h.codec == FWD_CODEC_ZSTD ? 12 : 0;
         }
     memcpy(h.product_id, "test-product", 12);
     fwd_sha256(fx->old_img.p, fx->old_img.n, h.old_sha256);
@@ -93,7 +95,8 @@ static tl_buf craft(const fixture *fx, craft_seg *segs, uint32_t n, void (*tweak
     for (uint32_t i = 0; i < n; i++)
         block_end += segs[i].out_blocks;
     for (uint32_t i = n; i-- > 0;) {
-        fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].ops.n, .out_blocks = segs[i].out_blocks };
+        fwd_segment_header sh = { .payload_len = (uint32_t)segs[i].ops.n, .out_blocks = segs[i].out_blocks,
+                                  .stored = segs[i].stored };
         memcpy(sh.next_hash, next, 32);
         pos -= FWD_SEGMENT_HEADER_SIZE + segs[i].ops.n;
         fwd_segment_header_encode(&sh, p.p + pos);
@@ -134,6 +137,61 @@ static void put_blocks(gen_buf *b, const fixture *fx, uint32_t blk, uint32_t n)
 static void tweak_patch_size(fwd_header *h) { h->patch_size += 1; }
 static void tweak_new_hash(fwd_header *h) { h->new_sha256[5] ^= 1; }
 static void tweak_unsigned(fwd_header *h) { h->sig_alg = FWD_SIG_NONE; }
+
+/* One crafted segment of three blocks with payload p. */
+static tl_buf craft_rc(const fixture *fx, const void *p, size_t n)
+{
+    craft_seg s = { .out_blocks = 3, .codec = FWD_CODEC_RC };
+    gen_buf_put(&s.ops, p, n);
+    return craft(fx, &s, 1, NULL);
+}
+
+/* The range coder: a stream cut short, bytes after the stream, an output
+ * match reaching before the image; the stored flag in a stored patch. */
+static void rc_cases(const fixture *fx, tl_device *d, const gen_buf *raw)
+{
+    static const uint8_t cut[] = { 0, 0, 0 };
+    tl_buf p = craft_rc(fx, cut, sizeof(cut));
+    refused("range-coded stream cut short", d, fx, &p, 0, FWD_ERR_CORRUPT, 0, 1);
+    free(p.p);
+    craft_seg s = { .out_blocks = 3, .stored = 1 };
+    gen_buf_put(&s.ops, raw->p, raw->n);
+    p = craft(fx, &s, 1, NULL);
+    refused("stored flag in a stored-codec patch", d, fx, &p, 0, FWD_ERR_BAD_SEGMENT, 0, 1);
+    free(p.p);
+    s = (craft_seg){ .out_blocks = 3, .stored = 1, .codec = FWD_CODEC_RC };
+    gen_buf_put(&s.ops, raw->p, raw->n);
+    p = craft(fx, &s, 1, NULL);
+    CHECK_STATUS(tl_apply(d, &ctx, &p, 0), FWD_OK, "stored segment in a range-coded patch");
+    free(p.p);
+
+    gen_rc_index ix;
+    gen_rc_index_build(&ix, fx->new_img.p, (uint32_t)fx->new_img.n);
+    uint8_t out[16384];
+    size_t n = gen_rc_encode(&ix, 0, raw->p, raw->n, out, sizeof(out) - 1);
+    gen_rc_index_free(&ix);
+    p = craft_rc(fx, out, n);
+    CHECK_STATUS(tl_apply(d, &ctx, &p, 0), FWD_OK, "crafted range-coded segment");
+    free(p.p);
+    out[n] = 0;
+    p = craft_rc(fx, out, n + 1);
+    refused("bytes after the range-coded stream", d, fx, &p, 0, FWD_ERR_CORRUPT, (uint32_t)fx->new_img.n, 1);
+    free(p.p);
+
+    fwd_rc rc;
+    fwd_rc_model m;
+    fwd_rc_encode_init(&rc, out, sizeof(out));
+    fwd_rc_model_reset(&m);
+    fwd_rc_kind(&rc, &m, FWD_OP_INSERT);
+    fwd_rc_len(&rc, &m, FWD_OP_INSERT, (uint32_t)fx->new_img.n);
+    fwd_rc_match(&rc, &m, 1);
+    fwd_rc_match_len(&rc, &m, (uint32_t)fx->new_img.n);
+    fwd_rc_match_dist(&rc, &m, 1);
+    n = fwd_rc_encode_finish(&rc);
+    p = craft_rc(fx, out, n);
+    refused("output match before the start of the image", d, fx, &p, 0, FWD_ERR_BAD_OPS, 0, 1);
+    free(p.p);
+}
 
 static void crafted_cases(const fixture *fx)
 {
@@ -293,7 +351,7 @@ static void crafted_cases(const fixture *fx)
     /* zstd: garbage, trailing bytes after the frame, a window above the header's. */
     RESET();
     gen_buf_put(&s[0].ops, "\x28\xb5\x2f\xfd\x00\x48\x55\x55\x55\x55\x55\x55", 12);
-    s[0].zstd_raw = 1;
+    s[0].codec = FWD_CODEC_ZSTD;
     s[0].out_blocks = 3;
     p = craft(fx, s, 1, NULL);
     CASE("zstd frame that does not decode", FWD_ERR_CORRUPT, 0);
@@ -306,7 +364,7 @@ static void crafted_cases(const fixture *fx)
     RESET();
     gen_buf_put(&s[0].ops, z.p, z.n);
     gen_buf_put(&s[0].ops, "\x01", 1);
-    s[0].zstd_raw = 1;
+    s[0].codec = FWD_CODEC_ZSTD;
     s[0].out_blocks = 3;
     p = craft(fx, s, 1, NULL);
     CASE("bytes after the zstd frame", FWD_ERR_CORRUPT, (uint32_t)fx->new_img.n);
@@ -318,12 +376,13 @@ static void crafted_cases(const fixture *fx)
     ZSTD_freeCCtx(cc);
     RESET();
     gen_buf_put(&s[0].ops, z.p, z.n);
-    s[0].zstd_raw = 1;
+    s[0].codec = FWD_CODEC_ZSTD;
     s[0].out_blocks = 3;
     p = craft(fx, s, 1, NULL);
     CASE("zstd window above the header's", FWD_ERR_CORRUPT, 0);
-    free(raw.p);
     free(z.p);
+    rc_cases(fx, &d, &raw);
+    free(raw.p);
     tl_device_free(&d);
 }
 
@@ -434,9 +493,13 @@ static void device_cases(const fixture *fx)
     d.cfg.block_size = 8192;
     refused("block size is not the device's erase unit", &d, fx, &fx->patch, 0, FWD_ERR_BLOCK_SIZE, 0, 0);
     d.cfg.block_size = 4096;
+    fwd_gen_options zo = o;
+    zo.codec = FWD_CODEC_ZSTD;
+    p = diff_with(fx, &zo, tl_key());
     d.cfg.max_window_log = 11;
-    refused("zstd window above the device's", &d, fx, &fx->patch, 0, FWD_ERR_NO_MEMORY, 0, 0);
+    refused("zstd window above the device's", &d, fx, &p, 0, FWD_ERR_NO_MEMORY, 0, 0);
     d.cfg.max_window_log = 0;
+    free(p.p);
     d.cfg.max_payload = 4096;
     refused("segment buffer above the device's", &d, fx, &fx->patch, 0, FWD_ERR_NO_MEMORY, 0, 0);
     d.cfg.max_payload = 0;

@@ -77,6 +77,9 @@ static void synthetic(void)
     fwd_gen_options stored = o;
     stored.codec = FWD_CODEC_STORED;
     roundtrip("stored codec", &code, &in_middle, &stored);
+    fwd_gen_options zstd = o;
+    zstd.codec = FWD_CODEC_ZSTD;
+    roundtrip("zstd codec", &code, &in_middle, &zstd);
     fwd_gen_options small = o;
     small.block_size = 256;
     small.max_segment_blocks = 3;

@@ -43,14 +43,20 @@ static uint32_t span(const char *a, const char *b)
 void report_memory(const fwd_apply_ctx *pub, uint32_t stack_peak_bytes)
 {
     const fwd_apply_state *ctx = fwd_state_c(pub);
-    uint32_t total = sizeof(*pub), payload = sizeof(ctx->payload), ring = sizeof(ctx->ring);
-    uint32_t scratch = sizeof(ctx->scratch);
+#if FWD_APPLY_CODEC_ZSTD
+    uint32_t ring = sizeof(ctx->ring);
+#else
+    uint32_t ring = 0;
+#endif
+    uint32_t total = sizeof(*pub), payload = sizeof(ctx->payload), scratch = sizeof(ctx->scratch);
     sh_kv_num("ram ctx total", total, "B");
     sh_kv_num("ram ctx payload buffer", payload, "B");
     sh_kv_num("ram ctx zstd ring", ring, "B");
-    sh_kv_num("ram ctx zstd workspace", scratch, "B");
+    sh_kv_num("ram ctx scratch (codec decoder)", scratch, "B");
     sh_kv_num("ram ctx rest", total - payload - ring - scratch, "B");
+#if FWD_APPLY_CODEC_ZSTD
     sh_kv_num("zstd ZSTD_estimateDCtxSize", (uint32_t)ZSTD_estimateDCtxSize(), "B");
+#endif
     sh_kv_num("ram static data+bss", span(__data_start, __data_end) + span(__bss_start, __bss_end), "B");
     sh_kv_num("ram peak stack", stack_peak_bytes, "B");
     sh_kv_num("ram stack reserved", stack_size(), "B");

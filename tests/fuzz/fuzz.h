@@ -100,6 +100,7 @@ void fuzz_apply(const uint8_t *data, size_t size);
 void fuzz_journal(const uint8_t *data, size_t size);
 void fuzz_header(const uint8_t *data, size_t size);
 void fuzz_roundtrip(const uint8_t *data, size_t size);
+void fuzz_decode(const uint8_t *data, size_t size);
 
 /* In the AFL build each target file ends with FUZZ_MAIN(target): a
  * persistent-mode main that sets up once, before the fork server starts,

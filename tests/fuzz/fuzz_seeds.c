@@ -35,12 +35,12 @@ static tl_buf slice(const tl_buf *b, size_t n)
     return s;
 }
 
-static tl_buf diff(const tl_buf *old_img, const tl_buf *new_img, uint32_t block, uint32_t max_blocks, int zstd)
+static tl_buf diff(const tl_buf *old_img, const tl_buf *new_img, uint32_t block, uint32_t max_blocks, unsigned codec)
 {
     fwd_gen_options opt = tl_options();
     opt.block_size = block;
     opt.max_segment_blocks = max_blocks;
-    opt.codec = zstd ? FWD_CODEC_ZSTD : FWD_CODEC_STORED;
+    opt.codec = codec;
     opt.window_log = 10;
     opt.level = 3;
     tl_buf p = { 0 };
@@ -52,10 +52,10 @@ static tl_buf diff(const tl_buf *old_img, const tl_buf *new_img, uint32_t block,
 
 /* Per patch: one plain input, and three with a power cut early, midway and
  * late, each with another geometry and way of cutting. */
-static void apply_seeds(const tl_buf *new_img, uint32_t block, uint32_t max_blocks, int zstd)
+static void apply_seeds(const tl_buf *new_img, uint32_t block, uint32_t max_blocks, unsigned codec)
 {
     static unsigned i;
-    tl_buf p = diff(fz_apply_old(), new_img, block, max_blocks, zstd);
+    tl_buf p = diff(fz_apply_old(), new_img, block, max_blocks, codec);
     uint8_t plain[2] = { (uint8_t)i, (uint8_t)(FZA_FIX_CHAIN | (i % 8)) };
     write_seed("apply", plain, sizeof(plain), p.p, p.n);
     static const uint32_t cut_at[3] = { 3, 25, 90 };
@@ -71,6 +71,22 @@ static void apply_seeds(const tl_buf *new_img, uint32_t block, uint32_t max_bloc
         write_seed("header", header, sizeof(header), p.p, p.n);
     free(p.p);
     i++;
+}
+
+/* decode: segment 0 of a range-coded patch with 1 KiB blocks, which starts
+ * at output 0 as the target's one segment does. */
+static void decode_seeds(const tl_buf *new_img)
+{
+    static unsigned i;
+    tl_buf p = diff(fz_apply_old(), new_img, 1024, 8, FWD_CODEC_RC);
+    fwd_segment_header sh;
+    fwd_segment_header_decode(p.p + FWD_PREFIX_SIZE, &sh);
+    if (!sh.stored && sh.out_blocks != 0 && sh.out_blocks <= 8) {
+        uint8_t ctl[2] = { (uint8_t)i, (uint8_t)((sh.out_blocks - 1) << 4 | (i % 16)) };
+        write_seed("decode", ctl, sizeof(ctl), p.p + FWD_PREFIX_SIZE + FWD_SEGMENT_HEADER_SIZE, sh.payload_len);
+    }
+    i++;
+    free(p.p);
 }
 
 static void roundtrip_seed(const tl_buf *old_img, const tl_buf *new_img, uint8_t flags, uint8_t options)
@@ -176,23 +192,26 @@ int main(int argc, char **argv)
     tl_buf edited = slice(old, old->n);
     for (size_t i = 100; i < edited.n; i += 3000)
         edited.p[i] += 3;
-    apply_seeds(&edited, 4096, 256, 1);
-    apply_seeds(&edited, 1024, 4, 0);
+    apply_seeds(&edited, 4096, 256, FWD_CODEC_ZSTD);
+    apply_seeds(&edited, 4096, 256, FWD_CODEC_RC);
+    apply_seeds(&edited, 1024, 4, FWD_CODEC_STORED);
+    decode_seeds(&edited);
     tl_buf shifted = { malloc(old->n + 100), old->n + 100 };
     memcpy(shifted.p, old->p, 5000);
     memset(shifted.p + 5000, 0x42, 100);
     memcpy(shifted.p + 5100, old->p + 5000, old->n - 5000);
-    apply_seeds(&shifted, 1024, 4, 0);
+    apply_seeds(&shifted, 1024, 4, FWD_CODEC_RC);
+    decode_seeds(&shifted);
     tl_buf shorter = slice(old, 20000);
-    apply_seeds(&shorter, 256, 8, 1);
+    apply_seeds(&shorter, 256, 8, FWD_CODEC_ZSTD);
     tl_buf random = tl_random(6000, 3);
-    apply_seeds(&random, 4096, 256, 0);
+    apply_seeds(&random, 4096, 256, FWD_CODEC_STORED);
     tl_buf empty = { malloc(1), 0 };
-    apply_seeds(&empty, 4096, 256, 1);
-    apply_seeds(old, 2048, 1, 1);
+    apply_seeds(&empty, 4096, 256, FWD_CODEC_ZSTD);
+    apply_seeds(old, 2048, 1, FWD_CODEC_RC);
     tl_buf filled = tl_code_like(9000, 5);
     memset(filled.p, 0, 8192);
-    apply_seeds(&filled, 512, 16, 0);
+    apply_seeds(&filled, 512, 16, FWD_CODEC_STORED);
 
     /* journal: cuts spread over a whole apply, for three program units; the
      * 256-byte one fills a sector and, resumed, moves on to the other */

@@ -1,0 +1,173 @@
+/* The range coder's encoder side (codec 2, FORMAT.md "Range coder"): walks a
+ * segment's operation stream as gen_encode_range wrote it and codes each field
+ * with the shared model (common/fwd_rc.c). Inserted bytes that repeat the new
+ * image already rebuilt become output matches, found with hash chains over
+ * the whole new image. */
+#include <stdlib.h>
+
+#include "fwd_rc.h"
+#include "gen_internal.h"
+
+#define HASH_BITS 16
+#define CHAIN_STEPS 256 /* candidates tried per position */
+
+static uint32_t hash4(const uint8_t *p)
+{
+    uint32_t v = fwd_load32(p);
+    return (v * 2654435761u) >> (32 - HASH_BITS);
+}
+
+int gen_rc_index_build(gen_rc_index *ix, const uint8_t *img, uint32_t len)
+{
+    ix->img = img;
+    ix->len = len;
+    int32_t *head = malloc(sizeof(int32_t) << HASH_BITS);
+    ix->prev = malloc(sizeof(int32_t) * (len ? len : 1));
+    if (!head || !ix->prev) {
+        free(head);
+        gen_rc_index_free(ix);
+        return FWD_ERR_INTERNAL;
+    }
+    for (uint32_t i = 0; i < (1u << HASH_BITS); i++)
+        head[i] = -1;
+    /* prev[q]: the nearest position below q with the same hash. */
+    for (uint32_t q = 0; q + FWD_RC_MATCH_MIN <= len; q++) {
+        uint32_t h = hash4(img + q);
+        ix->prev[q] = head[h];
+        head[h] = (int32_t)q;
+    }
+    free(head);
+    return FWD_OK;
+}
+
+void gen_rc_index_free(gen_rc_index *ix)
+{
+    free(ix->prev);
+    ix->prev = NULL;
+}
+
+/* Longest match (up to max bytes) for position q from a position below q,
+ * nearest candidates first: on a tie the smaller distance wins. */
+static uint32_t find_match(const gen_rc_index *ix, uint32_t q, uint32_t max, uint32_t *dist)
+{
+    if (max < FWD_RC_MATCH_MIN || q + FWD_RC_MATCH_MIN > ix->len)
+        return 0;
+    const uint8_t *img = ix->img;
+    uint32_t best = 0;
+    int steps = 0;
+    for (int32_t p = ix->prev[q]; p >= 0 && steps < CHAIN_STEPS; p = ix->prev[p], steps++) {
+        uint32_t l = 0;
+        while (l < max && img[p + l] == img[q + l])
+            l++;
+        if (l > best && l >= FWD_RC_MATCH_MIN) {
+            best = l;
+            *dist = q - (uint32_t)p;
+            if (l == max)
+                break;
+        }
+    }
+    return best;
+}
+
+static uint32_t next_varint(const uint8_t *p, size_t *i)
+{
+    uint32_t v = 0;
+    for (unsigned s = 0;; s += 7) {
+        uint8_t c = p[(*i)++];
+        v |= (uint32_t)(c & 0x7F) << s;
+        if (!(c & 0x80))
+            return v;
+    }
+}
+
+static void encode_insert(fwd_rc *rc, fwd_rc_model *m, const gen_rc_index *ix, const uint8_t *lit, uint32_t len,
+                          uint32_t out_pos)
+{
+    for (uint32_t k = 0; k < len;) {
+        if (len - k >= FWD_RC_MATCH_MIN) {
+            uint32_t dist = 0, ml = find_match(ix, out_pos + k, len - k, &dist);
+            if (fwd_rc_match(rc, m, ml != 0)) {
+                fwd_rc_match_len(rc, m, ml);
+                fwd_rc_match_dist(rc, m, dist);
+                k += ml;
+                continue;
+            }
+        }
+        fwd_rc_literal(rc, m, lit[k++]);
+    }
+}
+
+/* The copy's runs: each pair is zeros then raw residual bytes, or a flag
+ * saying the rest of the copy is unchanged. */
+static void encode_copy_runs(fwd_rc *rc, fwd_rc_model *m, const uint8_t *ops, size_t *i, uint32_t len)
+{
+    for (uint32_t left = len; left > 0;) {
+        uint32_t zeros = next_varint(ops, i), raw = next_varint(ops, i);
+        if (!fwd_rc_rest(rc, m, zeros == left && raw == 0)) {
+            fwd_rc_zeros(rc, m, zeros);
+            fwd_rc_raw(rc, m, zeros, raw);
+        }
+        for (uint32_t k = 0; k < raw; k++)
+            fwd_rc_residual(rc, m, ops[(*i)++]);
+        left -= zeros + raw;
+    }
+}
+
+/* A coder with a fresh model, on the heap: the model is 3,888 bytes. */
+typedef struct rc_enc {
+    fwd_rc rc;
+    fwd_rc_model m;
+} rc_enc;
+
+static rc_enc *enc_begin(uint8_t *out, size_t cap)
+{
+    rc_enc *e = malloc(sizeof(*e));
+    if (e) {
+        fwd_rc_encode_init(&e->rc, out, (uint32_t)cap);
+        fwd_rc_model_reset(&e->m);
+    }
+    return e;
+}
+
+static size_t enc_end(rc_enc *e)
+{
+    size_t n = fwd_rc_encode_finish(&e->rc);
+    free(e);
+    return n;
+}
+
+size_t gen_rc_encode(const gen_rc_index *ix, uint32_t out_pos, const uint8_t *ops, size_t n, uint8_t *out,
+                     size_t cap)
+{
+    rc_enc *e = enc_begin(out, cap);
+    if (!e)
+        return 0;
+    fwd_rc *rc = &e->rc;
+    fwd_rc_model *m = &e->m;
+    for (size_t i = 0; i < n && !rc->error;) {
+        uint32_t tag = next_varint(ops, &i);
+        unsigned kind = fwd_rc_kind(rc, m, tag & 3u);
+        uint32_t len = fwd_rc_len(rc, m, kind, tag >> 2);
+        if (kind == FWD_OP_COPY) {
+            fwd_rc_delta(rc, m, next_varint(ops, &i));
+            encode_copy_runs(rc, m, ops, &i, len);
+        } else if (kind == FWD_OP_INSERT) {
+            encode_insert(rc, m, ix, ops + i, len, out_pos);
+            i += len;
+        } else if (kind == FWD_OP_FILL) {
+            fwd_rc_literal(rc, m, ops[i++]);
+        }
+        out_pos += kind == FWD_OP_EXT ? 0 : len;
+    }
+    return enc_end(e);
+}
+
+size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+{
+    rc_enc *e = enc_begin(out, cap);
+    if (!e)
+        return 0;
+    for (size_t i = 0; i < n && !e->rc.error; i++)
+        fwd_rc_literal(&e->rc, &e->m, p[i]);
+    return enc_end(e);
+}
