@@ -18,6 +18,7 @@ static const struct {
     { "header", fuzz_header },
     { "roundtrip", fuzz_roundtrip },
     { "decode", fuzz_decode },
+    { "encrypted", fuzz_encrypted },
 };
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

@@ -47,6 +47,10 @@ extern fwd_apply_ctx fz_ctx;
 /* Bank B never exceeds this, whatever a fuzzed header asks for. */
 #define FZ_MAX_BANK (256u * 1024u)
 void fz_device_init(tl_device *d, const tl_buf *old_img, uint32_t new_size, uint32_t block_size, unsigned geo);
+/* The block and image size a patch header asks for (bytes 128 and 60), so
+ * that most headers get past the device checks: 4096 and 0 when the patch is
+ * too short, 4096 for a block size the device could not have. */
+void fz_header_geometry(const uint8_t *patch, size_t n, uint32_t *block_size, uint32_t *new_size);
 /* Marks every program unit that is not erased as programmed, so that the
  * flash model reports a second program of it (flash contents set directly). */
 void fz_mark_programmed(nor_flash *f);
@@ -64,6 +68,17 @@ int fz_apply_stream(fwd_apply_ctx *ctx, const uint8_t *p, size_t n, uint32_t see
  * of the segment that follows, so a mutated segment reaches the decoder. */
 void fz_fix_key_id(uint8_t *patch, size_t n);
 void fz_fix_chain(uint8_t *patch, size_t n);
+/* Where the first segment starts: after the prefix, and after the recipients
+ * area of an encrypted patch; 0 when the patch is too short to tell. */
+size_t fz_segments_start(const uint8_t *patch, size_t n);
+
+/* Binds journal flash j[0..size) to the device's key, keeping each decision
+ * the input made: which anchors and records have a valid checksum (all of
+ * them when forced), and which records belong to the anchor of their sector.
+ * With header (FWD_HEADER_SIZE bytes) not NULL, every anchor gets that header
+ * first, so the journal belongs to that patch. An input then runs the same
+ * under any key. */
+void fz_journal_bind(uint8_t *j, uint32_t size, uint32_t sector, uint32_t prog, int force, const uint8_t *header);
 
 /* The bank A image of the apply target and its seeds. */
 const tl_buf *fz_apply_old(void);
@@ -93,7 +108,29 @@ enum {
     /* roundtrip: seed, flags (geometry in the low bits), options, split (2 bytes), data */
     FZR_ZSTD = 1u << 4,
     FZR_EDIT = 1u << 5,
+    /* encrypted: seed, flags (geometry in the low bits), keys, bank B prefill
+     * in KiB, content key (16 bytes), [journal length (2 bytes), journal], patch */
+    FZE_FIX_CHAIN = 1u << 4,
+    FZE_JOURNAL = 1u << 5,
+    FZE_REWRAP = 1u << 6,     /* the entry chosen by the keys byte wraps the input's content key */
+    FZE_FIX_COMMIT = 1u << 7, /* the header commits to the input's content key */
+    /* the keys byte: the device key in the low bits, then FZE_REQUIRE, then the entry to rewrap */
+    FZE_KEY_MASK = 3u, /* 0: scalar 32 x 0x11, 1: 32 x 0x22, 2: 0x11's scalar with 0x22's id, 3: none */
+    FZE_REQUIRE = 1u << 2,
+    FZE_ENTRY_SHIFT = 3,
 };
+/* encrypted: the fixed bytes before the optional journal */
+#define FZE_CONTROL 20u
+
+/* The device keys of the encrypted target: test scalars, not secrets. */
+const uint8_t *fz_enc_scalar(unsigned which);
+const uint8_t *fz_enc_point(unsigned which);
+/* Configures the device's key as the keys byte says (FZE_KEY_MASK,
+ * FZE_REQUIRE): the key id is always that of the point whose entry the
+ * device looks for. */
+void fz_enc_give_key(fwd_apply_config *cfg, unsigned keys);
+/* Which point (fz_enc_point) that device's entry is for. */
+unsigned fz_enc_owner(unsigned keys);
 
 /* The targets. */
 void fuzz_apply(const uint8_t *data, size_t size);
@@ -101,6 +138,7 @@ void fuzz_journal(const uint8_t *data, size_t size);
 void fuzz_header(const uint8_t *data, size_t size);
 void fuzz_roundtrip(const uint8_t *data, size_t size);
 void fuzz_decode(const uint8_t *data, size_t size);
+void fuzz_encrypted(const uint8_t *data, size_t size);
 
 /* In the AFL build each target file ends with FUZZ_MAIN(target): a
  * persistent-mode main that sets up once, before the fork server starts,

@@ -1,6 +1,6 @@
 # Coverage-guided fuzzing (issue 7), included by the top Makefile.
 #
-#   make fuzz [FUZZ_SECONDS=120] [FUZZ_TARGETS="apply journal header roundtrip decode"]
+#   make fuzz [FUZZ_SECONDS=120] [FUZZ_TARGETS="apply journal header roundtrip decode encrypted"]
 #     installs AFL++ (scripts/setup.sh fuzz), builds the targets of tests/fuzz/
 #     with afl-clang-fast, ASan and UBSan into build-fuzz/, writes their seeds,
 #     and runs each target for FUZZ_SECONDS; fails on any crash or hang.
@@ -17,10 +17,10 @@
 
 FUZZ_BUILD    ?= build-fuzz
 FUZZ_SECONDS  ?= 120
-FUZZ_TARGETS  ?= apply journal header roundtrip decode
+FUZZ_TARGETS  ?= apply journal header roundtrip decode encrypted
 FUZZ_CC       ?= afl-clang-fast
 FUZZ_UNSAFE    = -DFWD_FUZZING_UNSAFE_SKIP_SIGNATURE=1 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1
-FUZZ_ALL       = apply journal header roundtrip decode
+FUZZ_ALL       = apply journal header roundtrip decode encrypted
 FUZZ_HELPER    = tests/fuzz/fuzz_common.c
 FUZZ_HDR       = $(wildcard */*.h) $(wildcard tests/fuzz/*.h)
 

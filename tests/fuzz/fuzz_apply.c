@@ -66,7 +66,7 @@ void fuzz_apply(const uint8_t *data, size_t size)
 {
     fz_input in = { data, size };
     uint32_t seed = fz_take(&in, 1);
-    geometry g = { .block_size = 4096, .flags = fz_take(&in, 1) };
+    geometry g = { .flags = fz_take(&in, 1) };
     uint32_t cut = g.flags & FZA_CUT ? fz_take(&in, 2) : 0;
     uint8_t *patch = malloc(in.n ? in.n : 1);
     if (in.n)
@@ -77,12 +77,7 @@ void fuzz_apply(const uint8_t *data, size_t size)
 
     /* A device built for the header's block and image size, so that most
      * headers get past the device checks. */
-    if (in.n >= FWD_HEADER_SIZE) {
-        uint32_t b = fwd_load32(patch + 128);
-        if (b >= FWD_BLOCK_SIZE_MIN && b <= 64u * 1024 && (b & (b - 1)) == 0)
-            g.block_size = b;
-        g.new_size = fwd_load32(patch + 60);
-    }
+    fz_header_geometry(patch, in.n, &g.block_size, &g.new_size);
     tl_device d;
     device(&d, &g);
     int st = run(&d, patch, in.n, seed);

@@ -4,7 +4,12 @@
 #include <stdarg.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "apply_journal.h"
 #include "fwd_crypto.h"
+#include "fwd_enc.h"
 #include "gen_internal.h"
 
 fwd_apply_ctx fz_ctx;
@@ -61,6 +66,18 @@ void fz_device_init(tl_device *d, const tl_buf *old_img, uint32_t new_size, uint
     tl_geometry g = { .block_size = block_size, .prog_unit = prog_units[geo & 7u], .mixed = (geo & 8u) != 0 };
     tl_device_init(d, old_img, new_size < FZ_MAX_BANK ? new_size : FZ_MAX_BANK, &g);
     memcpy(d->keys[0], fz_pubkey(), sizeof(d->keys[0]));
+}
+
+void fz_header_geometry(const uint8_t *patch, size_t n, uint32_t *block_size, uint32_t *new_size)
+{
+    *block_size = 4096;
+    *new_size = 0;
+    if (n < FWD_HEADER_SIZE)
+        return;
+    uint32_t b = fwd_load32(patch + 128);
+    if (b >= FWD_BLOCK_SIZE_MIN && b <= 64u * 1024 && (b & (b - 1)) == 0)
+        *block_size = b;
+    *new_size = fwd_load32(patch + 60);
 }
 
 void fz_mark_programmed(nor_flash *f)
@@ -125,14 +142,28 @@ void fz_fix_key_id(uint8_t *patch, size_t n)
         fwd_key_id(fz_pubkey(), patch + 224);
 }
 
+size_t fz_segments_start(const uint8_t *patch, size_t n)
+{
+    if (n < FWD_PREFIX_SIZE)
+        return 0;
+    if (patch[12] == FWD_ENC_NONE) /* header byte 12: enc_alg */
+        return FWD_PREFIX_SIZE;
+    uint32_t count;
+    if (n - FWD_PREFIX_SIZE < FWD_RECIPIENTS_HEAD_SIZE ||
+        fwd_recipients_head_decode(patch + FWD_PREFIX_SIZE, &count) != FWD_OK)
+        return 0;
+    size_t start = FWD_PREFIX_SIZE + FWD_RECIPIENTS_HEAD_SIZE + (size_t)count * FWD_RECIPIENT_SIZE;
+    return start <= n ? start : 0;
+}
+
 void fz_fix_chain(uint8_t *patch, size_t n)
 {
     enum { MAX_SEGMENTS = 4096 };
     static size_t start[MAX_SEGMENTS];
-    size_t count = 0;
-    if (n < FWD_PREFIX_SIZE)
+    size_t count = 0, first = fz_segments_start(patch, n);
+    if (first == 0)
         return;
-    for (size_t pos = FWD_PREFIX_SIZE; count < MAX_SEGMENTS && n - pos >= FWD_SEGMENT_HEADER_SIZE;) {
+    for (size_t pos = first; count < MAX_SEGMENTS && n - pos >= FWD_SEGMENT_HEADER_SIZE;) {
         uint32_t len = fwd_load32(patch + pos);
         if (len > n - pos - FWD_SEGMENT_HEADER_SIZE)
             break;
@@ -206,4 +237,95 @@ const fz_journal_fixture *fz_journal_fixture_get(void)
         fz_fail("cannot sign the journal fixture");
     fx.patch = (tl_buf){ p, pos };
     return &fx;
+}
+
+#define ANCHOR_MAGIC FWD_J_ANCHOR_MAGIC
+#define CONTINUE_MAGIC FWD_J_CONTINUE_MAGIC
+#define RECORD_MAGIC FWD_J_RECORD_MAGIC
+#define RECORD_CHECKED FWD_JR_CHECK
+#define RECORD_BYTES FWD_JR_BYTES
+
+/* Bytes of an anchor before its checksum (the length depends on enc_alg,
+ * header byte 12). */
+static uint32_t anchor_checked(const uint8_t *a)
+{
+    return (a[FWD_JA_PREFIX + 12] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES) - 4u;
+}
+
+static uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
+
+/* Stores the checksum of p[0..n) after it, or one that is certainly wrong. */
+static void seal(uint8_t *p, uint32_t n, int valid)
+{
+    uint32_t sum = XXH32(p, n, 0);
+    fwd_store32(p + n, valid ? sum : sum ^ 1u);
+}
+
+/* See fuzz.h. The layout mirrors apply_journal.c. */
+void fz_journal_bind(uint8_t *j, uint32_t size, uint32_t sector, uint32_t prog, int force, const uint8_t *header)
+{
+    uint32_t rs = round_up(RECORD_BYTES, prog);
+    for (uint32_t base = 0; base + sector <= size; base += sector) {
+        uint8_t *a = j + base;
+        if (fwd_load32(a) != ANCHOR_MAGIC && fwd_load32(a) != CONTINUE_MAGIC)
+            continue;
+        uint32_t checked = anchor_checked(a);
+        int valid = force || fwd_load32(a + checked) == XXH32(a, checked, 0);
+        uint8_t old_id[FWD_HASH_SIZE], new_id[FWD_HASH_SIZE];
+        fwd_sha256(a + FWD_JA_PREFIX, FWD_HEADER_SIZE, old_id);
+        if (header)
+            memcpy(a + FWD_JA_PREFIX, header, FWD_HEADER_SIZE);
+        fz_fix_key_id(a + FWD_JA_PREFIX, FWD_HEADER_SIZE);
+        fwd_sha256(a + FWD_JA_PREFIX, FWD_HEADER_SIZE, new_id);
+        checked = anchor_checked(a); /* the installed header may change enc_alg */
+        seal(a, checked, valid);
+        for (uint32_t slot = round_up(checked + 4, prog); slot + rs <= sector; slot += rs) {
+            uint8_t *r = a + slot;
+            if (fwd_load32(r) != RECORD_MAGIC)
+                continue;
+            valid = force || fwd_load32(r + RECORD_CHECKED) == XXH32(r, RECORD_CHECKED, 0);
+            if (memcmp(r + 8, old_id, 16) == 0)
+                memcpy(r + 8, new_id, 16);
+            else if (memcmp(r + 8, new_id, 16) == 0)
+                r[8] ^= 1; /* foreign stays foreign */
+            seal(r, RECORD_CHECKED, valid);
+        }
+    }
+}
+
+/* The encrypted target's device keys are the scalars of the known-answer test
+ * of the key wrap (FORMAT.md, "Encryption"; tests/test_encryption.c): test
+ * keys, published, never a device's. Their points are computed once. */
+const uint8_t *fz_enc_scalar(unsigned which)
+{
+    static uint8_t s[2][FWD_SCALAR_SIZE];
+    if (!s[0][0]) {
+        memset(s[0], 0x11, FWD_SCALAR_SIZE);
+        memset(s[1], 0x22, FWD_SCALAR_SIZE);
+    }
+    return s[which & 1];
+}
+
+const uint8_t *fz_enc_point(unsigned which)
+{
+    static uint8_t p[2][FWD_POINT_SIZE];
+    if (!p[0][0]) {
+        /* fwd_wrap_keys computes scalar x G on the way; the peer is any point. */
+        uint8_t product[FWD_PRODUCT_ID_SIZE] = { 0 }, keys[FWD_WRAP_KEYS_SIZE];
+        for (unsigned i = 0; i < 2; i++)
+            if (fwd_wrap_keys(fz_enc_scalar(i), fz_pubkey(), 1, product, p[i], keys) != FWD_OK)
+                fz_fail("cannot compute the public key of test scalar %u", i);
+    }
+    return p[which & 1];
+}
+
+unsigned fz_enc_owner(unsigned keys) { return (keys & FZE_KEY_MASK) == 1 || (keys & FZE_KEY_MASK) == 2; }
+
+void fz_enc_give_key(fwd_apply_config *cfg, unsigned keys)
+{
+    unsigned which = keys & FZE_KEY_MASK;
+    cfg->require_encryption = (keys & FZE_REQUIRE) != 0;
+    /* 2: a scalar that is not its key id's, a misconfigured device */
+    cfg->device_key = which == 3 ? NULL : fz_enc_scalar(which == 1);
+    fwd_key_id(fz_enc_point(fz_enc_owner(keys)), cfg->device_key_id);
 }

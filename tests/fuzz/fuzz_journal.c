@@ -9,8 +9,7 @@
  * Before init the harness binds the journal to the device's key: anchors get
  * the device key id, records that belonged to their anchor's patch id get the
  * new one, and checksums are recomputed where they were valid
- * (FZJ_FIX_CHECKSUMS: everywhere) and spoilt elsewhere. The journal layout
- * below mirrors apply_journal.c.
+ * (FZJ_FIX_CHECKSUMS: everywhere) and spoilt elsewhere (fz_journal_bind).
  *
  * FZJ_ECC and FZJ_UNSTABLE turn on the NOR model's fault modes on the
  * journal: units chosen by the seed fail every read (an ECC error of a torn
@@ -25,66 +24,6 @@
 #include "fuzz.h"
 
 #include <string.h>
-
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
-#include "apply_journal.h"
-#include "fwd_crypto.h"
-
-#define ANCHOR_MAGIC FWD_J_ANCHOR_MAGIC
-#define CONTINUE_MAGIC FWD_J_CONTINUE_MAGIC
-#define RECORD_MAGIC FWD_J_RECORD_MAGIC
-#define RECORD_CHECKED FWD_JR_CHECK
-#define RECORD_BYTES FWD_JR_BYTES
-
-/* Bytes of an anchor before its checksum (the length depends on enc_alg,
- * header byte 12). */
-static uint32_t anchor_checked(const uint8_t *a)
-{
-    return (a[FWD_JA_PREFIX + 12] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES) - 4u;
-}
-
-static uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
-
-/* Stores the checksum of p[0..n) after it, or one that is certainly wrong. */
-static void seal(uint8_t *p, uint32_t n, int valid)
-{
-    uint32_t sum = XXH32(p, n, 0);
-    fwd_store32(p + n, valid ? sum : sum ^ 1u);
-}
-
-/* Rewrites what depends on the key for the device's key, keeping each
- * decision the input made: which anchors and records have a valid checksum
- * (all of them when forced), and which records belong to the anchor of their
- * sector. An input then runs the same under any key. */
-static void bind_to_device(uint8_t *j, uint32_t size, uint32_t sector, uint32_t prog, int force)
-{
-    uint32_t rs = round_up(RECORD_BYTES, prog);
-    for (uint32_t base = 0; base + sector <= size; base += sector) {
-        uint8_t *a = j + base;
-        if (fwd_load32(a) != ANCHOR_MAGIC && fwd_load32(a) != CONTINUE_MAGIC)
-            continue;
-        uint32_t checked = anchor_checked(a);
-        int valid = force || fwd_load32(a + checked) == XXH32(a, checked, 0);
-        uint8_t old_id[FWD_HASH_SIZE], new_id[FWD_HASH_SIZE];
-        fwd_sha256(a + 8, FWD_HEADER_SIZE, old_id);
-        fz_fix_key_id(a + 8, FWD_HEADER_SIZE);
-        fwd_sha256(a + 8, FWD_HEADER_SIZE, new_id);
-        seal(a, checked, valid);
-        for (uint32_t slot = round_up(checked + 4, prog); slot + rs <= sector; slot += rs) {
-            uint8_t *r = a + slot;
-            if (fwd_load32(r) != RECORD_MAGIC)
-                continue;
-            valid = force || fwd_load32(r + RECORD_CHECKED) == XXH32(r, RECORD_CHECKED, 0);
-            if (memcmp(r + 8, old_id, 16) == 0)
-                memcpy(r + 8, new_id, 16);
-            else if (memcmp(r + 8, new_id, 16) == 0)
-                r[8] ^= 1; /* foreign stays foreign */
-            seal(r, RECORD_CHECKED, valid);
-        }
-    }
-}
 
 /* ECC errors on programmed units, and weak bits in them, chosen by the seed. */
 static void hostile_journal(nor_flash *j, uint32_t flags, uint32_t seed)
@@ -117,7 +56,7 @@ void fuzz_journal(const uint8_t *data, size_t size)
     nor_flash *j = &d.dev.journal;
     if (in.n)
         memcpy(j->mem, in.p, in.n < j->size ? in.n : j->size);
-    bind_to_device(j->mem, j->size, d.cfg.journal_sector_size, j->prog_unit, (flags & FZJ_FIX_CHECKSUMS) != 0);
+    fz_journal_bind(j->mem, j->size, d.cfg.journal_sector_size, j->prog_unit, (flags & FZJ_FIX_CHECKSUMS) != 0, NULL);
     fz_mark_programmed(j);
     hostile_journal(j, flags, seed);
     /* What an interrupted apply left in bank B: the new image up to some point. */

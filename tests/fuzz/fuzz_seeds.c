@@ -15,7 +15,8 @@
 
 static const char *out_dir;
 
-static void write_seed(const char *target, const uint8_t *ctl, size_t ctl_n, const uint8_t *body, size_t n)
+/* Returns the seed's number, for the log. */
+static unsigned write_seed(const char *target, const uint8_t *ctl, size_t ctl_n, const uint8_t *body, size_t n)
 {
     static unsigned counter;
     char path[4096];
@@ -26,6 +27,7 @@ static void write_seed(const char *target, const uint8_t *ctl, size_t ctl_n, con
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(ctl, 1, ctl_n, f) != ctl_n || (n && fwrite(body, 1, n, f) != n) || fclose(f) != 0)
         fz_fail("cannot write %s", path);
+    return counter - 1;
 }
 
 static tl_buf slice(const tl_buf *b, size_t n)
@@ -35,7 +37,7 @@ static tl_buf slice(const tl_buf *b, size_t n)
     return s;
 }
 
-static tl_buf diff(const tl_buf *old_img, const tl_buf *new_img, uint32_t block, uint32_t max_blocks, unsigned codec)
+static fwd_gen_options seed_options(uint32_t block, uint32_t max_blocks, unsigned codec)
 {
     fwd_gen_options opt = tl_options();
     opt.block_size = block;
@@ -43,11 +45,22 @@ static tl_buf diff(const tl_buf *old_img, const tl_buf *new_img, uint32_t block,
     opt.codec = codec;
     opt.window_log = 10;
     opt.level = 3;
+    return opt;
+}
+
+static tl_buf gen(const tl_buf *old_img, const tl_buf *new_img, const fwd_gen_options *opt)
+{
     tl_buf p = { 0 };
-    int st = fwd_gen_diff(old_img->p, old_img->n, new_img->p, new_img->n, &opt, fz_key(), &p.p, &p.n, NULL);
+    int st = fwd_gen_diff(old_img->p, old_img->n, new_img->p, new_img->n, opt, fz_key(), &p.p, &p.n, NULL);
     if (st != FWD_OK)
         fz_fail("fwd_gen_diff: %s", fwd_status_name(st));
     return p;
+}
+
+static tl_buf diff(const tl_buf *old_img, const tl_buf *new_img, uint32_t block, uint32_t max_blocks, unsigned codec)
+{
+    fwd_gen_options opt = seed_options(block, max_blocks, codec);
+    return gen(old_img, new_img, &opt);
 }
 
 /* Per patch: one plain input, and three with a power cut early, midway and
@@ -87,6 +100,125 @@ static void decode_seeds(const tl_buf *new_img)
     }
     i++;
     free(p.p);
+}
+
+/* encrypted: writes control bytes, [journal], patch, and logs what the input
+ * is, so that regression inputs can be picked from the seeds. */
+static void encrypted_seed(const char *what, const uint8_t ctl[FZE_CONTROL], const uint8_t *journal, size_t jn,
+                           const tl_buf *p)
+{
+    uint8_t head[FZE_CONTROL + 2 + 8192];
+    size_t hn = FZE_CONTROL;
+    memcpy(head, ctl, FZE_CONTROL);
+    if (journal) {
+        jn = jn < 8192 ? jn : 8192;
+        head[1] |= FZE_JOURNAL;
+        head[hn++] = (uint8_t)jn;
+        head[hn++] = (uint8_t)(jn >> 8);
+        memcpy(head + hn, journal, jn);
+        hn += jn;
+    }
+    unsigned k = write_seed("encrypted", head, hn, p->p, p->n);
+    printf("fuzz_seeds: encrypted/seed-%03u (%zu bytes): %s\n", k, hn + p->n, what);
+}
+
+/* An encrypted patch of new_img against the apply target's bank A for the
+ * listed points (0, 1: fz_enc_point; 2: the signing key's, a third device). */
+static tl_buf enc_patch(const tl_buf *new_img, const unsigned *devs, unsigned n, int model, uint8_t ck[16])
+{
+    uint8_t pubs[4][FWD_POINT_SIZE];
+    for (unsigned i = 0; i < n && i < 4; i++)
+        memcpy(pubs[i], devs[i] == 2 ? fz_pubkey() : fz_enc_point(devs[i]), FWD_POINT_SIZE);
+    fwd_gen_options opt = seed_options(1024, 4, FWD_CODEC_RC);
+    opt.model = model;
+    opt.recipients = (const uint8_t(*)[FWD_POINT_SIZE])pubs;
+    opt.recipient_count = n;
+    opt.content_key_out = ck;
+    return gen(fz_apply_old(), new_img, &opt);
+}
+
+/* Applies p on the target's device with the power cut at flash operation cut
+ * and writes the journal it leaves (up to its last programmed byte), with as
+ * much of bank B as is already right; returns the operations done. */
+static uint64_t encrypted_cut(const char *what, uint8_t ctl[FZE_CONTROL], const tl_buf *p, const tl_buf *new_img,
+                              uint64_t cut)
+{
+    tl_device d;
+    uint32_t block, new_size, resume;
+    fz_header_geometry(p->p, p->n, &block, &new_size);
+    fz_device_init(&d, fz_apply_old(), new_size, block, ctl[1] & FZ_GEO_MASK);
+    fz_enc_give_key(&d.cfg, ctl[2]);
+    d.dev.power.cut_at = cut;
+    if (fwd_apply_init(&fz_ctx, &d.cfg, 0, &resume) == FWD_OK)
+        fz_apply_stream(&fz_ctx, p->p + resume, p->n - resume, ctl[0]);
+    size_t good = 0, jn = d.dev.journal.size;
+    while (good < new_img->n && d.dev.bank_b.mem[good] == new_img->p[good])
+        good++;
+    while (jn > 0 && d.dev.journal.mem[jn - 1] == 0xFF)
+        jn--;
+    ctl[3] = (uint8_t)(good / 1024);
+    if (cut)
+        encrypted_seed(what, ctl, d.dev.journal.mem, jn, p);
+    uint64_t ops = d.dev.power.ops;
+    tl_device_free(&d);
+    return ops;
+}
+
+static void encrypted_seeds(const tl_buf *new_img)
+{
+    static const unsigned one[] = { 0 }, first[] = { 0, 1, 2 }, last[] = { 1, 2, 0 }, other[] = { 1 };
+    uint8_t ck[4][16], ctl[FZE_CONTROL] = { 0 };
+    tl_buf p1 = enc_patch(new_img, one, 1, FWD_GEN_MODEL_OFF, ck[0]);
+    tl_buf p3 = enc_patch(new_img, first, 3, FWD_GEN_MODEL_ON, ck[1]);
+    tl_buf pl = enc_patch(new_img, last, 3, FWD_GEN_MODEL_OFF, ck[2]);
+    tl_buf po = enc_patch(new_img, other, 1, FWD_GEN_MODEL_ON, ck[3]);
+    ctl[1] = FZE_FIX_CHAIN;
+    encrypted_seed("1 recipient, no model: applies", ctl, NULL, 0, &p1);
+    encrypted_seed("3 recipients, model, device first: applies", ctl, NULL, 0, &p3);
+    ctl[1] = FZE_FIX_CHAIN | 3 | 8;
+    encrypted_seed("3 recipients, device last, 8-byte units, mixed sectors: applies", ctl, NULL, 0, &pl);
+    encrypted_seed("device not listed: FWD_ERR_NO_RECIPIENT", ctl, NULL, 0, &po);
+    ctl[2] = 1 | FZE_REQUIRE;
+    encrypted_seed("the other device key, encryption required: applies", ctl, NULL, 0, &po);
+    ctl[2] = 2;
+    encrypted_seed("scalar not the key id's: FWD_ERR_CONFIG", ctl, NULL, 0, &p3);
+    ctl[2] = 3;
+    encrypted_seed("no device key: FWD_ERR_NO_DEVICE_KEY", ctl, NULL, 0, &p1);
+
+    /* rewrapped entries: the real key (applies), a wrong one (commitment) */
+    ctl[1] = FZE_FIX_CHAIN | FZE_REWRAP | 5;
+    ctl[2] = 0 | 2u << FZE_ENTRY_SHIFT;
+    memcpy(ctl + 4, ck[2], 16);
+    encrypted_seed("device last, its entry rewrapped with the real key: applies", ctl, NULL, 0, &pl);
+    ctl[4] ^= 1;
+    encrypted_seed("entry rewrapped with another key: FWD_ERR_KEY_COMMITMENT", ctl, NULL, 0, &pl);
+    ctl[1] |= FZE_FIX_COMMIT;
+    encrypted_seed("another key, committed to: decrypts to garbage", ctl, NULL, 0, &pl);
+    memset(ctl + 4, 0, 16);
+    ctl[2] = 0;
+
+    /* a flipped tag bit of the device's entry */
+    tl_buf bad = slice(&p1, p1.n);
+    bad.p[FWD_PREFIX_SIZE + FWD_RECIPIENTS_HEAD_SIZE + FWD_RECIPIENT_SIZE - 1] ^= 0x20;
+    ctl[1] = FZE_FIX_CHAIN;
+    encrypted_seed("tag bit flipped: FWD_ERR_UNWRAP", ctl, NULL, 0, &bad);
+
+    /* journals of half-applied encrypted patches, resumed */
+    static const unsigned geos[] = { 2, 7 | 8 };
+    for (unsigned g = 0; g < 2; g++) {
+        ctl[0] = (uint8_t)(7 * g + 1);
+        ctl[1] = (uint8_t)(FZE_FIX_CHAIN | geos[g]);
+        uint64_t ops = encrypted_cut("", ctl, &pl, new_img, 0);
+        encrypted_cut("3 recipients, cut a third of the way, resumed", ctl, &pl, new_img, ops / 3);
+        encrypted_cut("3 recipients, cut halfway, resumed", ctl, &pl, new_img, ops / 2);
+        ops = encrypted_cut("", ctl, &p1, new_img, 0);
+        encrypted_cut("1 recipient, cut at 3/4, resumed", ctl, &p1, new_img, ops * 3 / 4);
+    }
+    free(p1.p);
+    free(p3.p);
+    free(pl.p);
+    free(po.p);
+    free(bad.p);
 }
 
 static void roundtrip_seed(const tl_buf *old_img, const tl_buf *new_img, uint8_t flags, uint8_t options)
@@ -212,6 +344,7 @@ int main(int argc, char **argv)
     tl_buf filled = tl_code_like(9000, 5);
     memset(filled.p, 0, 8192);
     apply_seeds(&filled, 512, 16, FWD_CODEC_STORED);
+    encrypted_seeds(&edited);
 
     /* journal: cuts spread over a whole apply, for three program units; the
      * 256-byte one fills a sector and, resumed, moves on to the other */
