@@ -162,7 +162,7 @@ typedef struct fwd_apply_info {
 #define FWD_APPLY_SCRATCH                                                                             \
     (FWD_APPLY_CODEC_ZSTD && FWD_APPLY_ZSTD_WORKSPACE > FWD_RC_MODEL_SIZE ? FWD_APPLY_ZSTD_WORKSPACE : FWD_RC_MODEL_SIZE)
 #define FWD_APPLY_STATE_SIZE                                                                          \
-    (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 2176u : 0u) + (FWD_APPLY_ENCRYPTION ? 448u : 0u))
+    (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 2176u : 0u) + 448u /* encryption state */)
 #define FWD_APPLY_CTX_SIZE                                                                            \
     (FWD_APPLY_STATE_SIZE + FWD_APPLY_MAX_PAYLOAD +                                                  \
      (FWD_APPLY_CODEC_ZSTD ? (2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u : 0u) + FWD_APPLY_SCRATCH)
