@@ -70,7 +70,7 @@ DEV_PROF_WRAPS = fwd_verify_signature fwd_ecdsa_p256_verify mbedtls_sha256_start
                  mbedtls_sha256_finish_ret mbedtls_sha256_ret fwd_hash_area fwd_decode_payload \
                  ZSTD_initStaticDCtx ZSTD_getFrameHeader ZSTD_decompressBegin ZSTD_nextSrcSizeToDecompress \
                  ZSTD_decompressContinue fwd_ops_begin fwd_ops_feed fwd_ops_end fwd_out_begin fwd_out_emit \
-                 fwd_out_end fwd_journal_load fwd_journal_start fwd_journal_checkpoint fwd_journal_done \
+                 fwd_out_end fwd_journal_load fwd_journal_start fwd_journal_checkpoint fwd_journal_end \
                  mbedtls_memory_buffer_alloc_init
 
 DEV_HOST_CFLAGS = -std=c11 -Wall -Wextra -Werror -O2

@@ -159,7 +159,7 @@ WRAP(int, P_FLASH_WRITE, fwd_out_end, (fwd_apply_state * c), (c))
 WRAP(int, P_JOURNAL, fwd_journal_load, (fwd_apply_state * c, unsigned f, uint32_t *r), (c, f, r))
 WRAP(int, P_JOURNAL, fwd_journal_start, (fwd_apply_state * c), (c))
 WRAP(int, P_JOURNAL, fwd_journal_checkpoint, (fwd_apply_state * c), (c))
-WRAP(int, P_JOURNAL, fwd_journal_done, (fwd_apply_state * c), (c))
+WRAP(int, P_JOURNAL, fwd_journal_end, (fwd_apply_state * c, uint32_t s), (c, s))
 
 /* mbedTLS's pool, which the firmware sets up once: zeroed by init, so it is
  * painted right after; the highest word no longer painted after the apply is
