@@ -4,12 +4,12 @@
 # the same suite under ASan+UBSan, the same built with -m32 (i386: 4-byte
 # aligned uint64_t in structs) under ASan+UBSan, the installed tree as a user
 # builds against it, one Cortex-M4 run under QEMU, the boot demo under QEMU,
-# and AFL++ on every fuzz target for FUZZ_SECONDS each (120 in CI, 20
+# and AFL++ on every fuzz target for FUZZ_SECONDS each (90 in CI, 20
 # otherwise).
 set -u
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 secs=${FUZZ_SECONDS:-}
-[ -n "$secs" ] || { [ -n "${CI:-}" ] && secs=120 || secs=20; }
+[ -n "$secs" ] || { [ -n "${CI:-}" ] && secs=90 || secs=20; }
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 pass=0; fail=0
 
