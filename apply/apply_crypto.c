@@ -7,10 +7,9 @@
  * its heap. */
 #include "apply_internal.h"
 
-int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
+int fwd_verify_signature(const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                          const uint8_t sig[FWD_SIGNATURE_SIZE])
 {
-    (void)ctx;
     int st = fwd_ecdsa_p256_verify(pubkey, hash, sig);
     return st == FWD_ERR_KEY ? FWD_ERR_CONFIG : st; /* the device's own key is unusable */
 }

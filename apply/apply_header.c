@@ -92,7 +92,7 @@ int fwd_accept_prefix(fwd_apply_state *ctx)
 #if FWD_SIGNATURE_SKIPPED
     st = fwd_fuzzing_build_unsafe[0] == 'f' ? FWD_OK : FWD_ERR_INTERNAL;
 #else
-    st = fwd_verify_signature(ctx, ctx->cfg->pubkeys[ctx->key_index], ctx->patch_id,
+    st = fwd_verify_signature(ctx->cfg->pubkeys[ctx->key_index], ctx->patch_id,
                               ctx->prefix + FWD_HEADER_SIZE);
 #endif
     ctx->sig_verdict = sig_word(ctx->patch_id, st);

@@ -153,7 +153,7 @@ enum fwd_phase {
 };
 
 /* apply_crypto.c */
-int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
+int fwd_verify_signature(const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                          const uint8_t sig[FWD_SIGNATURE_SIZE]);
 
 /* apply_header.c: all checks on a signed prefix, and the hash of bank A. */

@@ -127,8 +127,7 @@ void fw_profile_report(uint32_t out_bytes)
     }
 
 WRAP(int, P_SIGNATURE, fwd_verify_signature,
-     (fwd_apply_state * c, const uint8_t k[65], const uint8_t h[FWD_HASH_SIZE], const uint8_t s[FWD_SIGNATURE_SIZE]),
-     (c, k, h, s))
+     (const uint8_t k[65], const uint8_t h[FWD_HASH_SIZE], const uint8_t s[FWD_SIGNATURE_SIZE]), (k, h, s))
 WRAP(int, P_SIGNATURE, fwd_ecdsa_p256_verify, (const uint8_t k[65], const uint8_t h[32], const uint8_t s[64]),
      (k, h, s))
 
