@@ -2,6 +2,8 @@
 #ifndef FWD_GEN_INTERNAL_H
 #define FWD_GEN_INTERNAL_H
 
+#include <string.h>
+
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 
@@ -25,6 +27,23 @@ typedef struct gen_buf {
     uint8_t *p;
     size_t n, cap;
 } gen_buf;
+
+/* Length of the common prefix of a and b, at most n. Words first: long
+ * matches are the common case and were the matchers' main cost. */
+static inline uint32_t gen_common_prefix(const uint8_t *a, const uint8_t *b, uint32_t n)
+{
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
 
 int gen_buf_reserve(gen_buf *b, size_t extra);
 int gen_buf_put(gen_buf *b, const void *p, size_t n);
@@ -57,10 +76,15 @@ typedef struct gen_rc_index {
 } gen_rc_index;
 int gen_rc_index_build(gen_rc_index *ix, const uint8_t *img, uint32_t len);
 void gen_rc_index_free(gen_rc_index *ix);
+/* A candidate's own cache of the matches found in the index (segment trials
+ * code the same inserts again); free() it. */
+typedef struct gen_rc_memo gen_rc_memo;
+gen_rc_memo *gen_rc_memo_new(void);
 /* Codes the operation stream ops[0..n) of the segment whose output starts at
- * out_pos. Returns the coded length, 0 when it does not fit cap. */
-size_t gen_rc_encode(const gen_rc_index *ix, uint32_t out_pos, const uint8_t *ops, size_t n, uint8_t *out,
-                     size_t cap);
+ * out_pos. memo may be NULL. Returns the coded length, 0 when it does not fit
+ * cap; *used: the operation bytes coded before it stopped. */
+size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t out_pos, const uint8_t *ops, size_t n,
+                     uint8_t *out, size_t cap, size_t *used);
 /* Codes bytes with the literal model (the model segment). */
 size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap);
 

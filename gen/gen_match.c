@@ -26,23 +26,6 @@
 #define BACK_MAX 4096
 #define PROGRESS_BYTES (1u << 20)
 
-/* Length of the common prefix of a and b, at most n. Words first: long
- * matches are the common case and were this stage's main cost. */
-static uint32_t common_prefix(const uint8_t *a, const uint8_t *b, uint32_t n)
-{
-    uint32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y)
-            break;
-    }
-    while (i < n && a[i] == b[i])
-        i++;
-    return i;
-}
-
 /* Longest match of s[0..s_len) among the suffixes of old (binary search over
  * the suffix array). Every suffix between two that share k bytes with s
  * shares them too, so each comparison starts after the smaller of the two
@@ -52,14 +35,14 @@ static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_
 {
     uint32_t lo = 0, hi = old_len - 1;
     uint32_t n_lo = old_len - (uint32_t)sa[lo], n_hi = old_len - (uint32_t)sa[hi];
-    uint32_t l_lo = common_prefix(old_img + sa[lo], s, n_lo < s_len ? n_lo : s_len);
-    uint32_t l_hi = common_prefix(old_img + sa[hi], s, n_hi < s_len ? n_hi : s_len);
+    uint32_t l_lo = gen_common_prefix(old_img + sa[lo], s, n_lo < s_len ? n_lo : s_len);
+    uint32_t l_hi = gen_common_prefix(old_img + sa[hi], s, n_hi < s_len ? n_hi : s_len);
     while (hi - lo >= 2) {
         uint32_t mid = lo + (hi - lo) / 2;
         uint32_t off = (uint32_t)sa[mid];
         uint32_t n = old_len - off < s_len ? old_len - off : s_len;
         uint32_t k = l_lo < l_hi ? l_lo : l_hi;
-        uint32_t l = k + common_prefix(old_img + off + k, s + k, n - k);
+        uint32_t l = k + gen_common_prefix(old_img + off + k, s + k, n - k);
         if (l < n && old_img[off + l] < s[l]) {
             lo = mid;
             l_lo = l;

@@ -65,6 +65,7 @@ typedef struct seg_ctx {
     const fwd_gen_options *opt;
     ZSTD_CCtx *cctx;
     const gen_rc_index *rcix; /* output matches of the range coder: read only, shared by the threads */
+    gen_rc_memo *memo;        /* this candidate's matches found in rcix; allocated on first use */
     gen_buf raw;
     uint32_t model_size; /* decoded model bytes, once encoded */
     const uint8_t *old_sha256, *new_sha256; /* the images' hashes, computed once */
@@ -97,31 +98,37 @@ void gen_progress(const fwd_gen_options *opt, const char *stage, uint64_t done, 
 }
 
 /* Codes raw with the patch's codec into out; 0 when the result is not below
- * limit bytes. */
-static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, uint8_t *out)
+ * limit bytes. *used: the raw bytes the range coder coded before it stopped. */
+static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, uint8_t *out, size_t *used)
 {
+    *used = raw->n;
     if (c->opt->codec == FWD_CODEC_ZSTD) {
         size_t r = ZSTD_compress2(c->cctx, out, limit, raw->p, raw->n);
         return ZSTD_isError(r) ? 0 : r;
     }
     /* Matches index new-image positions; the model segment has no position. */
-    return out_pos == UINT32_MAX ? gen_rc_encode_bytes(raw->p, raw->n, out, limit)
-                                 : gen_rc_encode(c->rcix, out_pos, raw->p, raw->n, out, limit);
+    if (out_pos == UINT32_MAX)
+        return gen_rc_encode_bytes(raw->p, raw->n, out, limit);
+    if (!c->memo)
+        c->memo = gen_rc_memo_new(); /* NULL: slower, same bytes */
+    return gen_rc_encode(c->rcix, c->memo, out_pos, raw->p, raw->n, out, limit, used);
 }
 
 /* Runs a decoded payload through the patch's codec: the coded bytes, or
  * the raw ones (*stored) when coding does not make them smaller than limit
  * (at most raw->n). out_pos: where the segment's output starts, or
  * UINT32_MAX for the model segment. */
-static int compress(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, gen_buf *out, uint8_t *stored)
+static int compress(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t limit, gen_buf *out, uint8_t *stored,
+                    size_t *used)
 {
     out->n = 0;
     *stored = 0;
+    *used = raw->n;
     if (c->opt->codec == FWD_CODEC_STORED)
         return gen_buf_put(out, raw->p, raw->n);
     if (gen_buf_reserve(out, raw->n) != FWD_OK)
         return FWD_ERR_INTERNAL;
-    size_t n = limit > 1 ? code_payload(c, raw, out_pos, limit - 1, out->p) : 0;
+    size_t n = limit > 1 ? code_payload(c, raw, out_pos, limit - 1, out->p, used) : 0;
     if (n)
         out->n = n;
     else
@@ -129,11 +136,12 @@ static int compress(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, size_t lim
     return n ? FWD_OK : gen_buf_put(out, raw->p, raw->n);
 }
 
-/* Encodes and compresses blocks [first, first + n) into out. */
+/* Encodes and compresses blocks [first, first + n) into out; *size is its
+ * size, or an estimate when it is over the payload bound. */
 static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_index, gen_buf *out, uint8_t *stored,
-                         fwd_gen_stats *st)
+                         fwd_gen_stats *st, size_t *size)
 {
-    uint32_t b = c->opt->block_size;
+    uint32_t b = c->opt->block_size, bound = payload_bound(c->opt);
     uint64_t end = (uint64_t)(first + n) * b;
     c->raw.n = 0;
     int rc = gen_encode_range(c->old_img, c->old_len, c->new_img, c->ops, &c->mu, op_index, first * b,
@@ -141,7 +149,17 @@ static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_inde
     if (rc != FWD_OK)
         return rc;
     st->ops_raw_bytes += c->raw.n;
-    return compress(c, &c->raw, first * b, c->raw.n, out, stored);
+    /* Operations over the bound fail stored, and coded past the bound too: the
+     * range coder stops there, and the size that scales the next trial is
+     * extrapolated from the share it coded (coding it all was most of the
+     * work on large segments). */
+    int capped = c->opt->codec == FWD_CODEC_RC && c->raw.n > bound;
+    size_t used;
+    rc = compress(c, &c->raw, first * b, capped ? bound + 1 : c->raw.n, out, stored, &used);
+    *size = out->n;
+    if (capped && *stored && used > 0 && (double)(bound + 1) * c->raw.n / used < c->raw.n)
+        *size = (size_t)((double)(bound + 1) * c->raw.n / used);
+    return rc;
 }
 
 /* Chooses how many blocks the segment starting at `first` takes: as many as
@@ -165,11 +183,12 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
         size_t idx = *op_index;
         fwd_gen_stats st = { 0 };
         uint8_t stored;
-        rc = build_payload(c, first, k, &idx, &trial, &stored, &st);
+        size_t size;
+        rc = build_payload(c, first, k, &idx, &trial, &stored, &st, &size);
         if (rc != FWD_OK)
             break;
-        double scale = (double)bound / (double)(trial.n ? trial.n : 1);
-        if (trial.n <= bound) {
+        double scale = (double)bound / (double)(size ? size : 1);
+        if (size <= bound) {
             best = k;
             best_index = idx;
             best_stats = st;
@@ -242,9 +261,10 @@ static int make_segments(seg_ctx *c, gen_segment **out, uint32_t *count, fwd_gen
     int rc = FWD_OK;
     if (c->mu.model) { /* segment 0 carries the model and rebuilds no block */
         gen_buf raw = { 0 };
+        size_t used;
         rc = gen_model_encode(c->mu.model, &raw);
         if (rc == FWD_OK)
-            rc = compress(c, &raw, UINT32_MAX, model_limit(c, raw.n), &segs[0].payload, &segs[0].stored);
+            rc = compress(c, &raw, UINT32_MAX, model_limit(c, raw.n), &segs[0].payload, &segs[0].stored, &used);
         if (rc == FWD_OK && (raw.n > FWD_MODEL_SIZE_LIMIT || segs[0].payload.n > FWD_MODEL_PAYLOAD_LIMIT))
             rc = FWD_ERR_TOO_LARGE;
         if (rc == FWD_OK) {
@@ -446,6 +466,7 @@ static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain
     plain_job job = { .c = *c, .key = key };
     job.c.raw = (gen_buf){ 0 };
     job.c.cctx = NULL;
+    job.c.memo = NULL;
     pthread_t th;
     int threaded = want_plain && want_model && opt->threads != 1 && create_cctx(&job.c) == FWD_OK &&
                    pthread_create(&th, NULL, plain_thread, &job) == 0;
@@ -458,6 +479,7 @@ static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain
         *plain = job.out;
     }
     free(job.c.raw.p);
+    free(job.c.memo);
     ZSTD_freeCCtx(job.c.cctx);
     return plain->rc != FWD_OK ? plain->rc : model_out->rc;
 }
@@ -551,6 +573,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     free(model);
     free(ops.v);
     free(c.raw.p);
+    free(c.memo);
     ZSTD_freeCCtx(c.cctx);
     gen_rc_index_free(&rcix);
     if (rc != FWD_OK) {

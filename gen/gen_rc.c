@@ -48,17 +48,16 @@ void gen_rc_index_free(gen_rc_index *ix)
 
 /* Longest match (up to max bytes) for position q from a position below q,
  * nearest candidates first: on a tie the smaller distance wins. */
-static uint32_t find_match(const gen_rc_index *ix, uint32_t q, uint32_t max, uint32_t *dist)
+static uint32_t chain_match(const gen_rc_index *ix, uint32_t q, uint32_t max, uint32_t *dist)
 {
-    if (max < FWD_RC_MATCH_MIN || q + FWD_RC_MATCH_MIN > ix->len)
-        return 0;
     const uint8_t *img = ix->img;
     uint32_t best = 0;
     int steps = 0;
     for (int32_t p = ix->prev[q]; p >= 0 && steps < CHAIN_STEPS; p = ix->prev[p], steps++) {
-        uint32_t l = 0;
-        while (l < max && img[p + l] == img[q + l])
-            l++;
+        /* Only a candidate that agrees at byte `best` can beat best. */
+        if (best && img[p + best] != img[q + best])
+            continue;
+        uint32_t l = gen_common_prefix(img + p, img + q, max);
         if (l > best && l >= FWD_RC_MATCH_MIN) {
             best = l;
             *dist = q - (uint32_t)p;
@@ -67,6 +66,39 @@ static uint32_t find_match(const gen_rc_index *ix, uint32_t q, uint32_t max, uin
         }
     }
     return best;
+}
+
+/* Segment trials code a segment's inserts again with each length tried, so
+ * the matches found are kept, direct-mapped by position (at most MEMO_SIZE
+ * positions of a segment apart never collide). */
+#define MEMO_SIZE (1u << 15)
+typedef struct memo_entry {
+    uint32_t q, max, len, dist; /* max 0: empty */
+} memo_entry;
+struct gen_rc_memo {
+    memo_entry e[MEMO_SIZE];
+};
+
+gen_rc_memo *gen_rc_memo_new(void) { return calloc(1, sizeof(gen_rc_memo)); }
+
+/* chain_match through the memo (NULL: none). A result found with another
+ * bound max' stands for max too when it was not cut by max' (len < max') and
+ * max exceeds it: no candidate reached max', so none reaches max. */
+static uint32_t find_match(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t q, uint32_t max, uint32_t *dist)
+{
+    if (max < FWD_RC_MATCH_MIN || q + FWD_RC_MATCH_MIN > ix->len)
+        return 0;
+    if (!memo)
+        return chain_match(ix, q, max, dist);
+    memo_entry *e = &memo->e[q & (MEMO_SIZE - 1)];
+    if (e->max && e->q == q && (e->max == max || (e->len < e->max && e->len < max))) {
+        *dist = e->dist;
+        return e->len;
+    }
+    uint32_t d = 0, len = chain_match(ix, q, max, &d);
+    e->q = q, e->max = max, e->len = len, e->dist = d;
+    *dist = d;
+    return len;
 }
 
 static uint32_t next_varint(const uint8_t *p, size_t *i)
@@ -80,12 +112,12 @@ static uint32_t next_varint(const uint8_t *p, size_t *i)
     }
 }
 
-static void encode_insert(fwd_rc *rc, fwd_rc_model *m, const gen_rc_index *ix, const uint8_t *lit, uint32_t len,
-                          uint32_t out_pos)
+static void encode_insert(fwd_rc *rc, fwd_rc_model *m, const gen_rc_index *ix, gen_rc_memo *memo, const uint8_t *lit,
+                          uint32_t len, uint32_t out_pos)
 {
-    for (uint32_t k = 0; k < len;) {
+    for (uint32_t k = 0; k < len && !rc->error;) {
         if (len - k >= FWD_RC_MATCH_MIN) {
-            uint32_t dist = 0, ml = find_match(ix, out_pos + k, len - k, &dist);
+            uint32_t dist = 0, ml = find_match(ix, memo, out_pos + k, len - k, &dist);
             if (fwd_rc_match(rc, m, ml != 0)) {
                 fwd_rc_match_len(rc, m, ml);
                 fwd_rc_match_dist(rc, m, dist);
@@ -136,15 +168,17 @@ static size_t enc_end(rc_enc *e)
     return n;
 }
 
-size_t gen_rc_encode(const gen_rc_index *ix, uint32_t out_pos, const uint8_t *ops, size_t n, uint8_t *out,
-                     size_t cap)
+size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t out_pos, const uint8_t *ops, size_t n,
+                     uint8_t *out, size_t cap, size_t *used)
 {
     rc_enc *e = enc_begin(out, cap);
+    *used = 0;
     if (!e)
         return 0;
     fwd_rc *rc = &e->rc;
     fwd_rc_model *m = &e->m;
-    for (size_t i = 0; i < n && !rc->error;) {
+    size_t i = 0;
+    while (i < n && !rc->error) {
         uint32_t tag = next_varint(ops, &i);
         unsigned kind = fwd_rc_kind(rc, m, tag & 3u);
         uint32_t len = fwd_rc_len(rc, m, kind, tag >> 2);
@@ -152,13 +186,14 @@ size_t gen_rc_encode(const gen_rc_index *ix, uint32_t out_pos, const uint8_t *op
             fwd_rc_delta(rc, m, next_varint(ops, &i));
             encode_copy_runs(rc, m, ops, &i, len);
         } else if (kind == FWD_OP_INSERT) {
-            encode_insert(rc, m, ix, ops + i, len, out_pos);
+            encode_insert(rc, m, ix, memo, ops + i, len, out_pos);
             i += len;
         } else if (kind == FWD_OP_FILL) {
             fwd_rc_literal(rc, m, ops[i++]);
         }
         out_pos += kind == FWD_OP_EXT ? 0 : len;
     }
+    *used = i;
     return enc_end(e);
 }
 
