@@ -102,6 +102,9 @@ int gen_model_encode(const fwd_model *m, gen_buf *out);
 uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, uint8_t arch, const fwd_model *m);
 
 /* gen_key.c */
+/* Computes what every signature with key needs once (gen_sign does it
+ * otherwise); not while key signs on another thread. */
+int gen_key_warm(const fwd_gen_key *key);
 int gen_sign(const fwd_gen_key *key, const uint8_t hash[FWD_HASH_SIZE], uint8_t sig[FWD_SIGNATURE_SIZE]);
 void gen_key_point(const fwd_gen_key *key, uint8_t point[65]);
 int gen_seed_drbg(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *entropy, const char *pers);
