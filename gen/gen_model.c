@@ -306,10 +306,12 @@ static int build_groups(const pairs *p, fit *f)
 
 /* One group's step for every state, eight at a time and without branches
  * (the fit's inner loop): switch in at cost sw where that is cheaper, then
- * pay the observations the state's shift mispredicts. */
-static void step_states(fit *f, uint64_t sw, uint32_t total, uint8_t *bits)
+ * pay the observations the state's shift mispredicts. Returns the cheapest
+ * state after the step (the first of equals), found in the same pass. */
+static uint32_t step_states(fit *f, uint64_t sw, uint32_t total, uint8_t *bits)
 {
-    uint32_t k = f->nshifts;
+    uint32_t k = f->nshifts, arg = 0;
+    uint64_t min = UINT64_MAX;
     for (uint32_t s0 = 0; s0 < k; s0 += 8) {
         uint32_t end = s0 + 8 < k ? s0 + 8 : k;
         unsigned b = 0;
@@ -317,10 +319,14 @@ static void step_states(fit *f, uint64_t sw, uint32_t total, uint8_t *bits)
             uint64_t v = f->best[s];
             unsigned lt = sw < v;
             b |= lt << (s - s0);
-            f->best[s] = (lt ? sw : v) + total - f->cnt[s];
+            v = (lt ? sw : v) + total - f->cnt[s];
+            f->best[s] = v;
+            arg = v < min ? s : arg;
+            min = v < min ? v : min;
         }
         bits[s0 / 8] = (uint8_t)b;
     }
+    return arg;
 }
 
 /* Viterbi over the groups: state = the shift in force; staying costs the
@@ -341,11 +347,7 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
             f->cnt[f->h[g->first + i].shift_index] = f->h[g->first + i].n;
         uint64_t sw = f->best[bmin] + entry_cost;
         f->argmin[j] = (uint16_t)bmin;
-        step_states(f, sw, g->total, f->switched + j * row);
-        bmin = 0;
-        for (uint32_t s = 1; s < k; s++)
-            if (f->best[s] < f->best[bmin])
-                bmin = s;
+        bmin = step_states(f, sw, g->total, f->switched + j * row);
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = 0;
     }
