@@ -426,15 +426,13 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
 /* The model candidate: a patch through the chosen map on a re-match through
  * it. (The first pass's matches with the same map made the smaller patch on
  * one corpus pair, by 0.01 %, for a whole patch more.) */
-static int build_model_patch(seg_ctx *c, const fwd_gen_key *key, fwd_model *model, candidate *out)
+static int build_model_patch(seg_ctx *c, const fwd_gen_key *key, const fwd_model *model, uint32_t load,
+                             candidate *out)
 {
-    uint32_t load = 0;
     gen_ops renorm = { 0 };
     const gen_ops *first = c->ops;
-    out->rc = choose_model(c, model, &load);
-    if (out->rc == FWD_OK && model->n > 0)
-        out->rc = rematch(c, model, load, &renorm);
-    if (out->rc == FWD_OK && model->n > 0) {
+    out->rc = rematch(c, model, load, &renorm);
+    if (out->rc == FWD_OK) {
         c->mu = (gen_model_use){ model, load };
         c->ops = &renorm;
         out->rc = build_patch(c, key, &out->patch, &out->len, &out->stats);
@@ -454,14 +452,15 @@ static void *plain_thread(void *arg)
     return NULL;
 }
 
-/* The plain candidate runs on a second thread while the model candidate is
- * fitted, re-matched and built on this one: the two share only read-only
- * inputs, and the choice below does not depend on which finishes first. */
+/* The plain candidate runs on a second thread while the model candidate
+ * (model->n > 0: a map was chosen) is re-matched and built on this one: the
+ * two share only read-only inputs, and the choice below does not depend on
+ * which finishes first. */
 static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain, candidate *model_out,
-                            fwd_model *model)
+                            const fwd_model *model, uint32_t load)
 {
     const fwd_gen_options *opt = c->opt;
-    int want_model = opt->model != FWD_GEN_MODEL_OFF && c->new_len > 0;
+    int want_model = model->n > 0;
     int want_plain = opt->model != FWD_GEN_MODEL_ON;
     plain_job job = { .c = *c, .key = key };
     job.c.raw = (gen_buf){ 0 };
@@ -473,7 +472,7 @@ static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain
     if (want_plain && !threaded)
         plain->rc = build_patch(c, key, &plain->patch, &plain->len, &plain->stats);
     if (want_model)
-        build_model_patch(c, key, model, model_out);
+        build_model_patch(c, key, model, load, model_out);
     if (threaded) {
         pthread_join(th, NULL);
         *plain = job.out;
@@ -516,9 +515,22 @@ static int prefer_stored(const seg_ctx *c, const fwd_gen_key *key, candidate *pi
     return rc;
 }
 
-static void *warm_thread(void *key)
+/* Work beside the first matching pass, which runs alone: the images'
+ * hashes, and the signing key's table (on small images signing was a third
+ * of the time). */
+typedef struct side_job {
+    const fwd_gen_key *key;
+    const uint8_t *old_img, *new_img;
+    size_t old_len, new_len;
+    uint8_t old_sha256[FWD_HASH_SIZE], new_sha256[FWD_HASH_SIZE];
+} side_job;
+
+static void *side_work(void *arg)
 {
-    gen_key_warm(key); /* on failure gen_sign computes it, or fails itself */
+    side_job *j = arg;
+    fwd_sha256(j->old_img, j->old_len, j->old_sha256);
+    fwd_sha256(j->new_img, j->new_len, j->new_sha256);
+    gen_key_warm(j->key); /* on failure gen_sign computes it, or fails itself */
     return NULL;
 }
 
@@ -539,29 +551,33 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     if (rc != FWD_OK)
         return rc;
     gen_ops ops = { 0 };
-    uint8_t old_sha256[FWD_HASH_SIZE], new_sha256[FWD_HASH_SIZE];
-    fwd_sha256(old_img, old_len, old_sha256);
-    fwd_sha256(new_img, new_len, new_sha256);
+    side_job side = { key, old_img, new_img, old_len, new_len, { 0 }, { 0 } };
     seg_ctx c = { .old_img = old_img, .new_img = new_img, .old_len = (uint32_t)old_len,
-                  .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt, .old_sha256 = old_sha256,
-                  .new_sha256 = new_sha256 };
+                  .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt, .old_sha256 = side.old_sha256,
+                  .new_sha256 = side.new_sha256 };
     candidate plain = { 0 }, modelled = { 0 };
-    fwd_model *model = malloc(sizeof(*model));
+    fwd_model *model = calloc(1, sizeof(*model));
+    uint32_t load = 0;
     gen_rc_index rcix = { 0 };
     c.rcix = &rcix;
-    /* The signing key's table is computed on another thread, beside the
-     * first matching pass that runs alone: on small images signing was a
-     * third of the time. */
-    pthread_t warm;
-    int warming = opt->threads != 1 && pthread_create(&warm, NULL, warm_thread, (void *)key) == 0;
+    pthread_t side_th;
+    int side_threaded = opt->threads != 1 && pthread_create(&side_th, NULL, side_work, &side) == 0;
+    if (!side_threaded)
+        side_work(&side);
     rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;
+    /* The model is chosen before the index is built: the fit's tables and
+     * the index (4 bytes per new-image byte) never live together. */
+    if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_OFF && new_len > 0)
+        rc = choose_model(&c, model, &load);
+    if (side_threaded)
+        pthread_join(side_th, NULL);
     if (rc == FWD_OK)
         rc = create_cctx(&c);
-    /* One index for every candidate: 4 bytes per new-image byte. */
+    /* One index for every candidate. */
     if (rc == FWD_OK && opt->codec == FWD_CODEC_RC)
         rc = gen_rc_index_build(&rcix, new_img, (uint32_t)new_len);
     if (rc == FWD_OK)
-        rc = build_candidates(&c, key, &plain, &modelled, model);
+        rc = build_candidates(&c, key, &plain, &modelled, model, load);
     /* The plain patch unless the model's is strictly smaller: what every
      * thread count gives. */
     candidate *pick = modelled.patch && (!plain.patch || modelled.len < plain.len) ? &modelled : &plain;
@@ -577,8 +593,6 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     *patch = pick->patch;
     *patch_len = pick->len;
     free(pick == &plain ? modelled.patch : plain.patch);
-    if (warming)
-        pthread_join(warm, NULL);
     if (rc == FWD_OK)
         rc = sign_patch(key, *patch);
     if (rc == FWD_OK && opt->recipient_count)
