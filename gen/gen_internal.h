@@ -82,7 +82,7 @@ typedef struct gen_rc_memo gen_rc_memo;
 gen_rc_memo *gen_rc_memo_new(void);
 /* Codes the operation stream ops[0..n) of the segment whose output starts at
  * out_pos. memo may be NULL. Returns the coded length, 0 when it does not fit
- * cap; *used: the operation bytes coded before it stopped. */
+ * cap; *used (used may be NULL): the operation bytes coded before it stopped. */
 size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t out_pos, const uint8_t *ops, size_t n,
                      uint8_t *out, size_t cap, size_t *used);
 /* Codes bytes with the literal model (the model segment). */

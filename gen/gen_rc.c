@@ -172,7 +172,6 @@ size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t out_pos
                      uint8_t *out, size_t cap, size_t *used)
 {
     rc_enc *e = enc_begin(out, cap);
-    *used = 0;
     if (!e)
         return 0;
     fwd_rc *rc = &e->rc;
@@ -193,7 +192,8 @@ size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t out_pos
         }
         out_pos += kind == FWD_OP_EXT ? 0 : len;
     }
-    *used = i;
+    if (used)
+        *used = i;
     return enc_end(e);
 }
 

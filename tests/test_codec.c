@@ -120,7 +120,7 @@ static void test_golden_ops(void)
     gen_rc_index ix;
     CHECK_STATUS(gen_rc_index_build(&ix, img, sizeof(img)), FWD_OK, "index");
     uint8_t out[128];
-    size_t n = gen_rc_encode(&ix, 0, ops.p, ops.n, out, sizeof(out));
+    size_t n = gen_rc_encode(&ix, NULL, 0, ops.p, ops.n, out, sizeof(out), NULL);
     gen_rc_index_free(&ix);
     static const uint8_t want[] = {
         0x4b, 0xff, 0xfa, 0xa1, 0x6a, 0xb0, 0x11, 0xd4, 0x4d, 0x84, 0x8f, 0x9a,
