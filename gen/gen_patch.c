@@ -423,25 +423,20 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
     return rc;
 }
 
-/* The model candidate: a patch through the chosen map on a re-match through
- * it. (The first pass's matches with the same map made the smaller patch on
- * one corpus pair, by 0.01 %, for a whole patch more.) */
+/* The model candidate: a patch through the chosen map on the re-match
+ * through it (renorm). (The first pass's matches with the same map made the
+ * smaller patch on one corpus pair, by 0.01 %, for a whole patch more.) */
 static int build_model_patch(seg_ctx *c, const fwd_gen_key *key, const fwd_model *model, uint32_t load,
-                             candidate *out)
+                             const gen_ops *renorm, candidate *out)
 {
-    gen_ops renorm = { 0 };
     const gen_ops *first = c->ops;
-    out->rc = rematch(c, model, load, &renorm);
-    if (out->rc == FWD_OK) {
-        c->mu = (gen_model_use){ model, load };
-        c->ops = &renorm;
-        out->rc = build_patch(c, key, &out->patch, &out->len, &out->stats);
-        if (out->rc == FWD_ERR_TOO_LARGE)
-            out->rc = FWD_OK; /* a model too large to send is simply not used */
-    }
+    c->mu = (gen_model_use){ model, load };
+    c->ops = renorm;
+    out->rc = build_patch(c, key, &out->patch, &out->len, &out->stats);
+    if (out->rc == FWD_ERR_TOO_LARGE)
+        out->rc = FWD_OK; /* a model too large to send is simply not used */
     c->mu = (gen_model_use){ 0 };
     c->ops = first;
-    free(renorm.v);
     return out->rc;
 }
 
@@ -452,12 +447,12 @@ static void *plain_thread(void *arg)
     return NULL;
 }
 
-/* The plain candidate runs on a second thread while the model candidate
- * (model->n > 0: a map was chosen) is re-matched and built on this one: the
- * two share only read-only inputs, and the choice below does not depend on
- * which finishes first. */
+/* The plain candidate is built on a second thread while the model candidate
+ * (model->n > 0: a map was chosen, renorm holds the re-match through it) is
+ * built on this one: the two share only read-only inputs, and the choice
+ * below does not depend on which finishes first. */
 static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain, candidate *model_out,
-                            const fwd_model *model, uint32_t load)
+                            const fwd_model *model, uint32_t load, const gen_ops *renorm)
 {
     const fwd_gen_options *opt = c->opt;
     int want_model = model->n > 0;
@@ -472,7 +467,7 @@ static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain
     if (want_plain && !threaded)
         plain->rc = build_patch(c, key, &plain->patch, &plain->len, &plain->stats);
     if (want_model)
-        build_model_patch(c, key, model, load, model_out);
+        build_model_patch(c, key, model, load, renorm, model_out);
     if (threaded) {
         pthread_join(th, NULL);
         *plain = job.out;
@@ -550,7 +545,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     int rc = check_options(opt, old_len, new_len);
     if (rc != FWD_OK)
         return rc;
-    gen_ops ops = { 0 };
+    gen_ops ops = { 0 }, renorm = { 0 };
     side_job side = { key, old_img, new_img, old_len, new_len, { 0 }, { 0 } };
     seg_ctx c = { .old_img = old_img, .new_img = new_img, .old_len = (uint32_t)old_len,
                   .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt, .old_sha256 = side.old_sha256,
@@ -565,19 +560,22 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     if (!side_threaded)
         side_work(&side);
     rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;
-    /* The model is chosen before the index is built: the fit's tables and
-     * the index (4 bytes per new-image byte) never live together. */
+    /* The model is chosen and the images re-matched through it before the
+     * index is built, so that the fit's tables, the re-match's suffix array
+     * and the index (4 bytes per new-image byte) never live together. Both
+     * candidates are then coded at once. */
     if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_OFF && new_len > 0)
         rc = choose_model(&c, model, &load);
+    if (rc == FWD_OK && model->n > 0)
+        rc = rematch(&c, model, load, &renorm);
     if (side_threaded)
         pthread_join(side_th, NULL);
     if (rc == FWD_OK)
         rc = create_cctx(&c);
-    /* One index for every candidate. */
     if (rc == FWD_OK && opt->codec == FWD_CODEC_RC)
         rc = gen_rc_index_build(&rcix, new_img, (uint32_t)new_len);
     if (rc == FWD_OK)
-        rc = build_candidates(&c, key, &plain, &modelled, model, load);
+        rc = build_candidates(&c, key, &plain, &modelled, model, load, &renorm);
     /* The plain patch unless the model's is strictly smaller: what every
      * thread count gives. */
     candidate *pick = modelled.patch && (!plain.patch || modelled.len < plain.len) ? &modelled : &plain;
@@ -599,6 +597,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
         rc = gen_encrypt_patch(opt, key, patch, patch_len, &stats);
     free(model);
     free(ops.v);
+    free(renorm.v);
     free(c.raw.p);
     free(c.memo);
     ZSTD_freeCCtx(c.cctx);
