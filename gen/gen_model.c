@@ -85,10 +85,33 @@ uint32_t gen_model_load_address(const uint8_t *img, uint32_t len)
     return best;
 }
 
-static int by_addr(const void *a, const void *b)
+/* The pairs' sort key: by address, then shift (offset to sort as unsigned),
+ * or by shift alone. */
+static uint64_t pair_key(const ref_pair *r, int by_shift)
 {
-    const ref_pair *x = a, *y = b;
-    return x->addr < y->addr ? -1 : x->addr > y->addr ? 1 : (x->shift > y->shift) - (x->shift < y->shift);
+    uint32_t shift = (uint32_t)r->shift ^ 0x80000000u;
+    return by_shift ? shift : (uint64_t)r->addr << 32 | shift;
+}
+
+/* Sorts pairs by pair_key, a byte at a time from the lowest (LSD radix; bytes
+ * that every key shares are skipped). The order is the key's alone, as a
+ * comparison sort's (qsort was a tenth of a fit). tmp holds n pairs. */
+static void sort_pairs(ref_pair *v, ref_pair *tmp, size_t n, int by_shift)
+{
+    if (n < 2)
+        return;
+    for (unsigned byte = 0; byte < (by_shift ? 4u : 8u); byte++) {
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            count[((pair_key(&v[i], by_shift) >> (8 * byte)) & 0xFF) + 1]++;
+        if (count[((pair_key(&v[0], by_shift) >> (8 * byte)) & 0xFF) + 1] == n)
+            continue;
+        for (unsigned b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(pair_key(&v[i], by_shift) >> (8 * byte)) & 0xFF]++] = v[i];
+        memcpy(v, tmp, n * sizeof(*v));
+    }
 }
 
 /* Every reference the predictor will see inside the first pass's copies is
@@ -193,12 +216,6 @@ typedef struct fit {
     uint64_t final_cost; /* the cheapest path's cost, entries included */
 } fit;
 
-static int by_shift(const void *a, const void *b)
-{
-    const ref_pair *x = a, *y = b;
-    return (x->shift > y->shift) - (x->shift < y->shift);
-}
-
 static int by_uses(const void *a, const void *b)
 {
     const ref_pair *x = a, *y = b; /* addr holds the number of uses here */
@@ -231,13 +248,16 @@ static int candidate_shifts(const pairs *p, uint32_t new_len, fit *f)
         budget = FIT_BUDGET_MIN;
     uint64_t max_shifts = budget / addrs;
     max_shifts = max_shifts < 8 ? 8 : max_shifts > MAX_SHIFTS ? MAX_SHIFTS : max_shifts;
-    ref_pair *u = malloc((p->n + 1) * sizeof(*u));
-    if (!u)
+    ref_pair *u = malloc((p->n + 1) * sizeof(*u)), *tmp = malloc((p->n + 1) * sizeof(*tmp));
+    if (!u || !tmp) {
+        free(u);
+        free(tmp);
         return -1;
+    }
     for (size_t i = 0; i < p->n; i++)
         u[i] = p->v[i];
-    if (p->n > 1)
-        qsort(u, p->n, sizeof(*u), by_shift);
+    sort_pairs(u, tmp, p->n, 1);
+    free(tmp);
     size_t nu = 0;
     for (size_t i = 0; i < p->n;) {
         size_t j = i;
@@ -394,8 +414,11 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     memset(m, 0, sizeof(*m));
     if ((arch == FWD_MODEL_XTENSA ? collect_xtensa : collect_thumb)(old_img, new_img, new_len, ops, load, &p) != 0)
         goto out;
-    if (p.n > 1) /* p.v is NULL when nothing was collected: qsort's arguments must be valid */
-        qsort(p.v, p.n, sizeof(*p.v), by_addr);
+    ref_pair *tmp = malloc((p.n + 1) * sizeof(*tmp));
+    if (!tmp)
+        goto out;
+    sort_pairs(p.v, tmp, p.n, 0);
+    free(tmp);
     if (candidate_shifts(&p, new_len, &f) != 0 || build_groups(&p, &f) != 0)
         goto out;
     f.switched = malloc(f.ng * ((f.nshifts + 7) / 8) + 1);
