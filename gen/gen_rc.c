@@ -8,31 +8,44 @@
 #include "fwd_rc.h"
 #include "gen_internal.h"
 
-#define HASH_BITS 16
 #define CHAIN_STEPS 256 /* candidates tried per position */
 
-static uint32_t hash4(const uint8_t *p)
+/* Bits of the chains' head table, which lives only while the index is built:
+ * about four positions per head, 16 bits at least (the chains of small
+ * images keep their order) and 22 at most (16 MiB for the head). With 16 bits
+ * on a 16 MiB image every chain was CHAIN_STEPS hash collisions long, each a
+ * cache miss: unrelated 16 MiB images took minutes. */
+static unsigned hash_bits(uint32_t len)
+{
+    unsigned bits = 16;
+    while (bits < 22 && (1u << (bits + 2)) < len)
+        bits++;
+    return bits;
+}
+
+static uint32_t hash4(const uint8_t *p, unsigned bits)
 {
     uint32_t v = fwd_load32(p);
-    return (v * 2654435761u) >> (32 - HASH_BITS);
+    return (v * 2654435761u) >> (32 - bits);
 }
 
 int gen_rc_index_build(gen_rc_index *ix, const uint8_t *img, uint32_t len)
 {
     ix->img = img;
     ix->len = len;
-    int32_t *head = malloc(sizeof(int32_t) << HASH_BITS);
+    unsigned bits = hash_bits(len);
+    int32_t *head = malloc(sizeof(int32_t) << bits);
     ix->prev = malloc(sizeof(int32_t) * (len ? len : 1));
     if (!head || !ix->prev) {
         free(head);
         gen_rc_index_free(ix);
         return FWD_ERR_INTERNAL;
     }
-    for (uint32_t i = 0; i < (1u << HASH_BITS); i++)
+    for (uint32_t i = 0; i < (1u << bits); i++)
         head[i] = -1;
     /* prev[q]: the nearest position below q with the same hash. */
     for (uint32_t q = 0; q + FWD_RC_MATCH_MIN <= len; q++) {
-        uint32_t h = hash4(img + q);
+        uint32_t h = hash4(img + q, bits);
         ix->prev[q] = head[h];
         head[h] = (int32_t)q;
     }
