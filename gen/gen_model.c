@@ -421,6 +421,9 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     free(tmp);
     if (candidate_shifts(&p, new_len, &f) != 0 || build_groups(&p, &f) != 0)
         goto out;
+    size_t refs = p.n;
+    free(p.v); /* the groups hold what the Viterbi needs: the pairs' memory goes before its table comes */
+    p.v = NULL;
     f.switched = malloc(f.ng * ((f.nshifts + 7) / 8) + 1);
     f.argmin = malloc((f.ng + 1) * sizeof(*f.argmin));
     f.best = malloc(f.nshifts * sizeof(*f.best));
@@ -431,7 +434,7 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     for (uint64_t cost = ENTRY_COST; n > FWD_MODEL_MAX_ENTRIES; cost += cost / 2 + 1)
         n = viterbi(&f, cost, m);
     if (gain)
-        *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, p.n }; /* the empty map is a path: never negative */
+        *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, refs }; /* the empty map is a path: never negative */
     m->n = n;
     m->flags = FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS;
     m->arch = arch;
