@@ -1,5 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +152,13 @@ int cmd_diff(int argc, char **argv)
         goto out;
     if (newf.len == 0)
         cli_warn("NEW %s is empty: the patch turns the device's image into 0 bytes", pos[1]);
+    /* glibc raises its mmap threshold to the size of each large block freed,
+     * so the generator's later arrays (index, fit tables) came from the heap
+     * and stayed resident after free: a fixed threshold returns them
+     * (P16 peak 8.9 -> 7.1 B per input byte). */
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     double t0 = cli_now();
     int st = fwd_gen_diff(oldf.data, oldf.len, newf.data, newf.len, &opt, key, &patch, &patch_len, &stats);
     cli_progress_clear();
