@@ -164,12 +164,15 @@ static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_inde
 
 /* Chooses how many blocks the segment starting at `first` takes: as many as
  * fit the payload bound, found by scaling from the sizes seen. */
+#define FIRST_TRIAL_BLOCKS 16
 static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double *bytes_per_block,
                        size_t *op_index, gen_segment *seg, fwd_gen_stats *stats)
 {
     uint32_t bound = payload_bound(c->opt);
     uint32_t limit = blocks_left < c->opt->max_segment_blocks ? blocks_left : c->opt->max_segment_blocks;
-    uint32_t k = limit;
+    /* The first segment has no size to scale from: trying all its blocks
+     * cost a whole trial over up to 1 MiB of operations for nothing. */
+    uint32_t k = *bytes_per_block > 0 || limit < FIRST_TRIAL_BLOCKS ? limit : FIRST_TRIAL_BLOCKS;
     if (*bytes_per_block > 0 && bound * 0.9 / *bytes_per_block < k)
         k = (uint32_t)(bound * 0.9 / *bytes_per_block) + 1;
     uint32_t best = 0, too_big = limit + 1;
