@@ -6,6 +6,9 @@
  * map read off the copy offsets also follows spurious matches in fill areas. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "gen_internal.h"
 
@@ -212,7 +215,7 @@ typedef struct fit {
     size_t ng, nh;
     uint8_t *switched;  /* per group, a bit per state: entered by a switch */
     uint16_t *argmin;   /* per group, the cheapest state before it */
-    uint64_t *best, *cnt;
+    uint32_t *best, *cnt; /* 32-bit: see FIT_MAX_REFS */
     uint64_t final_cost; /* the cheapest path's cost, entries included */
 } fit;
 
@@ -324,29 +327,67 @@ static int build_groups(const pairs *p, fit *f)
     return 0;
 }
 
-/* One group's step for every state, eight at a time and without branches
- * (the fit's inner loop): switch in at cost sw where that is cheaper, then
- * pay the observations the state's shift mispredicts. Returns the cheapest
- * state after the step (the first of equals), found in the same pass. */
-static uint32_t step_states(fit *f, uint64_t sw, uint32_t total, uint8_t *bits)
+/* Path costs are 32-bit, so that SSE2 steps four states at once: under 2^29
+ * observations every path costs under 2^31, entries included (an entry
+ * dearer than all the mispredictions is never taken, which ends the entry
+ * cost's escalation first). Larger fits (images of gigabytes) get no map. */
+#define FIT_MAX_REFS (1u << 29)
+#define UNREACHED (UINT32_MAX / 4)
+
+/* The first state whose cost is min. */
+static uint32_t first_at(const uint32_t *best, uint32_t k, uint32_t min)
 {
-    uint32_t k = f->nshifts, arg = 0;
-    uint64_t min = UINT64_MAX;
-    for (uint32_t s0 = 0; s0 < k; s0 += 8) {
-        uint32_t end = s0 + 8 < k ? s0 + 8 : k;
-        unsigned b = 0;
-        for (uint32_t s = s0; s < end; s++) {
-            uint64_t v = f->best[s];
-            unsigned lt = sw < v;
-            b |= lt << (s - s0);
-            v = (lt ? sw : v) + total - f->cnt[s];
-            f->best[s] = v;
-            arg = v < min ? s : arg;
-            min = v < min ? v : min;
-        }
-        bits[s0 / 8] = (uint8_t)b;
+    uint32_t s = 0;
+#ifdef __SSE2__
+    const __m128i mv = _mm_set1_epi32((int32_t)min);
+    for (; s + 4 <= k; s += 4) {
+        int eq = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(best + s)), mv)));
+        if (eq)
+            return s + (uint32_t)__builtin_ctz((unsigned)eq);
     }
-    return arg;
+#endif
+    while (best[s] != min)
+        s++;
+    return s;
+}
+
+/* One group's step for every state without branches (the fit's inner loop):
+ * switch in at cost sw where that is cheaper (a bit per state in bits, which
+ * is zero), then pay the observations the state's shift mispredicts. Returns
+ * the cheapest state after the step (the first of equals). */
+static uint32_t step_states(fit *f, uint32_t sw, uint32_t total, uint8_t *bits)
+{
+    uint32_t k = f->nshifts, s = 0, min = UINT32_MAX, *best = f->best;
+    const uint32_t *cnt = f->cnt;
+#ifdef __SSE2__
+    /* Unsigned compares as signed ones on values with the top bit flipped. */
+    const __m128i flip = _mm_set1_epi32(INT32_MIN), swv = _mm_set1_epi32((int32_t)sw);
+    const __m128i swf = _mm_xor_si128(swv, flip), tot = _mm_set1_epi32((int32_t)total);
+    __m128i minf = _mm_set1_epi32(INT32_MAX);
+    for (; s + 4 <= k; s += 4) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(best + s));
+        __m128i lt = _mm_cmpgt_epi32(_mm_xor_si128(v, flip), swf); /* sw < v */
+        v = _mm_or_si128(_mm_and_si128(lt, swv), _mm_andnot_si128(lt, v));
+        v = _mm_sub_epi32(_mm_add_epi32(v, tot), _mm_loadu_si128((const __m128i *)(cnt + s)));
+        _mm_storeu_si128((__m128i *)(best + s), v);
+        bits[s / 8] |= (uint8_t)(_mm_movemask_ps(_mm_castsi128_ps(lt)) << (s % 8));
+        __m128i vf = _mm_xor_si128(v, flip), gt = _mm_cmpgt_epi32(minf, vf);
+        minf = _mm_or_si128(_mm_and_si128(gt, vf), _mm_andnot_si128(gt, minf));
+    }
+    uint32_t lanes[4];
+    _mm_storeu_si128((__m128i *)lanes, _mm_xor_si128(minf, flip));
+    for (int i = 0; i < 4; i++)
+        min = lanes[i] < min ? lanes[i] : min;
+#endif
+    for (; s < k; s++) {
+        uint32_t v = best[s];
+        unsigned lt = sw < v;
+        bits[s / 8] |= (uint8_t)(lt << (s % 8));
+        v = (lt ? sw : v) + total - cnt[s];
+        best[s] = v;
+        min = v < min ? v : min;
+    }
+    return first_at(best, k, min);
 }
 
 /* Viterbi over the groups: state = the shift in force; staying costs the
@@ -359,13 +400,13 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
     size_t row = (k + 7) / 8;
     memset(f->switched, 0, f->ng * row);
     for (uint32_t s = 0; s < k; s++)
-        f->best[s] = s == f->zero ? 0 : UINT64_MAX / 4;
+        f->best[s] = s == f->zero ? 0 : UNREACHED;
     uint32_t bmin = f->zero;
     for (size_t j = 0; j < f->ng; j++) {
         const obs_group *g = &f->g[j];
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = f->h[g->first + i].n;
-        uint64_t sw = f->best[bmin] + entry_cost;
+        uint32_t sw = f->best[bmin] + (uint32_t)entry_cost;
         f->argmin[j] = (uint16_t)bmin;
         bmin = step_states(f, sw, g->total, f->switched + j * row);
         for (uint32_t i = 0; i < g->count; i++)
@@ -422,6 +463,8 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     if (candidate_shifts(&p, new_len, &f) != 0 || build_groups(&p, &f) != 0)
         goto out;
     size_t refs = p.n;
+    if (refs >= FIT_MAX_REFS)
+        f.ng = 0; /* no map */
     free(p.v); /* the groups hold what the Viterbi needs: the pairs' memory goes before its table comes */
     p.v = NULL;
     f.switched = malloc(f.ng * ((f.nshifts + 7) / 8) + 1);
