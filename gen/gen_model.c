@@ -346,7 +346,7 @@ static uint32_t first_at(const uint32_t *best, uint32_t k, uint32_t min)
             return s + (uint32_t)__builtin_ctz((unsigned)eq);
     }
 #endif
-    while (best[s] != min)
+    while (s < k && best[s] != min)
         s++;
     return s;
 }
