@@ -150,9 +150,9 @@ static int rc_step(fwd_apply_state *ctx, fwd_rc *rc, fwd_rc_model *m)
 static int decode_rc(fwd_apply_state *ctx, const uint8_t *src, uint32_t len)
 {
     fwd_rc rc;
-    fwd_rc_model *m = &ctx->scratch.rc;
+    fwd_rc_model *m = &ctx->scratch.rc.m;
     fwd_rc_decode_init(&rc, src, len);
-    fwd_rc_model_reset(m);
+    fwd_rc_model_reset(m, ctx->scratch.rc.residual, ctx->hdr.rc_contexts);
     int st = FWD_OK;
     while (st == FWD_OK && !(ctx->op_state == OS_TAG && ctx->out_pos == ctx->out_end)) {
         if (rc.error)

@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 
+#include "fwd_assert.h"
 #include "fwd_format.h"
 
 #define PROB_ONE (1u << FWD_RC_PROB_BITS)
@@ -20,7 +21,8 @@ static const uint16_t fast_rate[] = { 21845, 13107, 9362, 7282, 5958, 5041, 4369
                                       3855,  3449,  3121, 2849, 2621, 2427, 2260 };
 #define FAST_UPDATES ((uint32_t)(sizeof(fast_rate) / sizeof(fast_rate[0])))
 _Static_assert(FAST_UPDATES < 16, "the update count must fit the cell's top 4 bits");
-_Static_assert(sizeof(fwd_rc_model) <= FWD_RC_MODEL_SIZE, "FWD_RC_MODEL_SIZE is below the model's size");
+_Static_assert(sizeof(fwd_rc_model) + FWD_RC_MAX_CONTEXTS * sizeof(fwd_prob[256]) <= FWD_RC_MODEL_BYTES(FWD_RC_MAX_CONTEXTS),
+               "FWD_RC_MODEL_BYTES is below the model's size");
 
 void fwd_rc_encode_init(fwd_rc *rc, uint8_t *out, uint32_t cap)
 {
@@ -186,16 +188,20 @@ static void reset_cells(fwd_prob *p, uint32_t n)
         p[i] = PROB_ONE / 2;
 }
 
-void fwd_rc_model_reset(fwd_rc_model *m)
+void fwd_rc_model_reset(fwd_rc_model *m, fwd_prob (*residual)[256], unsigned contexts)
 {
-    /* The model is nothing but cells and the small context fields. */
-    _Static_assert(offsetof(fwd_rc_model, prev_kind) % sizeof(fwd_prob) == 0, "cells first");
-    reset_cells((fwd_prob *)(void *)m, offsetof(fwd_rc_model, prev_kind) / sizeof(fwd_prob));
+    FWD_ASSERT(contexts >= 1 && contexts <= FWD_RC_MAX_CONTEXTS);
+    /* The model is cells up to the residual sets' pointer, then the sets,
+     * then the small context fields. */
+    reset_cells((fwd_prob *)(void *)m, offsetof(fwd_rc_model, residual) / sizeof(fwd_prob));
+    reset_cells(residual[0], 256u * contexts);
+    m->residual = residual;
     m->prev_kind = 0;
     m->prev_delta_zero = 0;
     m->first_run = 0;
     m->run_index = 0;
     m->prev_match = 0;
+    m->last_context = (uint8_t)(contexts - 1);
 }
 
 unsigned fwd_rc_kind(fwd_rc *rc, fwd_rc_model *m, unsigned kind)
@@ -239,7 +245,7 @@ uint32_t fwd_rc_raw(fwd_rc *rc, fwd_rc_model *m, uint32_t zeros, uint32_t raw)
 uint8_t fwd_rc_residual(fwd_rc *rc, fwd_rc_model *m, uint8_t b)
 {
     b = (uint8_t)tree(rc, m->residual[m->run_index], 8, b);
-    if (m->run_index < 3)
+    if (m->run_index < m->last_context)
         m->run_index++;
     return b;
 }

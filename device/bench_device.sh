@@ -56,7 +56,7 @@ for p in $pairs; do
   # The range-coder profiles (device.mk), each with the patches it accepts.
   for prof in default small; do
     flags=""
-    [ $prof = default ] || flags="--max-payload 4224 --model off"
+    [ $prof = default ] || flags="--profile small --block-size 1024"
     FWD_DIFF_FLAGS="$flags" ./device/run_pair.sh "$devb/profile-$prof" "$cli" "$devb/profile-$prof/m4/fw.elf" \
       "$o" "$n" "$work/$id-rc-$prof" >/dev/null || {
       echo "bench-device: the $prof profile's run on $id failed:" >&2

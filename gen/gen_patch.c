@@ -25,11 +25,29 @@ void fwd_gen_options_default(fwd_gen_options *opt)
     opt->level = 19;
     opt->codec = FWD_CODEC_RC;
     opt->max_segment_blocks = 256;
+    fwd_gen_options_profile(opt, "default");
 }
 
+int fwd_gen_options_profile(fwd_gen_options *opt, const char *name)
+{
+    static const struct { const char *name; uint32_t entries, contexts; } profiles[] = {
+        { "small", FWD_GEN_DEFAULT_MODEL_ENTRIES, 1 },
+        { "default", FWD_GEN_DEFAULT_MODEL_ENTRIES, FWD_RC_MAX_CONTEXTS },
+        { "large", FWD_MODEL_MAX_ENTRIES, FWD_RC_MAX_CONTEXTS },
+    };
+    for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+        if (!strcmp(name, profiles[i].name)) {
+            opt->model_entries = profiles[i].entries;
+            opt->rc_contexts = profiles[i].contexts;
+            return FWD_OK;
+        }
+    return FWD_ERR_ARGUMENT;
+}
+
+/* One block and its operations always fit, even of random data. */
 static uint32_t payload_bound(const fwd_gen_options *opt)
 {
-    return opt->max_payload ? opt->max_payload : opt->block_size + 512;
+    return opt->max_payload ? opt->max_payload : opt->block_size + 128;
 }
 
 static int check_options(const fwd_gen_options *opt, size_t old_len, size_t new_len)
@@ -53,6 +71,9 @@ static int check_options(const fwd_gen_options *opt, size_t old_len, size_t new_
     if (strlen(opt->product_id) > FWD_PRODUCT_ID_SIZE)
         return FWD_ERR_ARGUMENT;
     if (opt->recipient_count > FWD_RECIPIENTS_MAX || (opt->recipient_count && !opt->recipients))
+        return FWD_ERR_ARGUMENT;
+    if (opt->model_entries < 1 || opt->model_entries > FWD_MODEL_MAX_ENTRIES || opt->rc_contexts < 1 ||
+        opt->rc_contexts > FWD_RC_MAX_CONTEXTS)
         return FWD_ERR_ARGUMENT;
     return FWD_OK;
 }
@@ -106,7 +127,7 @@ static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, siz
     }
     /* Matches index new-image positions; the model segment has no position. */
     return out_pos == UINT32_MAX ? gen_rc_encode_bytes(raw->p, raw->n, out, limit)
-                                 : gen_rc_encode(c->rcix, out_pos, raw->p, raw->n, out, limit);
+                                 : gen_rc_encode(c->rcix, c->opt->rc_contexts, out_pos, raw->p, raw->n, out, limit);
 }
 
 /* Runs a decoded payload through the patch's codec: the coded bytes, or
@@ -307,6 +328,7 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
     fwd_header h = { .format_version = FWD_FORMAT_VERSION, .diff_alg = FWD_DIFF_SPARSE, .codec = (uint8_t)opt->codec,
                      .hash_alg = FWD_HASH_SHA256, .sig_alg = FWD_SIG_ECDSA_P256,
                      .window_log = opt->codec == FWD_CODEC_ZSTD ? (uint8_t)opt->window_log : 0,
+                     .rc_contexts = opt->codec == FWD_CODEC_RC ? (uint8_t)opt->rc_contexts : 0,
                      .security_version = opt->security_version, .old_size = c->old_len, .new_size = c->new_len,
                      .block_size = opt->block_size, .segment_count = nseg, .max_payload = payload_bound(opt),
                      .max_segment_blocks = opt->max_segment_blocks };
@@ -314,6 +336,7 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
         h.model_alg = c->mu.model->arch;
         h.model_size = c->model_size;
         h.load_address = c->mu.load_address;
+        h.model_entries = c->mu.model->n;
     }
     uint64_t total = FWD_PREFIX_SIZE;
     for (uint32_t i = 0; i < nseg; i++)
@@ -376,7 +399,7 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
 {
     static const uint8_t archs[] = { FWD_MODEL_THUMB2, FWD_MODEL_XTENSA };
     const fwd_gen_options *opt = c->opt;
-    fwd_model *trial = malloc(sizeof(*trial));
+    fwd_model *trial = gen_model_new();
     if (!trial)
         return FWD_ERR_INTERNAL;
     m->n = 0;
@@ -390,12 +413,12 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
         uint32_t at = opt->load_address_set ? opt->load_address : archs[a] == FWD_MODEL_THUMB2 ? vectors : 0;
         gen_fit_gain g;
         gen_progress(opt, "model fitting", a, sizeof(archs));
-        rc = gen_model_fit(c->old_img, c->new_img, c->new_len, c->ops, at, archs[a], trial, &g);
+        rc = gen_model_fit(c->old_img, c->new_img, c->new_len, c->ops, at, archs[a], opt->model_entries, trial, &g);
         /* g.saved / g.refs > best.saved / best.refs, and worth a patch */
         if (rc == FWD_OK && trial->n > 0 && (double)g.saved * best.refs > (double)best.saved * g.refs &&
             g.saved * MODEL_MIN_GAIN >= g.refs) {
             best = g;
-            *m = *trial;
+            gen_model_copy(m, trial);
             *load = at;
         }
     }
@@ -518,7 +541,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
                   .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt, .old_sha256 = old_sha256,
                   .new_sha256 = new_sha256 };
     candidate plain = { 0 }, modelled = { 0 };
-    fwd_model *model = malloc(sizeof(*model));
+    fwd_model *model = gen_model_new();
     gen_rc_index rcix = { 0 };
     c.rcix = &rcix;
     rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;
