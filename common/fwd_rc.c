@@ -15,12 +15,19 @@
 #define RC_INLINE static inline __attribute__((always_inline))
 
 /* Fast start: the n-th update moves by 1/(n + 1.5) (in 1/32768), so a fresh
- * context learns from its first few bits instead of crawling at 1/16. The
- * last entry is that final 1/16: (toward * 2048) >> 15 == toward >> 4, so one
- * multiply serves every update without a branch. */
-static const uint16_t rate[] = { 21845, 13107, 9362, 7282, 5958, 5041, 4369, 3855,
-                                 3449,  3121,  2849, 2621, 2427, 2260, 32768u >> FINAL_SHIFT };
-#define FAST_UPDATES ((uint32_t)(sizeof(rate) / sizeof(rate[0])) - 1u)
+ * context learns from its first few bits instead of crawling at 1/16. By a
+ * cell's update count n: that rate in the low half (the last entry is the
+ * final 1/16: (toward * 2048) >> 15 == toward >> 4), and the cell's count
+ * bits after the update (n + 1, saturating) in the high half, so that an
+ * update is one load, one multiply and no branch on n. */
+#define FAST_UPDATES 14u
+#define UPDATE(rate, next) ((uint32_t)(rate) | (uint32_t)(next) << (16 + FWD_RC_PROB_BITS))
+static const uint32_t update[FAST_UPDATES + 1] = {
+    UPDATE(21845, 1),  UPDATE(13107, 2), UPDATE(9362, 3),  UPDATE(7282, 4),  UPDATE(5958, 5),
+    UPDATE(5041, 6),   UPDATE(4369, 7),  UPDATE(3855, 8),  UPDATE(3449, 9),  UPDATE(3121, 10),
+    UPDATE(2849, 11),  UPDATE(2621, 12), UPDATE(2427, 13), UPDATE(2260, 14),
+    UPDATE(32768u >> FINAL_SHIFT, FAST_UPDATES),
+};
 _Static_assert(FAST_UPDATES < 16, "the update count must fit the cell's top 4 bits");
 _Static_assert(sizeof(fwd_rc_model) <= FWD_RC_MODEL_SIZE, "FWD_RC_MODEL_SIZE is below the model's size");
 
@@ -103,20 +110,20 @@ RC_INLINE void normalize(fwd_rc *rc)
 
 /* A cell's probability stays within [PROB_MIN, PROB_MAX] (reset to 1/2, only
  * ever updated here), so a step can cross only the end it moves toward. */
-RC_INLINE fwd_prob adapt(uint32_t p, uint32_t n, unsigned bit)
+RC_INLINE uint32_t adapt(uint32_t p, uint32_t n, unsigned bit)
 {
+    uint32_t u = update[n];
     uint32_t toward = bit ? p : PROB_ONE - p; /* distance to the certain end */
-    uint32_t step = (toward * rate[n]) >> 15;
+    uint32_t step = (toward * (u & 0xFFFFu)) >> 15;
     if (bit)
         p = p - step < PROB_MIN ? PROB_MIN : p - step;
     else
         p = p + step > PROB_MAX ? PROB_MAX : p + step;
-    n += n < FAST_UPDATES;
-    return (fwd_prob)(n << FWD_RC_PROB_BITS | p);
+    return u >> 16 | p;
 }
 
 /* The decoder's half of a coded bit, on the caller's copies of range and code
- * (registers, in decode_byte's loop); normalizing is the caller's. */
+ * (registers, in decode_tree's loop); normalizing is the caller's. */
 RC_INLINE unsigned decode_bit(uint32_t *range, uint32_t *code, fwd_prob *cell)
 {
     uint32_t p = *cell & (PROB_ONE - 1), n = *cell >> FWD_RC_PROB_BITS;
@@ -124,11 +131,11 @@ RC_INLINE unsigned decode_bit(uint32_t *range, uint32_t *code, fwd_prob *cell)
     if (*code >= bound) {
         *code -= bound;
         *range -= bound;
-        *cell = adapt(p, n, 1);
+        *cell = (fwd_prob)adapt(p, n, 1);
         return 1;
     }
     *range = bound;
-    *cell = adapt(p, n, 0);
+    *cell = (fwd_prob)adapt(p, n, 0);
     return 0;
 }
 
@@ -140,7 +147,7 @@ RC_INLINE unsigned code_bit(fwd_rc *rc, fwd_prob *cell, unsigned bit)
         if (bit)
             rc->low += bound;
         rc->range = bit ? rc->range - bound : bound;
-        *cell = adapt(p, n, bit);
+        *cell = (fwd_prob)adapt(p, n, bit);
     } else {
         bit = decode_bit(&rc->range, &rc->code, cell);
     }
@@ -169,37 +176,34 @@ static uint32_t direct(fwd_rc *rc, unsigned nbits, uint32_t v)
     return got;
 }
 
-/* nbits-bit symbol through a binary tree of probabilities (cells 1..2^n-1). */
-static uint32_t tree(fwd_rc *rc, fwd_prob *p, unsigned nbits, uint32_t v)
+/* tree() for the decoder, with range and code in registers: the trees (bytes
+ * above all) are most of what a device decodes. A coded bit leaves range at
+ * least (TOP >> 12) * PROB_MIN > 2^16, so one byte shifted in always brings
+ * it back to TOP (shift_bytes's loop would stop there too). */
+static uint32_t decode_tree(fwd_rc *rc, fwd_prob *p, unsigned nbits)
 {
-    uint32_t m = 1;
-    for (unsigned i = nbits; i-- > 0;)
-        m = m << 1 | code_bit(rc, &p[m], (v >> i) & 1u);
-    return m - (1u << nbits);
-}
-
-/* tree(rc, p, 8, 0) for the decoder, with range and code kept in registers:
- * literal and residual bytes are most of what a device decodes. A coded bit
- * leaves range at least (TOP >> 12) * PROB_MIN > 2^16, so one byte shifted in
- * always brings it back to TOP (shift_bytes's loop would stop there too). */
-static uint8_t decode_byte(fwd_rc *rc, fwd_prob *p)
-{
-    uint32_t range = rc->range, code = rc->code, m = 1;
+    uint32_t range = rc->range, code = rc->code, m = 1, end = 1u << nbits;
     do {
         m = m << 1 | decode_bit(&range, &code, &p[m]);
         if (range < TOP) {
             range <<= 8;
             code = code << 8 | next_byte(rc);
         }
-    } while (m < 0x100);
+    } while (m < end);
     rc->range = range;
     rc->code = code;
-    return (uint8_t)m;
+    return m - end;
 }
 
-static uint8_t code_byte(fwd_rc *rc, fwd_prob *p, uint8_t b)
+/* nbits-bit symbol through a binary tree of probabilities (cells 1..2^n-1). */
+static uint32_t tree(fwd_rc *rc, fwd_prob *p, unsigned nbits, uint32_t v)
 {
-    return rc->encoding ? (uint8_t)tree(rc, p, 8, b) : decode_byte(rc, p);
+    if (!rc->encoding)
+        return decode_tree(rc, p, nbits);
+    uint32_t m = 1;
+    for (unsigned i = nbits; i-- > 0;)
+        m = m << 1 | code_bit(rc, &p[m], (v >> i) & 1u);
+    return m - (1u << nbits);
 }
 
 static uint32_t bit_length(uint32_t v)
@@ -284,13 +288,13 @@ uint32_t fwd_rc_raw(fwd_rc *rc, fwd_rc_model *m, uint32_t zeros, uint32_t raw)
 
 uint8_t fwd_rc_residual(fwd_rc *rc, fwd_rc_model *m, uint8_t b)
 {
-    b = code_byte(rc, m->residual[m->run_index], b);
+    b = (uint8_t)tree(rc, m->residual[m->run_index], 8, b);
     if (m->run_index < 3)
         m->run_index++;
     return b;
 }
 
-uint8_t fwd_rc_literal(fwd_rc *rc, fwd_rc_model *m, uint8_t b) { return code_byte(rc, m->literal, b); }
+uint8_t fwd_rc_literal(fwd_rc *rc, fwd_rc_model *m, uint8_t b) { return (uint8_t)tree(rc, m->literal, 8, b); }
 
 unsigned fwd_rc_match(fwd_rc *rc, fwd_rc_model *m, unsigned is_match)
 {
