@@ -72,7 +72,8 @@ uint32_t fwd_rc_encode_finish(fwd_rc *rc)
     return rc->error ? 0 : rc->pos;
 }
 
-static uint8_t next_byte(fwd_rc *rc)
+/* Inline too: the decoding loops take a byte about every eighth bit. */
+RC_INLINE uint8_t next_byte(fwd_rc *rc)
 {
     if (rc->pos == rc->cap) {
         rc->error = 1;
@@ -106,6 +107,17 @@ RC_INLINE void normalize(fwd_rc *rc)
 {
     if (rc->range < TOP)
         shift_bytes(rc);
+}
+
+/* normalize() for a decoding loop's copies of range and code. One byte is
+ * always enough there: a coded bit leaves range at least
+ * (TOP >> 12) * PROB_MIN > 2^16, a direct bit at least TOP / 2. */
+RC_INLINE void refill(fwd_rc *rc, uint32_t *range, uint32_t *code)
+{
+    if (*range < TOP) {
+        *range <<= 8;
+        *code = *code << 8 | next_byte(rc);
+    }
 }
 
 /* A cell's probability stays within [PROB_MIN, PROB_MAX] (reset to 1/2, only
@@ -155,21 +167,30 @@ RC_INLINE unsigned code_bit(fwd_rc *rc, fwd_prob *cell, unsigned bit)
     return bit;
 }
 
-/* Bits at probability 1/2, most significant first. */
+/* Bits at probability 1/2, most significant first; the decoder's with range
+ * and code in registers. */
 static uint32_t direct(fwd_rc *rc, unsigned nbits, uint32_t v)
 {
     uint32_t got = 0;
+    if (!rc->encoding) {
+        uint32_t range = rc->range, code = rc->code;
+        while (nbits-- > 0) {
+            range >>= 1;
+            unsigned bit = code >= range;
+            if (bit)
+                code -= range;
+            got = got << 1 | bit;
+            refill(rc, &range, &code);
+        }
+        rc->range = range;
+        rc->code = code;
+        return got;
+    }
     while (nbits-- > 0) {
         rc->range >>= 1;
         unsigned bit = (v >> nbits) & 1u;
-        if (rc->encoding) {
-            if (bit)
-                rc->low += rc->range;
-        } else {
-            bit = rc->code >= rc->range;
-            if (bit)
-                rc->code -= rc->range;
-        }
+        if (bit)
+            rc->low += rc->range;
         got = got << 1 | bit;
         normalize(rc);
     }
@@ -177,18 +198,13 @@ static uint32_t direct(fwd_rc *rc, unsigned nbits, uint32_t v)
 }
 
 /* tree() for the decoder, with range and code in registers: the trees (bytes
- * above all) are most of what a device decodes. A coded bit leaves range at
- * least (TOP >> 12) * PROB_MIN > 2^16, so one byte shifted in always brings
- * it back to TOP (shift_bytes's loop would stop there too). */
+ * above all) are most of what a device decodes. */
 static uint32_t decode_tree(fwd_rc *rc, fwd_prob *p, unsigned nbits)
 {
     uint32_t range = rc->range, code = rc->code, m = 1, end = 1u << nbits;
     do {
         m = m << 1 | decode_bit(&range, &code, &p[m]);
-        if (range < TOP) {
-            range <<= 8;
-            code = code << 8 | next_byte(rc);
-        }
+        refill(rc, &range, &code);
     } while (m < end);
     rc->range = range;
     rc->code = code;
