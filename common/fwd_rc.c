@@ -197,18 +197,26 @@ static uint32_t direct(fwd_rc *rc, unsigned nbits, uint32_t v)
     return got;
 }
 
+/* A tree's symbol, decoded on the caller's copies of range and code. */
+RC_INLINE uint32_t walk_tree(fwd_rc *rc, uint32_t *range, uint32_t *code, fwd_prob *p, unsigned nbits)
+{
+    uint32_t m = 1, end = 1u << nbits;
+    do {
+        m = m << 1 | decode_bit(range, code, &p[m]);
+        refill(rc, range, code);
+    } while (m < end);
+    return m - end;
+}
+
 /* tree() for the decoder, with range and code in registers: the trees (bytes
  * above all) are most of what a device decodes. */
 static uint32_t decode_tree(fwd_rc *rc, fwd_prob *p, unsigned nbits)
 {
-    uint32_t range = rc->range, code = rc->code, m = 1, end = 1u << nbits;
-    do {
-        m = m << 1 | decode_bit(&range, &code, &p[m]);
-        refill(rc, &range, &code);
-    } while (m < end);
+    uint32_t range = rc->range, code = rc->code;
+    uint32_t v = walk_tree(rc, &range, &code, p, nbits);
     rc->range = range;
     rc->code = code;
-    return m - end;
+    return v;
 }
 
 /* nbits-bit symbol through a binary tree of probabilities (cells 1..2^n-1). */
@@ -311,6 +319,23 @@ uint8_t fwd_rc_residual(fwd_rc *rc, fwd_rc_model *m, uint8_t b)
 }
 
 uint8_t fwd_rc_literal(fwd_rc *rc, fwd_rc_model *m, uint8_t b) { return (uint8_t)tree(rc, m->literal, 8, b); }
+
+uint32_t fwd_rc_decode_literals(fwd_rc *rc, fwd_rc_model *m, uint8_t *b, uint32_t n, uint32_t flagged)
+{
+    uint32_t range = rc->range, code = rc->code, k;
+    for (k = 0; k < n; k++) {
+        if (k < flagged) {
+            m->prev_match = (uint8_t)decode_bit(&range, &code, &m->match[m->prev_match]);
+            refill(rc, &range, &code);
+            if (m->prev_match)
+                break;
+        }
+        b[k] = (uint8_t)walk_tree(rc, &range, &code, m->literal, 8);
+    }
+    rc->range = range;
+    rc->code = code;
+    return k;
+}
 
 unsigned fwd_rc_match(fwd_rc *rc, fwd_rc_model *m, unsigned is_match)
 {
