@@ -239,10 +239,11 @@ static uint32_t bit_length(uint32_t v)
 }
 
 /* Symbol 31 of the tree stands for 31 and 32 significant bits; a direct bit
- * tells them apart. */
+ * tells them apart. The decoder's v means nothing (fwd_rc_match_dist's is
+ * 0xFFFFFFFF): it skips measuring it. */
 static uint32_t code_int(fwd_rc *rc, fwd_rc_ints *c, uint32_t v)
 {
-    uint32_t nb = bit_length(v);
+    uint32_t nb = rc->encoding ? bit_length(v) : 0;
     uint32_t sym = tree(rc, c->bits, INT_TREE_BITS, nb < 31 ? nb : 31);
     if (sym == 31)
         sym += direct(rc, 1, nb == 32);
