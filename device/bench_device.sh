@@ -53,16 +53,19 @@ for p in $pairs; do
   for w in 11 12; do
     "$cli" diff -f --key "$devb/keys/k.pem" --codec zstd --window-log $w "$o" "$n" -o "$work/$id-w$w.fwd" 2>/dev/null
   done
-  # The range-coder profiles (device.mk), each with the patches it accepts.
+  # The range-coder profiles (device.mk), each with the patches it accepts:
+  # plain, and profiled for the split by part.
   for prof in default small; do
     flags=""
     [ $prof = default ] || flags="--max-payload 4224 --model off"
-    FWD_DIFF_FLAGS="$flags" ./device/run_pair.sh "$devb/profile-$prof" "$cli" "$devb/profile-$prof/m4/fw.elf" \
-      "$o" "$n" "$work/$id-rc-$prof" >/dev/null || {
-      echo "bench-device: the $prof profile's run on $id failed:" >&2
-      cat "$work/$id-rc-$prof/out.txt" >&2
-      exit 1
-    }
+    for v in "" -prof; do
+      FWD_DIFF_FLAGS="$flags" ./device/run_pair.sh "$devb/profile-$prof" "$cli" "$devb/profile-$prof/m4/fw$v.elf" \
+        "$o" "$n" "$work/$id-rc-$prof$v" >/dev/null || {
+        echo "bench-device: the $prof profile's fw$v.elf run on $id failed:" >&2
+        cat "$work/$id-rc-$prof$v/out.txt" >&2
+        exit 1
+      }
+    done
   done
 done
 first=${pairs# }; first=${first%%:*}
@@ -91,6 +94,20 @@ code_rows() {
   printf '| **everything linked** | **%s (%s)** | **%s (%s)** |\n' $((t4 + m4e + m4f + m4l)) "$(kib $((t4 + m4e + m4f + m4l)))" \
     $((t0 + m0e + m0f + m0l)) "$(kib $((t0 + m0e + m0f + m0l)))"
   code_total_m4=$t4 code_all_m4=$((t4 + m4e + m4f + m4l))
+}
+
+# The split by part: one column per "PROFILED:PLAIN" pair of run names
+# ($work/NAME), the plain run's total last.
+split_parts="decompression (zstd or range decoder)|diff application (operations, bank A reads)|hashing (SHA-256: chain, bank A, bank B)|flash writes (program buffer, erase, program, read-back)|signature (ECDSA P-256 verify)|journal|other (patch intake, state machine, header checks)"
+split_rows() {
+  printf '%s\n' "$split_parts" | tr '|' '\n' | while IFS= read -r part; do
+    printf '| %s |' "$part"
+    for c in $1; do printf ' %s |' "$(val "split $part" "$work/${c%%:*}/out.txt")"; done; echo
+  done
+  printf '| total, profiling build |'
+  for c in $1; do printf ' %s |' "$(val "split total" "$work/${c%%:*}/out.txt")"; done; echo
+  printf '| total, plain build (instrumentation overhead = difference) |'
+  for c in $1; do printf ' %s |' "$(val "insns per output byte" "$work/${c#*:}/out.txt")"; done; echo
 }
 
 # ---- report ----
@@ -189,15 +206,7 @@ echo "Split by part (profiling build fw-prof.elf; every instruction charged to e
 echo
 printf '| part |'; for p in $pairs; do printf ' %s |' "${p%%:*}"; done; echo
 printf '|---|'; for p in $pairs; do printf -- '---:|'; done; echo
-for part in "decompression (zstd)" "diff application (operations, bank A reads)" \
-            "hashing (SHA-256: chain, bank A, bank B)" \
-            "flash writes (program buffer, erase, program, read-back)" "signature (ECDSA P-256 verify)" \
-            "journal" "other (patch intake, state machine, header checks)"; do
-  printf '| %s |' "$part"
-  for p in $pairs; do printf ' %s |' "$(val "split $part" "$work/${p%%:*}-prof/out.txt")"; done; echo
-done
-printf '| total, profiling build |'; for p in $pairs; do printf ' %s |' "$(val "split total" "$work/${p%%:*}-prof/out.txt")"; done; echo
-printf '| total, plain build (instrumentation overhead = difference) |'; for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-plain/out.txt")"; done; echo
+split_rows "$(for p in $pairs; do printf '%s-prof:%s-plain ' "${p%%:*}" "${p%%:*}"; done)"
 printf '| total with the unrolled SHA-256 (%s B of code instead of %s) |' "$sha_fast" "$sha_small"; for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-sha/out.txt")"; done; echo
 printf '| total, M0+ libraries (Thumb-1 code) executed on the same M4 model |'; for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-m0plus/out.txt")"; done; echo
 echo
@@ -207,6 +216,7 @@ echo "## Range-coder profiles (codec 2, no zstd: FWD_APPLY_CODEC_ZSTD=0)"
 echo
 echo "default: payload 4,608, model and encryption built in, patches as \`fwdelta diff\` makes them by default."
 echo "small: payload 4,224 (one 4 KiB block and its worst-case operations), no model; patches made with \`--max-payload 4224 --model off\`."
+echo "Both link the unrolled SHA-256 (device.mk, DEV_PROFILE_MBED): without zstd, their 32 KiB code budget affords it."
 echo "RAM total = .data + .bss of sizeprobe.elf (the context, the 3,072-byte mbedTLS pool it gives mbedTLS, the libraries' statics) + the peak stack over the pairs."
 echo
 echo "| profile | ctx | payload | coder model | rest of ctx | .data + .bss | peak stack | RAM total | code (M4: applier + coder + SHA-256 + ECDSA) |$(for p in $pairs; do printf ' %s insns/B |' "${p%%:*}"; done)"
@@ -227,6 +237,13 @@ for prof in default small; do
     "$(val "ram ctx rest" "$f")" "$st" "$pk" "$((st + pk))" "$code"
   for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-rc-$prof/out.txt")"; done; echo
 done
+echo
+echo "Split by part (each profile's fw-prof.elf, as above; decompression is range decoding):"
+echo
+printf '| part |'; for prof in default small; do for p in $pairs; do printf ' %s %s |' "${p%%:*}" $prof; done; done; echo
+printf '|---|'; for prof in default small; do for p in $pairs; do printf -- '---:|'; done; done; echo
+split_rows "$(for prof in default small; do for p in $pairs; do
+  printf '%s-rc-%s-prof:%s-rc-%s ' "${p%%:*}" $prof "${p%%:*}" $prof; done; done)"
 echo
 echo "RAM total (default): $ram_default bytes"
 echo "RAM total (small): $ram_small bytes"

@@ -29,7 +29,7 @@ static const char *const part_name[P_COUNT] = {
     "other (patch intake, state machine, header checks)",
     "signature (ECDSA P-256 verify)",
     "hashing (SHA-256: chain, bank A, bank B)",
-    "decompression (zstd)",
+    "decompression (zstd or range decoder)",
     "diff application (operations, bank A reads)",
     "flash writes (program buffer, erase, program, read-back)",
     "journal",
