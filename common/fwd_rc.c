@@ -135,7 +135,7 @@ RC_INLINE uint32_t adapt(uint32_t p, uint32_t n, unsigned bit)
 }
 
 /* The decoder's half of a coded bit, on the caller's copies of range and code
- * (registers, in decode_tree's loop); normalizing is the caller's. */
+ * (registers, in the decoding loops); normalizing is the caller's. */
 RC_INLINE unsigned decode_bit(uint32_t *range, uint32_t *code, fwd_prob *cell)
 {
     uint32_t p = *cell & (PROB_ONE - 1), n = *cell >> FWD_RC_PROB_BITS;
