@@ -81,4 +81,10 @@ unsigned fwd_rc_match(fwd_rc *rc, fwd_rc_model *m, unsigned is_match);
 uint32_t fwd_rc_match_len(fwd_rc *rc, fwd_rc_model *m, uint32_t len);
 uint32_t fwd_rc_match_dist(fwd_rc *rc, fwd_rc_model *m, uint32_t dist);
 
+/* The decoder's fast path through an insert's literals, the generator's
+ * fwd_rc_match and fwd_rc_literal calls decoded in one: up to n literals into
+ * b, each of the first `flagged` preceded by its match flag. Returns the
+ * literals decoded; fewer than n when a flag said that a match follows. */
+uint32_t fwd_rc_decode_literals(fwd_rc *rc, fwd_rc_model *m, uint8_t *b, uint32_t n, uint32_t flagged);
+
 #endif

@@ -1,5 +1,6 @@
 /* Codec 2, the range coder: golden vectors (a fixed field sequence and a
- * fixed operation stream to exact bytes, and the fields back), output matches
+ * fixed operation stream to exact bytes, and the fields back), the decoder's
+ * literal fast path against the calls it stands for, output matches
  * through the applier in every chunking and under power cuts that land
  * between a match's source being programmed and its use, the stored
  * fallback, and zstd beside it. */
@@ -112,6 +113,38 @@ static void test_golden_fields(void)
         0x00,
     };
     golden_fields(1, one_set, sizeof(one_set));
+}
+
+/* fwd_rc_decode_literals decodes what the generator codes with fwd_rc_match
+ * and fwd_rc_literal: an insert of 9 whose fourth byte starts a match, then
+ * an insert of 5, whose last three literals leave no room for a match and
+ * have no flag. */
+static void test_decode_literals(void)
+{
+    static fwd_rc_model m;
+    static fwd_prob residual[1][256];
+    fwd_rc rc;
+    uint8_t out[64], got[9];
+    static const uint8_t lit[] = "abcde";
+    fwd_rc_encode_init(&rc, out, sizeof(out));
+    fwd_rc_model_reset(&m, residual, 1);
+    for (int i = 0; i < 3; i++) {
+        fwd_rc_match(&rc, &m, 0);
+        fwd_rc_literal(&rc, &m, lit[i]);
+    }
+    fwd_rc_match(&rc, &m, 1);
+    for (int i = 0; i < 5; i++) {
+        if (i < 2)
+            fwd_rc_match(&rc, &m, 0);
+        fwd_rc_literal(&rc, &m, lit[i]);
+    }
+    uint32_t len = fwd_rc_encode_finish(&rc);
+    fwd_rc_decode_init(&rc, out, len);
+    fwd_rc_model_reset(&m, residual, 1);
+    CHECK(fwd_rc_decode_literals(&rc, &m, got, 9, 6) == 3 && memcmp(got, lit, 3) == 0,
+          "literals decoded up to the match flag");
+    CHECK(fwd_rc_decode_literals(&rc, &m, got, 5, 2) == 5 && memcmp(got, lit, 5) == 0 && fwd_rc_decode_done(&rc),
+          "flagged literals, then the unflagged ones, to the stream's end");
 }
 
 /* A fixed operation stream over a fixed image: an insert that repeats
@@ -230,6 +263,7 @@ static void test_stored_fallback_and_zstd(void)
 int main(void)
 {
     test_golden_fields();
+    test_decode_literals();
     test_golden_ops();
     test_matches();
     test_stored_fallback_and_zstd();

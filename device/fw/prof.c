@@ -29,7 +29,7 @@ static const char *const part_name[P_COUNT] = {
     "other (patch intake, state machine, header checks)",
     "signature (ECDSA P-256 verify)",
     "hashing (SHA-256: chain, bank A, bank B)",
-    "decompression (zstd)",
+    "decompression (zstd or range decoder)",
     "diff application (operations, bank A reads)",
     "flash writes (program buffer, erase, program, read-back)",
     "journal",
@@ -149,6 +149,7 @@ WRAP(size_t, P_DECOMPRESS, ZSTD_decompressContinue, (ZSTD_DCtx * d, void *dst, s
 
 WRAP_VOID(P_DIFF, fwd_ops_begin, (fwd_apply_state * c), (c))
 WRAP(int, P_DIFF, fwd_ops_feed, (fwd_apply_state * c, const uint8_t *in, size_t n), (c, in, n))
+WRAP(int, P_DIFF, fwd_ops_value, (fwd_apply_state * c, uint32_t v), (c, v))
 WRAP(int, P_DIFF, fwd_ops_end, (fwd_apply_state * c), (c))
 
 WRAP_VOID(P_FLASH_WRITE, fwd_out_begin, (fwd_apply_state * c, uint32_t start, uint32_t end), (c, start, end))
