@@ -80,13 +80,13 @@ $(BUILD)/tests/test_cli: tests/test_cli.sh
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod +x $@
 
-# The applier without zstd (FWD_APPLY_CODEC_ZSTD=0, as the device's
-# range-coder profiles build it): test_nozstd, testlib and the applier are
-# compiled with it, the generator and common/ as always.
+# The small-profile applier (no zstd, 64 model entries, one residual set, as
+# the device's small profile builds it): test_nozstd, testlib and the applier
+# are compiled with it, the generator and common/ as always.
 NOZSTD_OBJ = $(patsubst %.c,$(BUILD)/nozstd/%.o,$(APPLY_SRC) tests/test_nozstd.c $(TEST_LIB))
-$(BUILD)/nozstd/%.o: %.c $(wildcard */*.h)
+$(BUILD)/nozstd/%.o: %.c $(wildcard */*.h) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DFWD_APPLY_CODEC_ZSTD=0 -c $< -o $@
+	$(CC) $(CFLAGS) -DFWD_APPLY_CODEC_ZSTD=0 -DFWD_APPLY_MODEL_ENTRIES=64 -DFWD_APPLY_RC_CONTEXTS=1 -c $< -o $@
 $(BUILD)/tests/test_nozstd: $(NOZSTD_OBJ) $(BUILD)/libfwdsim.a $(LIB_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

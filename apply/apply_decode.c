@@ -90,21 +90,16 @@ static int copy_match(fwd_apply_state *ctx, uint32_t len, uint32_t dist)
     return FWD_OK;
 }
 
-/* Literals of an insert up to the next match (or a piece's worth). */
+/* Literals of an insert up to the next match (or a piece's worth). A match
+ * flag precedes each literal that leaves room for a match after it. */
 static int rc_insert(fwd_apply_state *ctx, fwd_rc *rc, fwd_rc_model *m)
 {
     uint8_t tmp[PIECE];
-    uint32_t k = 0;
-    int match = 0;
-    while (k < PIECE && k < ctx->op_left) {
-        if (ctx->op_left - k >= FWD_RC_MATCH_MIN && fwd_rc_match(rc, m, 0)) {
-            match = 1;
-            break;
-        }
-        tmp[k++] = fwd_rc_literal(rc, m, 0);
-    }
+    uint32_t left = ctx->op_left, n = left < PIECE ? left : PIECE;
+    uint32_t flagged = left >= FWD_RC_MATCH_MIN ? left - FWD_RC_MATCH_MIN + 1 : 0;
+    uint32_t k = fwd_rc_decode_literals(rc, m, tmp, n, flagged);
     int st = fwd_ops_feed(ctx, tmp, k);
-    if (st != FWD_OK || !match)
+    if (st != FWD_OK || k == n)
         return st;
     uint32_t len = fwd_rc_match_len(rc, m, 0);
     return copy_match(ctx, len, fwd_rc_match_dist(rc, m, 0));
@@ -150,9 +145,9 @@ static int rc_step(fwd_apply_state *ctx, fwd_rc *rc, fwd_rc_model *m)
 static int decode_rc(fwd_apply_state *ctx, const uint8_t *src, uint32_t len)
 {
     fwd_rc rc;
-    fwd_rc_model *m = &ctx->scratch.rc;
+    fwd_rc_model *m = &ctx->scratch.rc.m;
     fwd_rc_decode_init(&rc, src, len);
-    fwd_rc_model_reset(m);
+    fwd_rc_model_reset(m, ctx->scratch.rc.residual, ctx->hdr.rc_contexts);
     int st = FWD_OK;
     while (st == FWD_OK && !(ctx->op_state == OS_TAG && ctx->out_pos == ctx->out_end)) {
         if (rc.error)

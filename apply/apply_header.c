@@ -65,7 +65,8 @@ static int check_device(const fwd_apply_state *ctx)
         return FWD_ERR_TOO_LARGE;
     if (h->block_size != cfg->block_size)
         return FWD_ERR_BLOCK_SIZE;
-    if (h->window_log > ctx->window_cap || h->max_payload > ctx->payload_cap)
+    if (h->window_log > ctx->window_cap || h->max_payload > ctx->payload_cap ||
+        h->model_entries > FWD_APPLY_MODEL_ENTRIES || h->rc_contexts > FWD_APPLY_RC_CONTEXTS)
         return FWD_ERR_NO_MEMORY;
     /* The model is decoded whole: into zstd's ring, or into the payload buffer. */
     if (h->model_size > (h->codec == FWD_CODEC_ZSTD ? fwd_ring_size(h->window_log) : h->max_payload))
@@ -92,8 +93,7 @@ int fwd_accept_prefix(fwd_apply_state *ctx)
 #if FWD_SIGNATURE_SKIPPED
     st = fwd_fuzzing_build_unsafe[0] == 'f' ? FWD_OK : FWD_ERR_INTERNAL;
 #else
-    st = fwd_verify_signature(ctx->cfg->pubkeys[ctx->key_index], ctx->patch_id,
-                              ctx->prefix + FWD_HEADER_SIZE);
+    st = fwd_verify_signature(ctx, ctx->patch_id, ctx->prefix + FWD_HEADER_SIZE);
 #endif
     ctx->sig_verdict = sig_word(ctx->patch_id, st);
     if (st != FWD_OK)

@@ -79,7 +79,9 @@ typedef struct fwd_apply_state {
 
     /* prediction model (model_alg 1) */
 #if FWD_APPLY_MODEL
-    fwd_model model;
+    fwd_model model;           /* its entries are model_start and model_shift */
+    uint32_t model_start[FWD_APPLY_MODEL_ENTRIES];
+    int32_t model_shift[FWD_APPLY_MODEL_ENTRIES];
     uint8_t predict;           /* FWD_PREDICT_* in force for the coming copies */
     fwd_copy copy;             /* the copy being applied, for the predictor */
     uint32_t pred_off;         /* old offset of pred_buf[0] */
@@ -121,7 +123,10 @@ typedef struct fwd_apply_state {
      * ABI aligns uint64_t to 4 inside structs (i386). */
     _Alignas(8) union {
         uint64_t align;
-        fwd_rc_model rc;
+        struct {
+            fwd_rc_model m;
+            fwd_prob residual[FWD_APPLY_RC_CONTEXTS][256];
+        } rc;
 #if FWD_APPLY_CODEC_ZSTD
         uint8_t zstd[FWD_APPLY_ZSTD_WORKSPACE];
 #endif
@@ -152,9 +157,12 @@ enum fwd_phase {
     PHASE_FAILED
 };
 
-/* apply_crypto.c */
-int fwd_verify_signature(const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
+/* apply_crypto.c: with the configured key ctx->key_index; and the content key
+ * from ctx->recipient, checked against the signed commitment
+ * (fwd_unwrap_entry's results, or FWD_ERR_KEY_COMMITMENT). */
+int fwd_verify_signature(fwd_apply_state *ctx, const uint8_t hash[FWD_HASH_SIZE],
                          const uint8_t sig[FWD_SIGNATURE_SIZE]);
+int fwd_unwrap_content_key(fwd_apply_state *ctx, uint8_t key[FWD_CONTENT_KEY_SIZE]);
 
 /* apply_header.c: all checks on a signed prefix, and the hash of bank A. */
 int fwd_accept_prefix(fwd_apply_state *ctx);

@@ -56,7 +56,7 @@ static int check_build(const fwd_apply_build *b)
     static const fwd_apply_build mine = FWD_APPLY_BUILD_INIT;
     if (b->api_version != mine.api_version || b->ctx_size != mine.ctx_size || b->max_payload != mine.max_payload ||
         b->zstd_workspace != mine.zstd_workspace || b->max_window_log != mine.max_window_log || b->max_keys != mine.max_keys || b->model != mine.model ||
-        b->encryption != mine.encryption || b->codec_zstd != mine.codec_zstd)
+        b->model_entries != mine.model_entries || b->rc_contexts != mine.rc_contexts || b->encryption != mine.encryption || b->codec_zstd != mine.codec_zstd)
         return FWD_ERR_BUILD_MISMATCH;
     return FWD_OK;
 }

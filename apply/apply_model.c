@@ -41,9 +41,9 @@ static int model_rc(fwd_apply_state *ctx, uint32_t coded)
     memmove(in, ctx->payload, coded);
     fwd_rc rc;
     fwd_rc_decode_init(&rc, in, coded);
-    fwd_rc_model_reset(&ctx->scratch.rc);
+    fwd_rc_model_reset(&ctx->scratch.rc.m, ctx->scratch.rc.residual, ctx->hdr.rc_contexts);
     for (uint32_t i = 0; i < size; i++)
-        ctx->payload[i] = fwd_rc_literal(&rc, &ctx->scratch.rc, 0);
+        ctx->payload[i] = fwd_rc_literal(&rc, &ctx->scratch.rc.m, 0);
     return fwd_rc_decode_done(&rc) ? FWD_OK : FWD_ERR_CORRUPT;
 }
 
@@ -67,8 +67,9 @@ int fwd_model_segment(fwd_apply_state *ctx)
         return st;
     if (n != ctx->hdr.model_size)
         return FWD_ERR_CORRUPT;
+    ctx->model = (fwd_model){ .cap = FWD_APPLY_MODEL_ENTRIES, .start = ctx->model_start, .shift = ctx->model_shift };
     st = fwd_model_decode(model, n, &ctx->model);
     ctx->model.arch = ctx->hdr.model_alg;
-    return st;
+    return st == FWD_OK && ctx->model.n != ctx->hdr.model_entries ? FWD_ERR_CORRUPT : st;
 }
 #endif

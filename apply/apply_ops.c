@@ -50,6 +50,8 @@ static int old_window(fwd_apply_state *ctx, uint32_t *avail, const uint8_t **p)
 }
 
 #if FWD_APPLY_MODEL
+_Static_assert(FWD_APPLY_OLD_BUF >= FWD_APPLY_PRED_CHUNK + 2 * FWD_PREDICT_MARGIN, "a prediction window fits old_buf");
+
 /* The predicted bytes at old_pos: old bytes with moved branches and pointers
  * translated (FORMAT.md, "Prediction model"), a chunk at a time. The window
  * read around the chunk is old data too, so it also serves old_window. */

@@ -79,14 +79,9 @@ int fwd_enc_unwrap(fwd_apply_state *ctx)
     (void)ctx;
     return FWD_ERR_UNSUPPORTED_ALGORITHM; /* unreachable: the policy refused the patch */
 #else
-    const fwd_apply_config *cfg = ctx->cfg;
-    uint8_t key[FWD_CONTENT_KEY_SIZE], commit[FWD_HASH_SIZE];
+    uint8_t key[FWD_CONTENT_KEY_SIZE];
     fwd_enc_wipe(ctx);
-    int st = fwd_unwrap_entry(cfg->device_key, cfg->device_key_id, ctx->recipient, ctx->hdr.product_id, key);
-    if (st == FWD_OK)
-        st = fwd_key_commitment(key, ctx->hdr.nonce, commit);
-    if (st == FWD_OK && fwd_memneq(commit, ctx->hdr.key_commitment, FWD_HASH_SIZE))
-        st = FWD_ERR_KEY_COMMITMENT; /* a valid entry, but for another content key */
+    int st = fwd_unwrap_content_key(ctx, key);
     if (st == FWD_OK) {
         st = fwd_aes128_setkey(&ctx->aes, key);
     }

@@ -27,7 +27,7 @@
 /* The interface version: changes whenever a program must be rebuilt against
  * this header (a field, a flag or a context rule). fwd_apply_init refuses a
  * caller compiled against another (FWD_ERR_BUILD_MISMATCH). */
-#define FWD_APPLY_API_VERSION 4u
+#define FWD_APPLY_API_VERSION 5u
 
 /* Compile-time capacities. The defaults suit a host; a device build sets them
  * to what it can afford, and patches that need more are refused with
@@ -48,14 +48,20 @@
 #define FWD_APPLY_MAX_KEYS 4
 #endif
 #ifndef FWD_APPLY_MODEL
-#define FWD_APPLY_MODEL 1 /* 0: refuse model patches and save the model's 2 KiB */
+#define FWD_APPLY_MODEL 1 /* 0: refuse model patches and save the model's RAM */
+#endif
+#ifndef FWD_APPLY_MODEL_ENTRIES
+#define FWD_APPLY_MODEL_ENTRIES 256 /* model map entries, 8 bytes each; fewer: refuse larger maps */
+#endif
+#ifndef FWD_APPLY_RC_CONTEXTS
+#define FWD_APPLY_RC_CONTEXTS 4 /* range coder residual sets, 512 bytes each; fewer: refuse patches using more */
 #endif
 #ifndef FWD_APPLY_ENCRYPTION
 #define FWD_APPLY_ENCRYPTION 1 /* 0: refuse encrypted patches; no AES, HMAC, HKDF or ECDH code is linked */
 #endif
 #define FWD_APPLY_PRED_CHUNK 64u /* old bytes predicted at a time */
 #define FWD_APPLY_PROG_BUF 256u  /* program chunk; a multiple of every supported program unit */
-#define FWD_APPLY_OLD_BUF 256u   /* read-ahead window into bank A */
+#define FWD_APPLY_OLD_BUF 128u   /* read-ahead window into bank A */
 #define FWD_APPLY_CHECK_BUF 64u  /* read-back comparison piece */
 #define FWD_APPLY_MAX_RESUMES 16u /* resumes without progress before init says FWD_ERR_RESUME_LIMIT */
 
@@ -155,14 +161,18 @@ typedef struct fwd_apply_info {
  *                      + FWD_APPLY_SCRATCH         the codec's decoder
  *
  * FWD_APPLY_SCRATCH is the larger of the range coder's model
- * (FWD_RC_MODEL_SIZE) and, in zstd builds, the zstd workspace.
+ * (FWD_RC_MODEL_BYTES(FWD_APPLY_RC_CONTEXTS)) and, in zstd builds, the zstd
+ * workspace.
  * FWD_APPLY_STATE_SIZE is an upper bound the library checks against its own
  * layout at compile time. mbedTLS's heap, used while the signature is
  * verified, is the application's (docs/PORTING.md). */
+#define FWD_APPLY_RC_MODEL FWD_RC_MODEL_BYTES(FWD_APPLY_RC_CONTEXTS)
 #define FWD_APPLY_SCRATCH                                                                             \
-    (FWD_APPLY_CODEC_ZSTD && FWD_APPLY_ZSTD_WORKSPACE > FWD_RC_MODEL_SIZE ? FWD_APPLY_ZSTD_WORKSPACE : FWD_RC_MODEL_SIZE)
+    (FWD_APPLY_CODEC_ZSTD && FWD_APPLY_ZSTD_WORKSPACE > FWD_APPLY_RC_MODEL ? FWD_APPLY_ZSTD_WORKSPACE        \
+                                                                          : FWD_APPLY_RC_MODEL)
 #define FWD_APPLY_STATE_SIZE                                                                          \
-    (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 2176u : 0u) + 448u /* encryption state */)
+    (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 128u + 8u * FWD_APPLY_MODEL_ENTRIES : 0u) +              \
+     448u /* encryption state */)
 #define FWD_APPLY_CTX_SIZE                                                                            \
     (FWD_APPLY_STATE_SIZE + FWD_APPLY_MAX_PAYLOAD +                                                  \
      (FWD_APPLY_CODEC_ZSTD ? (2u << FWD_APPLY_MAX_WINDOW_LOG) + 64u : 0u) + FWD_APPLY_SCRATCH)
@@ -187,6 +197,8 @@ typedef struct fwd_apply_build {
     uint8_t max_window_log;
     uint8_t max_keys;
     uint8_t model;
+    uint16_t model_entries;
+    uint8_t rc_contexts;
     uint8_t encryption;
     uint8_t codec_zstd;
 } fwd_apply_build;
@@ -194,7 +206,7 @@ typedef struct fwd_apply_build {
 #define FWD_APPLY_BUILD_INIT                                                                          \
     {FWD_APPLY_API_VERSION, (uint32_t)sizeof(fwd_apply_ctx), FWD_APPLY_MAX_PAYLOAD,                  \
      FWD_APPLY_ZSTD_WORKSPACE, FWD_APPLY_MAX_WINDOW_LOG, FWD_APPLY_MAX_KEYS, FWD_APPLY_MODEL,        \
-     FWD_APPLY_ENCRYPTION, FWD_APPLY_CODEC_ZSTD}
+     FWD_APPLY_MODEL_ENTRIES, FWD_APPLY_RC_CONTEXTS, FWD_APPLY_ENCRYPTION, FWD_APPLY_CODEC_ZSTD}
 
 /* Prepares ctx for an apply. Reads the journal: when it holds an unfinished
  * apply (and flags lacks FWD_APPLY_RESTART), re-verifies that patch's signed

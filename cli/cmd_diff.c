@@ -23,11 +23,16 @@ static const char help[] =
     "                          that carry zstd (one frame per segment); stored: no compression\n"
     "  --window-log W          zstd window 2^W the device can afford, 10..27 (default 12)\n"
     "  --level L               zstd level 1..22 (default 19)\n"
-    "  --max-payload BYTES     largest segment the device buffers (default block size + 512)\n"
+    "  --profile small|default|large\n"
+    "                          capacities of the device's applier build (README, \"Device profiles\"):\n"
+    "                          model map entries 64/64/256, residual context sets 1/4/4 (default: default)\n"
+    "  --max-payload BYTES     largest segment the device buffers (default block size + 128)\n"
     "  --segment-blocks N      most blocks per segment (default 256); the coder restarts at every\n"
     "                          segment, so a power cut costs at most one segment of patch bytes again\n"
     "  --model auto|on|off     predict moved branches and pointers (auto: keep whichever patch is smaller)\n"
     "  --load-address ADDR     address the images run at, for the model (default: inferred)\n"
+    "  --model-entries N       model map entries the device holds (FWD_APPLY_MODEL_ENTRIES), 1..256\n"
+    "  --rc-contexts N         residual context sets the device holds (FWD_APPLY_RC_CONTEXTS), 1..4\n"
     "  --stored                same as --codec stored\n"
     "  --encrypt-for DEV.pub.pem\n"
     "                          encrypt the patch (AES-128-CTR, fresh key) for this device; repeat for\n"
@@ -41,7 +46,7 @@ static const char help[] =
     "Memory: peak about 5 bytes per input byte (old + new), at most 6, plus a few MiB.\n";
 
 enum { KEY, PRODUCT, SECVER, BLOCK, WINDOW, LEVEL, PAYLOAD, SEGBLOCKS, STORED, OUT, MODEL, LOAD, ENCRYPT, KEYOUT,
-       THREADS, CODEC, NOPT };
+       THREADS, CODEC, ENTRIES, CONTEXTS, PROFILE, NOPT };
 
 /* Parses the options that fill fwd_gen_options; 0 or the exit code. */
 static int parse_options(cli_opt *o, fwd_gen_options *opt);
@@ -111,7 +116,8 @@ int cmd_diff(int argc, char **argv)
                         { "max-payload", 1, 0 },  { "segment-blocks", 1, 0 }, { "stored", 0, 0 },
                         { "o", 1, 0 },            { "model", 1, 0 },       { "load-address", 1, 0 },
                         { "encrypt-for", 1, 0 },  { "content-key-out", 1, 0 }, { "j", 1, 0 },
-                        { "codec", 1, 0 } };
+                        { "codec", 1, 0 },        { "model-entries", 1, 0 }, { "rc-contexts", 1, 0 },
+                        { "profile", 1, 0 } };
     cli_list enc = { ENCRYPT, enc_paths, FWD_RECIPIENTS_MAX, 0 };
     const char *pos[2];
     int n = cli_parse_lists(argc, argv, help, o, NOPT, pos, 2, &enc, 1);
@@ -192,16 +198,23 @@ static int pick(const char *value, const char *const names[3])
 static int parse_options(cli_opt *o, fwd_gen_options *opt)
 {
     fwd_gen_options_default(opt);
+    if (o[PROFILE].value && fwd_gen_options_profile(opt, o[PROFILE].value) != FWD_OK)
+        return cli_fail(FWD_ERR_ARGUMENT, "--profile takes small, default or large");
     uint32_t v;
     struct { int idx; uint32_t *dst; } nums[] = { { SECVER, &opt->security_version }, { BLOCK, &opt->block_size },
                                                   { PAYLOAD, &opt->max_payload }, { SEGBLOCKS, &opt->max_segment_blocks },
-                                                  { THREADS, &opt->threads },
+                                                  { THREADS, &opt->threads }, { ENTRIES, &opt->model_entries },
+                                                  { CONTEXTS, &opt->rc_contexts },
                                                   { LOAD, &opt->load_address } };
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if (o[nums[i].idx].value && cli_parse_u32(o[nums[i].idx].value, nums[i].dst) != 0)
             return cli_fail(FWD_ERR_ARGUMENT, "--%s takes a number (0x... for hex), not '%s'", o[nums[i].idx].name,
                             o[nums[i].idx].value);
     opt->load_address_set = o[LOAD].value != NULL;
+    if (opt->model_entries < 1 || opt->model_entries > FWD_MODEL_MAX_ENTRIES)
+        return cli_fail(FWD_ERR_ARGUMENT, "--model-entries takes 1..%u", FWD_MODEL_MAX_ENTRIES);
+    if (opt->rc_contexts < 1 || opt->rc_contexts > FWD_RC_MAX_CONTEXTS)
+        return cli_fail(FWD_ERR_ARGUMENT, "--rc-contexts takes 1..%u", FWD_RC_MAX_CONTEXTS);
     if (o[WINDOW].value) {
         if (cli_parse_u32(o[WINDOW].value, &v) != 0 || v < FWD_WINDOW_LOG_MIN || v > FWD_WINDOW_LOG_MAX)
             return cli_fail(FWD_ERR_ARGUMENT, "--window-log takes %u..%u", FWD_WINDOW_LOG_MIN, FWD_WINDOW_LOG_MAX);

@@ -125,7 +125,10 @@ static void print_text(const fwd_header *h, size_t len, int rst, uint32_t rcount
     } else if (h->enc_alg != FWD_ENC_NONE) {
         printf(", recipients area unreadable (%s)", fwd_status_name(rst));
     }
-    printf("\nmodel              %s\n", alg_name(3, h->model_alg));
+    printf("\nmodel              %s", alg_name(3, h->model_alg));
+    if (h->model_alg != FWD_MODEL_NONE)
+        printf(", %u map entries (the device's FWD_APPLY_MODEL_ENTRIES at least)", h->model_entries);
+    printf("\n");
 }
 
 /* The fields only info reports, beyond cli_json_patch's. */
@@ -141,6 +144,7 @@ static void json_header(const fwd_header *h, uint32_t ram, int rst)
     cli_json_u64("max_segment_blocks", h->max_segment_blocks);
     cli_json_str("signature", alg_name(1, h->sig_alg));
     cli_json_str("model", alg_name(3, h->model_alg));
+    cli_json_u64("model_entries", h->model_entries);
     cli_json_hex("chain_head", h->chain_head, FWD_HASH_SIZE);
     if (h->enc_alg != FWD_ENC_NONE && rst != FWD_OK)
         cli_json_str("recipients_error", fwd_status_name(rst));
@@ -169,7 +173,7 @@ int cmd_info(int argc, char **argv)
     char ids[FWD_RECIPIENTS_MAX][2 * FWD_KEY_ID_SIZE + 1];
     int rst = h.enc_alg != FWD_ENC_NONE ? cli_recipients(f.data, f.len, &rcount, ids) : FWD_OK;
     uint32_t ram = h.max_payload + (h.codec == FWD_CODEC_ZSTD ? fwd_ring_size(h.window_log)
-                                    : h.codec == FWD_CODEC_RC ? FWD_RC_MODEL_SIZE : 0);
+                                    : h.codec == FWD_CODEC_RC ? FWD_RC_MODEL_BYTES(h.rc_contexts) : 0);
     uint8_t patch_id[FWD_HASH_SIZE];
     fwd_sha256(f.data, FWD_HEADER_SIZE, patch_id);
     cli_json_str("patch", pos[0]);

@@ -11,6 +11,31 @@
 
 #include "fwd_status.h"
 
+#if FWD_CRYPTO_LENT_HEAP
+#include <mbedtls/memory_buffer_alloc.h>
+
+void fwd_crypto_heap_lend(void *buf, size_t len)
+{
+    mbedtls_memory_buffer_alloc_init(buf, len);
+}
+
+void fwd_crypto_heap_take_back(void *buf, size_t len)
+{
+    mbedtls_memory_buffer_alloc_free();
+    mbedtls_platform_zeroize(buf, len);
+}
+#else
+void fwd_crypto_heap_lend(void *buf, size_t len)
+{
+    (void)buf, (void)len;
+}
+
+void fwd_crypto_heap_take_back(void *buf, size_t len)
+{
+    (void)buf, (void)len;
+}
+#endif
+
 /* mbedTLS 3 dropped the _ret suffixes (the 2.28 functions without it return
  * void and are deprecated): one spelling for both. */
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000

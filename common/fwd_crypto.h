@@ -29,9 +29,26 @@ void fwd_zeroize(void *p, size_t n);
 void fwd_sha256(const void *data, size_t len, uint8_t out[FWD_HASH_SIZE]);
 /* Key id of a public key as written in patch headers. */
 void fwd_key_id(const uint8_t pubkey[65], uint8_t id[FWD_KEY_ID_SIZE]);
-/* FWD_OK, FWD_ERR_BAD_SIGNATURE, or FWD_ERR_KEY when pubkey is not a P-256 point.
- * Allocates through mbedTLS: a device build points mbedTLS at a static pool first. */
+/* FWD_OK, FWD_ERR_BAD_SIGNATURE, or FWD_ERR_KEY when pubkey is not a P-256 point;
+ * FWD_ERR_CRYPTO_HEAP when mbedTLS's allocator ran out (see below). */
 int fwd_ecdsa_p256_verify(const uint8_t pubkey[65], const uint8_t hash[FWD_HASH_SIZE],
                           const uint8_t sig[FWD_SIGNATURE_SIZE]);
+
+
+/* mbedTLS allocates while it verifies a signature or unwraps a content key
+ * (fwd_enc.h). By default that is the application's mbedTLS heap, set up
+ * once as for any other mbedTLS use. A backend built with
+ * FWD_CRYPTO_LENT_HEAP=1 instead runs each such call on memory its caller
+ * lends: lend hands buf to MBEDTLS_MEMORY_BUFFER_ALLOC_C, take_back zeroizes
+ * it (it held the ECDH intermediates) and leaves mbedTLS without a heap. So
+ * nothing else may use mbedTLS in between: a bootloader, not a TLS client.
+ * Without FWD_CRYPTO_LENT_HEAP both do nothing. FWD_CRYPTO_LENT_HEAP_MIN is
+ * what a P-256 verify or unwrap needs (measured by make bench-device). */
+#ifndef FWD_CRYPTO_LENT_HEAP
+#define FWD_CRYPTO_LENT_HEAP 0
+#endif
+#define FWD_CRYPTO_LENT_HEAP_MIN 3072u
+void fwd_crypto_heap_lend(void *buf, size_t len);
+void fwd_crypto_heap_take_back(void *buf, size_t len);
 
 #endif

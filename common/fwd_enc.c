@@ -79,9 +79,26 @@ int fwd_key_commitment(const uint8_t key[FWD_CONTENT_KEY_SIZE], const uint8_t no
     return fwd_hmac_sha256(key, FWD_CONTENT_KEY_SIZE, msg, sizeof(msg), out);
 }
 
-int fwd_wrap_keys(const uint8_t scalar[FWD_SCALAR_SIZE], const uint8_t peer[FWD_POINT_SIZE], int device_side,
-                  const uint8_t product_id[FWD_PRODUCT_ID_SIZE], uint8_t own_pub[FWD_POINT_SIZE],
-                  uint8_t keys[FWD_WRAP_KEYS_SIZE])
+/* The KDF half of fwd_wrap_keys: HKDF-SHA256 with salt = the ephemeral key
+ * then the device's, info = label || product. */
+__attribute__((noinline)) static int wrap_kdf(const uint8_t z[FWD_SCALAR_SIZE], const uint8_t peer[FWD_POINT_SIZE],
+                                              const uint8_t own_pub[FWD_POINT_SIZE], int device_side,
+                                              const uint8_t product_id[FWD_PRODUCT_ID_SIZE],
+                                              uint8_t keys[FWD_WRAP_KEYS_SIZE])
+{
+    uint8_t salt[2 * FWD_POINT_SIZE], info[WRAP_LABEL_LEN + FWD_PRODUCT_ID_SIZE];
+    memcpy(salt, device_side ? peer : own_pub, FWD_POINT_SIZE);
+    memcpy(salt + FWD_POINT_SIZE, device_side ? own_pub : peer, FWD_POINT_SIZE);
+    memcpy(info, wrap_label, WRAP_LABEL_LEN);
+    memcpy(info + WRAP_LABEL_LEN, product_id, FWD_PRODUCT_ID_SIZE);
+    return fwd_hkdf_sha256(salt, sizeof(salt), z, FWD_SCALAR_SIZE, info, sizeof(info), keys, FWD_WRAP_KEYS_SIZE);
+}
+
+/* The ECDH half of fwd_wrap_keys: z = the shared secret's x, own_pub =
+ * scalar x G. Apart from the KDF half so that the KDF's buffers are not on
+ * the stack during the scalar multiplications (a bootloader's peak). */
+__attribute__((noinline)) static int ecdh(const uint8_t scalar[FWD_SCALAR_SIZE], const uint8_t peer[FWD_POINT_SIZE],
+                                          int device_side, uint8_t own_pub[FWD_POINT_SIZE], uint8_t z[FWD_SCALAR_SIZE])
 {
     mbedtls_ecp_group grp;
     mbedtls_mpi d;
@@ -91,7 +108,6 @@ int fwd_wrap_keys(const uint8_t scalar[FWD_SCALAR_SIZE], const uint8_t peer[FWD_
     mbedtls_ecp_point_init(&p);
     mbedtls_ecp_point_init(&s);
     mbedtls_ecp_point_init(&q);
-    uint8_t z[FWD_SCALAR_SIZE], salt[2 * FWD_POINT_SIZE], info[WRAP_LABEL_LEN + FWD_PRODUCT_ID_SIZE];
     size_t n = 0;
     int st = FWD_ERR_INTERNAL;
     if (mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) != 0)
@@ -107,25 +123,32 @@ int fwd_wrap_keys(const uint8_t scalar[FWD_SCALAR_SIZE], const uint8_t peer[FWD_
     /* A NULL RNG lets mbedTLS blind with its internal DRBG where the build has
      * one (FORMAT.md, threat model, on device builds without it). */
     st = FWD_ERR_INTERNAL;
-    if (mbedtls_ecp_mul(&grp, &s, &d, &p, NULL, NULL) != 0 || mbedtls_mpi_write_binary(&s.X, z, sizeof(z)) != 0 ||
+    if (mbedtls_ecp_mul(&grp, &s, &d, &p, NULL, NULL) != 0 || mbedtls_mpi_write_binary(&s.X, z, FWD_SCALAR_SIZE) != 0 ||
         mbedtls_ecp_mul(&grp, &q, &d, &grp.G, NULL, NULL) != 0 ||
         mbedtls_ecp_point_write_binary(&grp, &q, MBEDTLS_ECP_PF_UNCOMPRESSED, &n, own_pub, FWD_POINT_SIZE) != 0 ||
         n != FWD_POINT_SIZE)
         goto out;
-    memcpy(salt, device_side ? peer : own_pub, FWD_POINT_SIZE);
-    memcpy(salt + FWD_POINT_SIZE, device_side ? own_pub : peer, FWD_POINT_SIZE);
-    memcpy(info, wrap_label, WRAP_LABEL_LEN);
-    memcpy(info + WRAP_LABEL_LEN, product_id, FWD_PRODUCT_ID_SIZE);
-    st = fwd_hkdf_sha256(salt, sizeof(salt), z, sizeof(z), info, sizeof(info), keys, FWD_WRAP_KEYS_SIZE);
+    st = FWD_OK;
 out:
-    mbedtls_platform_zeroize(z, sizeof(z));
-    if (st != FWD_OK)
-        mbedtls_platform_zeroize(keys, FWD_WRAP_KEYS_SIZE);
     mbedtls_ecp_point_free(&q);
     mbedtls_ecp_point_free(&s);
     mbedtls_ecp_point_free(&p);
     mbedtls_mpi_free(&d);
     mbedtls_ecp_group_free(&grp);
+    return st;
+}
+
+int fwd_wrap_keys(const uint8_t scalar[FWD_SCALAR_SIZE], const uint8_t peer[FWD_POINT_SIZE], int device_side,
+                  const uint8_t product_id[FWD_PRODUCT_ID_SIZE], uint8_t own_pub[FWD_POINT_SIZE],
+                  uint8_t keys[FWD_WRAP_KEYS_SIZE])
+{
+    uint8_t z[FWD_SCALAR_SIZE];
+    int st = ecdh(scalar, peer, device_side, own_pub, z);
+    if (st == FWD_OK)
+        st = wrap_kdf(z, peer, own_pub, device_side, product_id, keys);
+    mbedtls_platform_zeroize(z, sizeof(z));
+    if (st != FWD_OK)
+        mbedtls_platform_zeroize(keys, FWD_WRAP_KEYS_SIZE);
     return st;
 }
 
@@ -162,21 +185,31 @@ int fwd_wrap_entry(const uint8_t device_pub[FWD_POINT_SIZE], const uint8_t ephem
     return st;
 }
 
+/* The checks of an unwrapped entry: the scalar is key_id's, the tag verifies.
+ * Not inlined: their buffers stay off the stack during the ECDH. */
+__attribute__((noinline)) static int check_entry(const uint8_t own[FWD_POINT_SIZE],
+                                                 const uint8_t key_id[FWD_KEY_ID_SIZE],
+                                                 const uint8_t entry[FWD_RECIPIENT_SIZE],
+                                                 const uint8_t keys[FWD_WRAP_KEYS_SIZE])
+{
+    uint8_t id[FWD_KEY_ID_SIZE], tag[FWD_HASH_SIZE];
+    fwd_key_id(own, id);
+    if (memcmp(id, key_id, FWD_KEY_ID_SIZE) != 0)
+        return FWD_ERR_KEY; /* the configured id is not this scalar's */
+    int st = fwd_hmac_sha256(keys + FWD_CONTENT_KEY_SIZE, FWD_HASH_SIZE, entry, FWD_RCPT_TAG, tag);
+    if (st == FWD_OK && fwd_memneq(tag, entry + FWD_RCPT_TAG, FWD_HASH_SIZE))
+        st = FWD_ERR_UNWRAP;
+    return st;
+}
+
 int fwd_unwrap_entry(const uint8_t scalar[FWD_SCALAR_SIZE], const uint8_t key_id[FWD_KEY_ID_SIZE],
                      const uint8_t entry[FWD_RECIPIENT_SIZE], const uint8_t product_id[FWD_PRODUCT_ID_SIZE],
                      uint8_t key[FWD_CONTENT_KEY_SIZE])
 {
-    uint8_t keys[FWD_WRAP_KEYS_SIZE], own[FWD_POINT_SIZE], id[FWD_KEY_ID_SIZE], tag[FWD_HASH_SIZE];
+    uint8_t keys[FWD_WRAP_KEYS_SIZE], own[FWD_POINT_SIZE];
     int st = fwd_wrap_keys(scalar, entry + FWD_RCPT_EPHEMERAL, 1, product_id, own, keys);
-    if (st == FWD_OK) {
-        fwd_key_id(own, id);
-        if (memcmp(id, key_id, FWD_KEY_ID_SIZE) != 0)
-            st = FWD_ERR_KEY; /* the configured id is not this scalar's */
-    }
     if (st == FWD_OK)
-        st = fwd_hmac_sha256(keys + FWD_CONTENT_KEY_SIZE, FWD_HASH_SIZE, entry, FWD_RCPT_TAG, tag);
-    if (st == FWD_OK && fwd_memneq(tag, entry + FWD_RCPT_TAG, FWD_HASH_SIZE))
-        st = FWD_ERR_UNWRAP;
+        st = check_entry(own, key_id, entry, keys);
     if (st == FWD_OK)
         st = wrap_pad(keys, entry + FWD_RCPT_WRAPPED, key);
     mbedtls_platform_zeroize(keys, sizeof(keys));

@@ -7,11 +7,11 @@
 /* Field offsets in the 256-byte header; FORMAT.md has the table. */
 enum {
     H_MAGIC = 0, H_VERSION = 4, H_HEADER_SIZE = 6, H_DIFF = 8, H_CODEC = 9, H_HASH = 10,
-    H_SIG = 11, H_ENC = 12, H_MODEL = 13, H_WINDOW = 14, H_RESERVED0 = 15, H_FLAGS = 16,
+    H_SIG = 11, H_ENC = 12, H_MODEL = 13, H_WINDOW = 14, H_RC_CONTEXTS = 15, H_FLAGS = 16,
     H_PRODUCT = 20, H_SECVER = 52, H_OLD_SIZE = 56, H_NEW_SIZE = 60, H_OLD_HASH = 64,
     H_NEW_HASH = 96, H_BLOCK = 128, H_SEGMENTS = 132, H_MAX_PAYLOAD = 136,
     H_MAX_BLOCKS = 140, H_PATCH_SIZE = 144, H_LOAD_ADDR = 148, H_MODEL_SIZE = 152,
-    H_RESERVED1 = 156, H_CHAIN = 160, H_COMMIT = 192, H_KEY_ID = 224, H_NONCE = 232,
+    H_MODEL_ENTRIES = 156, H_CHAIN = 160, H_COMMIT = 192, H_KEY_ID = 224, H_NONCE = 232,
     H_RESERVED2 = 244
 };
 
@@ -28,6 +28,7 @@ void fwd_header_encode(const fwd_header *h, uint8_t out[FWD_HEADER_SIZE])
     out[H_ENC] = h->enc_alg;
     out[H_MODEL] = h->model_alg;
     out[H_WINDOW] = h->window_log;
+    out[H_RC_CONTEXTS] = h->rc_contexts;
     fwd_store32(out + H_FLAGS, h->flags);
     memcpy(out + H_PRODUCT, h->product_id, FWD_PRODUCT_ID_SIZE);
     fwd_store32(out + H_SECVER, h->security_version);
@@ -42,6 +43,7 @@ void fwd_header_encode(const fwd_header *h, uint8_t out[FWD_HEADER_SIZE])
     fwd_store32(out + H_PATCH_SIZE, h->patch_size);
     fwd_store32(out + H_LOAD_ADDR, h->load_address);
     fwd_store32(out + H_MODEL_SIZE, h->model_size);
+    fwd_store32(out + H_MODEL_ENTRIES, h->model_entries);
     memcpy(out + H_CHAIN, h->chain_head, FWD_HASH_SIZE);
     memcpy(out + H_COMMIT, h->key_commitment, FWD_HASH_SIZE);
     memcpy(out + H_KEY_ID, h->key_id, FWD_KEY_ID_SIZE);
@@ -60,12 +62,16 @@ static int header_consistent(const fwd_header *h)
     if (h->codec != FWD_CODEC_ZSTD ? h->window_log != 0
                                    : (h->window_log < FWD_WINDOW_LOG_MIN || h->window_log > FWD_WINDOW_LOG_MAX))
         return 0;
+    if (h->codec == FWD_CODEC_RC ? h->rc_contexts == 0 || h->rc_contexts > FWD_RC_MAX_CONTEXTS : h->rc_contexts != 0)
+        return 0;
     if (h->max_payload == 0 || h->max_payload > FWD_MAX_PAYLOAD_LIMIT)
         return 0;
     if (h->max_segment_blocks == 0 || h->max_segment_blocks > FWD_MAX_SEGMENT_BLOCKS_LIMIT)
         return 0;
-    if (h->model_alg == FWD_MODEL_NONE ? (h->model_size != 0 || h->load_address != 0)
-                                       : (h->model_size == 0 || h->model_size > FWD_MODEL_SIZE_LIMIT))
+    if (h->model_alg == FWD_MODEL_NONE
+            ? (h->model_size != 0 || h->load_address != 0 || h->model_entries != 0)
+            : (h->model_size == 0 || h->model_size > FWD_MODEL_SIZE_LIMIT || h->model_entries == 0 ||
+               h->model_entries > FWD_MODEL_MAX_ENTRIES))
         return 0;
     if (h->enc_alg == FWD_ENC_NONE &&
         (!fwd_is_zero(h->key_commitment, FWD_HASH_SIZE) || !fwd_is_zero(h->nonce, FWD_NONCE_SIZE)))
@@ -110,6 +116,7 @@ int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h)
     h->enc_alg = in[H_ENC];
     h->model_alg = in[H_MODEL];
     h->window_log = in[H_WINDOW];
+    h->rc_contexts = in[H_RC_CONTEXTS];
     if (h->diff_alg != FWD_DIFF_SPARSE || h->codec > FWD_CODEC_RC || h->hash_alg != FWD_HASH_SHA256 ||
         h->sig_alg > FWD_SIG_ECDSA_P256 || h->enc_alg > FWD_ENC_AES128CTR_ECIES || h->model_alg > FWD_MODEL_XTENSA)
         return FWD_ERR_UNSUPPORTED_ALGORITHM;
@@ -127,12 +134,13 @@ int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h)
     h->patch_size = fwd_load32(in + H_PATCH_SIZE);
     h->load_address = fwd_load32(in + H_LOAD_ADDR);
     h->model_size = fwd_load32(in + H_MODEL_SIZE);
+    h->model_entries = fwd_load32(in + H_MODEL_ENTRIES);
     memcpy(h->chain_head, in + H_CHAIN, FWD_HASH_SIZE);
     memcpy(h->key_commitment, in + H_COMMIT, FWD_HASH_SIZE);
     memcpy(h->key_id, in + H_KEY_ID, FWD_KEY_ID_SIZE);
     memcpy(h->nonce, in + H_NONCE, FWD_NONCE_SIZE);
 
-    if (in[H_RESERVED0] != 0 || h->flags != 0 || !fwd_is_zero(in + H_RESERVED1, 4) ||
+    if (h->flags != 0 ||
         !fwd_is_zero(in + H_RESERVED2, FWD_HEADER_SIZE - H_RESERVED2))
         return FWD_ERR_BAD_HEADER;
     return header_consistent(h) ? FWD_OK : FWD_ERR_BAD_HEADER;

@@ -39,6 +39,7 @@
 #define FWD_MAX_PAYLOAD_LIMIT   (16u << 20)
 #define FWD_MAX_SEGMENT_BLOCKS_LIMIT 65536u
 #define FWD_MODEL_SIZE_LIMIT    4096u
+#define FWD_MODEL_MAX_ENTRIES   256u
 
 /* Recipients area of an encrypted patch (FORMAT.md, "Encryption"): a 4-byte
  * head (count, entry size) and count entries of key_id, ephemeral_pub,
@@ -59,8 +60,10 @@
  * smaller. Free (max_segment_blocks <= 65536), so no patch is larger than
  * its stored form. */
 #define FWD_SEG_STORED_FLAG 0x80000000u
-/* Decoder memory of codec 2: its probability cells and contexts. */
-#define FWD_RC_MODEL_SIZE 3888u
+/* Codec 2 codes residual bytes with 1..4 sets of 256 cells (the header's
+ * rc_contexts, by position in the raw run). Decoder memory for c sets: */
+#define FWD_RC_MAX_CONTEXTS 4u
+#define FWD_RC_MODEL_BYTES(c) (1856u + 512u * (c))
 
 /* Operation kinds in a decoded data segment (low two bits of the tag). */
 #define FWD_OP_COPY   0u
@@ -72,6 +75,7 @@
 typedef struct fwd_header {
     uint16_t format_version;
     uint8_t diff_alg, codec, hash_alg, sig_alg, enc_alg, model_alg, window_log;
+    uint8_t rc_contexts; /* codec 2: residual-byte context sets, 1..4; 0 for other codecs */
     uint32_t flags;
     uint8_t product_id[FWD_PRODUCT_ID_SIZE];
     uint32_t security_version;
@@ -84,6 +88,7 @@ typedef struct fwd_header {
     uint32_t patch_size;
     uint32_t load_address;
     uint32_t model_size;
+    uint32_t model_entries; /* entries of the model's map; 0 without a model */
     uint8_t chain_head[FWD_HASH_SIZE];
     uint8_t key_commitment[FWD_HASH_SIZE];
     uint8_t key_id[FWD_KEY_ID_SIZE];

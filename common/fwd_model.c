@@ -28,7 +28,7 @@ int fwd_model_decode(const uint8_t *p, size_t n, fwd_model *m)
     size_t pos = 2;
     uint32_t count, addr = 0;
     if (n < 2 || p[0] != 1 || p[1] > (FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS) ||
-        read_varint(p, n, &pos, &count) != 0 || count == 0 || count > FWD_MODEL_MAX_ENTRIES)
+        read_varint(p, n, &pos, &count) != 0 || count == 0 || count > m->cap)
         return FWD_ERR_CORRUPT;
     m->flags = p[1];
     m->n = count;

@@ -8,22 +8,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FWD_MODEL_MAX_ENTRIES 256u
 #define FWD_MODEL_PAYLOAD_LIMIT 2048u
 #define FWD_PREDICT_BRANCHES 1u
 #define FWD_PREDICT_POINTERS 2u
 /* Bytes of old image the predictor needs on each side of the range it predicts. */
 #define FWD_PREDICT_MARGIN 6u
 
+/* The map's entries live in the owner's storage (cap of each), so that this
+ * code is the same whatever capacity an applier is built with. */
 typedef struct fwd_model {
     uint32_t n;
+    uint32_t cap;
     uint8_t flags; /* FWD_PREDICT_* on at each segment start */
     uint8_t arch;  /* the header's model_alg: FWD_MODEL_THUMB2 or FWD_MODEL_XTENSA */
-    uint32_t start[FWD_MODEL_MAX_ENTRIES];
-    int32_t shift[FWD_MODEL_MAX_ENTRIES];
+    uint32_t *start;
+    int32_t *shift;
 } fwd_model;
 
-/* Parses a decoded model; FWD_OK or FWD_ERR_BAD_OPS-style FWD_ERR_CORRUPT. */
+/* Parses a decoded model into m's storage; FWD_OK, or FWD_ERR_CORRUPT (also
+ * when it has more than m->cap entries). */
 int fwd_model_decode(const uint8_t *p, size_t n, fwd_model *m);
 int32_t fwd_model_shift(const fwd_model *m, uint32_t addr);
 

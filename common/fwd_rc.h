@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "fwd_format.h"
+
 #define FWD_RC_PROB_BITS  12u
 #define FWD_RC_MATCH_MIN  4u  /* shortest output match; shorter runs are literals */
 
@@ -46,11 +48,15 @@ typedef struct fwd_rc_model {
     fwd_prob rest[2];           /* "rest of the copy unchanged"; context: first run */
     fwd_rc_ints zeros[2];       /* context: first run */
     fwd_rc_ints raw[2];         /* context: zeros < 4 */
-    fwd_prob residual[4][256];  /* context: index in the raw run, 0..2, 3+ */
     fwd_prob literal[256];      /* inserted bytes, fill values, the model segment */
     fwd_prob match[2];          /* context: previous match flag */
     fwd_rc_ints match_len, match_dist;
+    /* Residual bytes; context: index in the raw run, 0 .. last_context. The
+     * sets are the owner's (as many as the header's rc_contexts), so that
+     * this layout is the same whatever an applier is built to hold. */
+    fwd_prob (*residual)[256];
     uint8_t prev_kind, prev_delta_zero, first_run, run_index, prev_match;
+    uint8_t last_context;       /* the header's rc_contexts - 1 */
 } fwd_rc_model;
 
 void fwd_rc_encode_init(fwd_rc *rc, uint8_t *out, uint32_t cap);
@@ -60,7 +66,9 @@ void fwd_rc_decode_init(fwd_rc *rc, const uint8_t *in, uint32_t len);
 /* The decoder consumed exactly its input and ended where the encoder did. */
 int fwd_rc_decode_done(const fwd_rc *rc);
 
-void fwd_rc_model_reset(fwd_rc_model *m);
+/* A fresh model whose residual sets are residual[0 .. contexts): contexts is
+ * the header's rc_contexts, 1..FWD_RC_MAX_CONTEXTS. */
+void fwd_rc_model_reset(fwd_rc_model *m, fwd_prob (*residual)[256], unsigned contexts);
 unsigned fwd_rc_kind(fwd_rc *rc, fwd_rc_model *m, unsigned kind);
 uint32_t fwd_rc_len(fwd_rc *rc, fwd_rc_model *m, unsigned kind, uint32_t len);
 uint32_t fwd_rc_delta(fwd_rc *rc, fwd_rc_model *m, uint32_t zigzag);
@@ -72,5 +80,11 @@ uint8_t fwd_rc_literal(fwd_rc *rc, fwd_rc_model *m, uint8_t b);
 unsigned fwd_rc_match(fwd_rc *rc, fwd_rc_model *m, unsigned is_match);
 uint32_t fwd_rc_match_len(fwd_rc *rc, fwd_rc_model *m, uint32_t len);
 uint32_t fwd_rc_match_dist(fwd_rc *rc, fwd_rc_model *m, uint32_t dist);
+
+/* The decoder's fast path through an insert's literals, the generator's
+ * fwd_rc_match and fwd_rc_literal calls decoded in one: up to n literals into
+ * b, each of the first `flagged` preceded by its match flag. Returns the
+ * literals decoded; fewer than n when a flag said that a match follows. */
+uint32_t fwd_rc_decode_literals(fwd_rc *rc, fwd_rc_model *m, uint8_t *b, uint32_t n, uint32_t flagged);
 
 #endif

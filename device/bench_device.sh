@@ -53,20 +53,36 @@ for p in $pairs; do
   for w in 11 12; do
     "$cli" diff -f --key "$devb/keys/k.pem" --codec zstd --window-log $w "$o" "$n" -o "$work/$id-w$w.fwd" 2>/dev/null
   done
-  # The range-coder profiles (device.mk), each with the patches it accepts.
+  # The range-coder profiles (device.mk), each with the patches it accepts:
+  # plain, and profiled for the split by part.
   for prof in default small; do
     flags=""
-    [ $prof = default ] || flags="--max-payload 4224 --model off"
-    FWD_DIFF_FLAGS="$flags" ./device/run_pair.sh "$devb/profile-$prof" "$cli" "$devb/profile-$prof/m4/fw.elf" \
-      "$o" "$n" "$work/$id-rc-$prof" >/dev/null || {
-      echo "bench-device: the $prof profile's run on $id failed:" >&2
-      cat "$work/$id-rc-$prof/out.txt" >&2
-      exit 1
-    }
+    [ $prof = default ] || flags="--profile small --block-size 1024"
+    for v in "" -prof; do
+      FWD_DIFF_FLAGS="$flags" ./device/run_pair.sh "$devb/profile-$prof" "$cli" "$devb/profile-$prof/m4/fw$v.elf" \
+        "$o" "$n" "$work/$id-rc-$prof$v" >/dev/null || {
+        echo "bench-device: the $prof profile's fw$v.elf run on $id failed:" >&2
+        cat "$work/$id-rc-$prof$v/out.txt" >&2
+        exit 1
+      }
+    done
   done
 done
 first=${pairs# }; first=${first%%:*}
 r=$work/$first-plain/out.txt rp=$work/$first-prof/out.txt
+# An encrypted patch takes the deepest path (the ECDH of the key unwrap): the
+# first pair again, encrypted for the board's device key, in every build.
+fo=$(echo "$pairs" | tr ' ' '\n' | grep "^$first:" | cut -d: -f2) fn=$(echo "$pairs" | tr ' ' '\n' | grep "^$first:" | cut -d: -f3)
+for b in "$devb:--codec zstd:enc" "$devb/profile-default::rc-default-enc" \
+         "$devb/profile-small:--profile small --block-size 1024:rc-small-enc"; do
+  d=${b%%:*} rest=${b#*:}; flags=${rest%%:*} tag=${rest#*:}
+  FWD_DIFF_FLAGS="$flags --encrypt-for $d/keys/dev.pub.pem" FWDQ=$devb/host/fwdq ./device/run_pair.sh "$d" "$cli" \
+    "$d/m4/fw.elf" "$fo" "$fn" "$work/$first-$tag" >/dev/null || {
+    echo "bench-device: the encrypted run ($tag) failed:" >&2
+    cat "$work/$first-$tag/out.txt" >&2
+    exit 1
+  }
+done
 
 # ---- code ----
 code_rows() {
@@ -93,13 +109,27 @@ code_rows() {
   code_total_m4=$t4 code_all_m4=$((t4 + m4e + m4f + m4l))
 }
 
+# The split by part: one column per "PROFILED:PLAIN" pair of run names
+# ($work/NAME), the plain run's total last.
+split_parts="decompression (zstd or range decoder)|diff application (operations, bank A reads)|hashing (SHA-256: chain, bank A, bank B)|flash writes (program buffer, erase, program, read-back)|signature (ECDSA P-256 verify)|journal|other (patch intake, state machine, header checks)"
+split_rows() {
+  printf '%s\n' "$split_parts" | tr '|' '\n' | while IFS= read -r part; do
+    printf '| %s |' "$part"
+    for c in $1; do printf ' %s |' "$(val "split $part" "$work/${c%%:*}/out.txt")"; done; echo
+  done
+  printf '| total, profiling build |'
+  for c in $1; do printf ' %s |' "$(val "split total" "$work/${c%%:*}/out.txt")"; done; echo
+  printf '| total, plain build (instrumentation overhead = difference) |'
+  for c in $1; do printf ' %s |' "$(val "insns per output byte" "$work/${c#*:}/out.txt")"; done; echo
+}
+
 # ---- report ----
 zs=$devb/m4/zstd_sizes.txt
 dctx=$(zsize dctx_size "$zs") ws=$(zsize workspace "$zs")
 ring=$(val "ram ctx zstd ring" "$r") payload=$(val "ram ctx payload buffer" "$r")
 ctx=$(val "ram ctx total" "$r") rest=$(val "ram ctx rest" "$r")
 pool=$(val "mbedtls pool peak" "$rp")
-stack=0 stack_m0=0
+stack=$(val "ram peak stack" "$work/$first-enc/out.txt") stack_m0=0
 for p in $pairs; do
   s=$(val "ram peak stack" "$work/${p%%:*}-plain/out.txt")
   [ "$s" -le "$stack" ] || stack=$s
@@ -132,8 +162,8 @@ echo "| &nbsp;&nbsp;of which table-building workspaces | $(zsize table_workspace
 echo "| &nbsp;&nbsp;of which the rest of ZSTD_DCtx, and rounding | $((ws - $(zsize huf_table "$zs") - $(zsize fse_tables "$zs") - $(zsize literal_buffer "$zs") - $(zsize table_workspaces "$zs"))) |"
 echo "| \`fwd_apply_ctx\` the rest (state, prefix, program/read-back/bank A buffers, SHA-256 and AES contexts, model) | $rest |"
 echo "| **\`fwd_apply_ctx\` total** | **$ctx** |"
-echo "| mbedTLS pool peak during the ECDSA verify and the unwrap (the firmware's static pool of 3,072 B, counted in static data+bss) | $pool |"
-echo "| peak stack, whole apply (largest over the pairs below; painted stack, includes the test harness's frames) | $stack (M0+: $stack_m0) |"
+echo "| mbedTLS heap peak during the ECDSA verify (the payload buffer and decoder scratch the applier lends it: FWD_CRYPTO_LENT_HEAP, no pool of its own) | $pool |"
+echo "| peak stack, whole apply (largest over the pairs below and an encrypted patch; painted stack, includes the test harness's frames) | $stack (M0+: $stack_m0) |"
 echo "| .data + .bss of a minimal integration (sizeprobe.elf: ctx, mbedTLS/zstd statics, config) | $((sp_data + sp_bss)) ($sp_data + $sp_bss) |"
 echo "| .data + .bss of the QEMU test firmware (fw.elf) | $((fw_data + fw_bss)) ($fw_data + $fw_bss) |"
 echo "| **applier total: static + peak stack** | **$((sp_data + sp_bss + stack)) ($(kib $((sp_data + sp_bss + stack))))** |"
@@ -189,15 +219,7 @@ echo "Split by part (profiling build fw-prof.elf; every instruction charged to e
 echo
 printf '| part |'; for p in $pairs; do printf ' %s |' "${p%%:*}"; done; echo
 printf '|---|'; for p in $pairs; do printf -- '---:|'; done; echo
-for part in "decompression (zstd)" "diff application (operations, bank A reads)" \
-            "hashing (SHA-256: chain, bank A, bank B)" \
-            "flash writes (program buffer, erase, program, read-back)" "signature (ECDSA P-256 verify)" \
-            "journal" "other (patch intake, state machine, header checks)"; do
-  printf '| %s |' "$part"
-  for p in $pairs; do printf ' %s |' "$(val "split $part" "$work/${p%%:*}-prof/out.txt")"; done; echo
-done
-printf '| total, profiling build |'; for p in $pairs; do printf ' %s |' "$(val "split total" "$work/${p%%:*}-prof/out.txt")"; done; echo
-printf '| total, plain build (instrumentation overhead = difference) |'; for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-plain/out.txt")"; done; echo
+split_rows "$(for p in $pairs; do printf '%s-prof:%s-plain ' "${p%%:*}" "${p%%:*}"; done)"
 printf '| total with the unrolled SHA-256 (%s B of code instead of %s) |' "$sha_fast" "$sha_small"; for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-sha/out.txt")"; done; echo
 printf '| total, M0+ libraries (Thumb-1 code) executed on the same M4 model |'; for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-m0plus/out.txt")"; done; echo
 echo
@@ -205,16 +227,18 @@ echo "ECDSA verification alone: $(val "insns signature (ECDSA P-256 verify)" "$r
 echo
 echo "## Range-coder profiles (codec 2, no zstd: FWD_APPLY_CODEC_ZSTD=0)"
 echo
-echo "default: payload 4,608, model and encryption built in, patches as \`fwdelta diff\` makes them by default."
-echo "small: payload 4,224 (one 4 KiB block and its worst-case operations), no model; patches made with \`--max-payload 4224 --model off\`."
-echo "RAM total = .data + .bss of sizeprobe.elf (the context, the 3,072-byte mbedTLS pool it gives mbedTLS, the libraries' statics) + the peak stack over the pairs."
+echo "default: 4 KiB blocks, payload 4,224 (a block + 128), 64 model map entries, four residual context sets, encryption built in; patches as \`fwdelta diff\` makes them by default."
+echo "small: 1 KiB blocks on the board's 4 KiB sectors, payload 1,152, 64 model map entries, one residual context set, encryption built in; patches made with \`--profile small --block-size 1024\`."
+echo "Both link the unrolled SHA-256 (device.mk, DEV_PROFILE_MBED): without zstd, their 32 KiB code budget affords it."
+echo "RAM total = .data + .bss of sizeprobe.elf (the context, which also lends mbedTLS its heap, and the libraries' statics) + the peak stack over the pairs and an encrypted patch."
+
 echo
 echo "| profile | ctx | payload | coder model | rest of ctx | .data + .bss | peak stack | RAM total | code (M4: applier + coder + SHA-256 + ECDSA) |$(for p in $pairs; do printf ' %s insns/B |' "${p%%:*}"; done)"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|$(for p in $pairs; do printf -- '---:|'; done)"
 for prof in default small; do
   pd=$devb/profile-$prof f=$work/$first-rc-$prof/out.txt
   set -- $($size "$pd/m4/sizeprobe.elf" | awk 'NR == 2 { print $2, $3 }'); st=$(($1 + $2))
-  pk=0
+  pk=$(val "ram peak stack" "$work/$first-rc-$prof-enc/out.txt")
   for p in $pairs; do
     s=$(val "ram peak stack" "$work/${p%%:*}-rc-$prof/out.txt")
     [ "$s" -le "$pk" ] || pk=$s
@@ -227,6 +251,13 @@ for prof in default small; do
     "$(val "ram ctx rest" "$f")" "$st" "$pk" "$((st + pk))" "$code"
   for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-rc-$prof/out.txt")"; done; echo
 done
+echo
+echo "Split by part (each profile's fw-prof.elf, as above; decompression is range decoding):"
+echo
+printf '| part |'; for prof in default small; do for p in $pairs; do printf ' %s %s |' "${p%%:*}" $prof; done; done; echo
+printf '|---|'; for prof in default small; do for p in $pairs; do printf -- '---:|'; done; done; echo
+split_rows "$(for prof in default small; do for p in $pairs; do
+  printf '%s-rc-%s-prof:%s-rc-%s ' "${p%%:*}" $prof "${p%%:*}" $prof; done; done)"
 echo
 echo "RAM total (default): $ram_default bytes"
 echo "RAM total (small): $ram_small bytes"

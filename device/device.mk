@@ -48,7 +48,9 @@ DEV_ZSTD_DEFS = '-DZSTD_DECODER_INTERNAL_BUFFER=(1<<$(DEV_WINDOW_LOG))' -DHUF_FO
 # (bench-device measures both; use its own DEVB).
 DEV_MBED_EXTRA ?=
 DEV_MBED_DEFS = '-DMBEDTLS_CONFIG_FILE="mbedtls_device_config.h"' -Idevice -I$(DEV_MBED)/include $(DEV_MBED_EXTRA)
-DEV_FWD_DEFS  = -DFWD_DEVICE -DFWD_APPLY_MAX_WINDOW_LOG=$(DEV_WINDOW_LOG) -DFWD_APPLY_MAX_PAYLOAD=$(DEV_MAX_PAYLOAD) \
+# FWD_CRYPTO_LENT_HEAP: the applier lends mbedTLS its idle payload buffer
+# while it verifies or unwraps (common/fwd_crypto.h), so no pool is needed.
+DEV_FWD_DEFS  = -DFWD_DEVICE -DFWD_CRYPTO_LENT_HEAP=1 -DFWD_APPLY_MAX_WINDOW_LOG=$(DEV_WINDOW_LOG) -DFWD_APPLY_MAX_PAYLOAD=$(DEV_MAX_PAYLOAD) \
                 -DFWD_APPLY_MAX_KEYS=1 $(DEV_PROFILE_DEFS) $(DEV_MBED_DEFS) -Icommon -Iapply -I$(DEV_ZSTD) \
                 -idirafter $(DEVB)/include
 DEV_WARN      = -std=c11 -Wall -Wextra -Werror -MMD -MP
@@ -69,9 +71,9 @@ DEV_MBED_SRC = sha256 bignum ecp ecp_curves ecdsa platform platform_util memory_
 DEV_PROF_WRAPS = fwd_verify_signature fwd_ecdsa_p256_verify mbedtls_sha256_starts_ret mbedtls_sha256_update_ret \
                  mbedtls_sha256_finish_ret mbedtls_sha256_ret fwd_hash_area fwd_decode_payload \
                  ZSTD_initStaticDCtx ZSTD_getFrameHeader ZSTD_decompressBegin ZSTD_nextSrcSizeToDecompress \
-                 ZSTD_decompressContinue fwd_ops_begin fwd_ops_feed fwd_ops_end fwd_out_begin fwd_out_emit \
+                 ZSTD_decompressContinue fwd_ops_begin fwd_ops_feed fwd_ops_value fwd_ops_end fwd_out_begin fwd_out_emit \
                  fwd_out_end fwd_journal_load fwd_journal_start fwd_journal_checkpoint fwd_journal_end \
-                 mbedtls_memory_buffer_alloc_init
+                 mbedtls_memory_buffer_alloc_init mbedtls_memory_buffer_alloc_free
 
 DEV_HOST_CFLAGS = -std=c11 -Wall -Wextra -Werror -O2
 DEV_COMMA := ,
@@ -87,21 +89,25 @@ device-test: device
 	@$(MAKE) --no-print-directory device-test-run
 
 # The bench also builds the SHA-256 alternative, to measure what it trades,
-# and the two range-coder profiles (no zstd): default (model, payload 4,608)
-# and small (no model, payload 4,224: one 4 KiB block and its worst-case
-# operations). FWD_APPLY_ENCRYPTION=0 does not build today (the state's
-# encryption fields stay while the formula drops 448 bytes), so both keep it.
+# and the two range-coder device profiles (README, "Device profiles"; no
+# zstd, 64 model map entries, encryption built in, payload = block + 128):
+# default (4 KiB blocks, four residual sets) and small (1 KiB blocks on the
+# board's 4 KiB sectors, one residual set). Without zstd's 18 KB their 32 KiB
+# code budget affords the unrolled SHA-256 (+1.4 KB, about 40 instructions per
+# output byte less): they use it.
 DEV_VARIANT_SHA = $(DEVB)/variant-sha256-unrolled
 DEV_PROFILE_DIR = $(DEVB)/profile
-DEV_PROFILE_default = -DFWD_APPLY_CODEC_ZSTD=0
-DEV_PROFILE_small   = -DFWD_APPLY_CODEC_ZSTD=0 -DFWD_APPLY_MODEL=0
+DEV_PROFILE_default = -DFWD_APPLY_CODEC_ZSTD=0 -DFWD_APPLY_MODEL_ENTRIES=64
+DEV_PROFILE_small   = -DFWD_APPLY_CODEC_ZSTD=0 -DFWD_APPLY_MODEL_ENTRIES=64 -DFWD_APPLY_RC_CONTEXTS=1 \
+                      -DBOARD_BLOCK_SIZE=1024
+DEV_PROFILE_MBED    = -DFWD_SHA256_UNROLLED
 bench-device: device
 	@$(MAKE) --no-print-directory device-build DEVB=$(DEV_VARIANT_SHA) DEV_SRCROOT=$(DEV_SRCROOT) \
 	  DEV_MBED_EXTRA=-DFWD_SHA256_UNROLLED
 	@$(MAKE) --no-print-directory device-profile DEVB=$(DEV_PROFILE_DIR)-default DEV_SRCROOT=$(DEV_SRCROOT) \
-	  DEV_MAX_PAYLOAD=4608 DEV_PROFILE_DEFS="$(DEV_PROFILE_default)"
+	  DEV_MAX_PAYLOAD=4224 DEV_PROFILE_DEFS="$(DEV_PROFILE_default)" DEV_MBED_EXTRA="$(DEV_PROFILE_MBED)"
 	@$(MAKE) --no-print-directory device-profile DEVB=$(DEV_PROFILE_DIR)-small DEV_SRCROOT=$(DEV_SRCROOT) \
-	  DEV_MAX_PAYLOAD=4224 DEV_PROFILE_DEFS="$(DEV_PROFILE_small)"
+	  DEV_MAX_PAYLOAD=1152 DEV_PROFILE_DEFS="$(DEV_PROFILE_small)" DEV_MBED_EXTRA="$(DEV_PROFILE_MBED)"
 	@$(MAKE) --no-print-directory bench-device-run
 
 # ---- libraries, per CPU ----------------------------------------------------
@@ -172,7 +178,7 @@ DEV_FW_PROF = $(DEVB)/m4/obj/fwd/device/fw/prof.o
 define DEV_FW_RULES
 DEV_FW_OBJ_$(1) = $(patsubst %.c,$(DEVB)/$(1)/obj/fwd/%.o,$(DEV_FW_SRC))
 $$(DEV_FW_OBJ_$(1)): DEV_FWD_DEFS += -Idevice/fw -I$(DEVB)/gen
-$$(DEV_FW_OBJ_$(1)): $(DEVB)/gen/fw_pubkey.h
+$$(DEV_FW_OBJ_$(1)): $(DEVB)/gen/fw_pubkey.h $(DEVB)/gen/fw_devkey.h
 
 $(DEVB)/$(1)/fw.elf: $$(DEV_FW_OBJ_$(1)) $$(DEV_LIBS_$(1)) device/fw/mps2_an386.ld device/device.mk
 	$(DEV_CC) $(DEV_ARCH_$(1)) $(DEV_LDFLAGS) -Wl,-Map=$$@.map -o $$@ $$(DEV_FW_OBJ_$(1)) $$(DEV_LIBS_$(1))
@@ -181,7 +187,7 @@ endef
 $(foreach c,$(DEV_CPUS),$(eval $(call DEV_FW_RULES,$(c))))
 
 $(DEV_FW_PROF): DEV_FWD_DEFS += -Idevice/fw -I$(DEVB)/gen
-$(DEV_FW_PROF): $(DEVB)/gen/fw_pubkey.h
+$(DEV_FW_PROF): $(DEVB)/gen/fw_pubkey.h $(DEVB)/gen/fw_devkey.h
 
 $(DEVB)/m4/fw-prof.elf: $(DEV_FW_OBJ_m4) $(DEV_FW_PROF) $(DEV_LIBS_m4) device/fw/mps2_an386.ld device/device.mk
 	$(DEV_CC) $(DEV_ARCH_m4) $(DEV_LDFLAGS) -Wl,-Map=$@.map $(addprefix -Wl$(DEV_COMMA)--wrap=,$(DEV_PROF_WRAPS)) \
@@ -200,12 +206,24 @@ $(DEVB)/gen/fw_pubkey.h: $(DEVB)/keys/k.pub.pem $(CLI)
 	@mkdir -p $(@D)
 	$(CLI) key pub --c --name fw_pubkey $< > $@.tmp && mv $@.tmp $@
 
+# The board's own key, so that it takes encrypted patches too: a device key
+# (`fwdelta keygen --device`) whose scalar the firmware carries (`fwdelta key priv --c`).
+$(DEVB)/keys/dev.pem: | $(CLI)
+	@mkdir -p $(@D)
+	$(CLI) keygen --device -o $@
+$(DEVB)/keys/dev.pub.pem: $(DEVB)/keys/dev.pem
+$(DEVB)/gen/fw_devkey.h: $(DEVB)/keys/dev.pem $(CLI)
+	@mkdir -p $(@D)
+	$(CLI) key priv --c --name fw_device_key $< > $@.tmp && mv $@.tmp $@
+
 $(DEVB)/host/fwdq: device/host/fwdq.c device/fw/qemu_params.h $(BUILD)/libfwdgen.a
 	@mkdir -p $(@D)
 	$(CC) $(DEV_HOST_CFLAGS) -Icommon -Igen -Idevice/fw -o $@ $< $(BUILD)/libfwdgen.a $(LDLIBS)
 
-# A profile: sizeprobe and fw.elf per CPU, no profiling build.
-device-profile: $(foreach c,$(DEV_CPUS),$(DEV_LIBS_$(c)) $(DEVB)/$(c)/sizeprobe.elf $(DEVB)/$(c)/fw.elf)
+# A profile: sizeprobe and fw.elf per CPU, and the M4 profiling build (the
+# split by part).
+device-profile: $(foreach c,$(DEV_CPUS),$(DEV_LIBS_$(c)) $(DEVB)/$(c)/sizeprobe.elf $(DEVB)/$(c)/fw.elf) \
+                $(DEVB)/m4/fw-prof.elf
 
 device-build: $(foreach c,$(DEV_CPUS),$(DEV_LIBS_$(c)) $(DEVB)/$(c)/sizeprobe.elf $(DEVB)/$(c)/fw.elf) \
               $(DEVB)/m4/fw-prof.elf
@@ -215,7 +233,7 @@ device-build: $(foreach c,$(DEV_CPUS),$(DEV_LIBS_$(c)) $(DEVB)/$(c)/sizeprobe.el
 
 # ---- runs -------------------------------------------------------------------
 
-device-test-run: $(CLI) $(DEVB)/host/fwdq $(DEVB)/m4/fw.elf $(DEVB)/keys/k.pem sample-fw
+device-test-run: $(CLI) $(DEVB)/host/fwdq $(DEVB)/m4/fw.elf $(DEVB)/keys/k.pem $(DEVB)/keys/dev.pub.pem sample-fw
 	@./device/device_test.sh $(DEVB) $(CLI) $(BUILD)/sample
 
 bench-device-run: $(CLI) $(DEVB)/host/fwdq $(DEVB)/m4/fw-prof.elf $(DEVB)/keys/k.pem \

@@ -1,7 +1,8 @@
 #!/bin/sh
-# `make device-test`: one apply under QEMU on a small pair, the real corpus's
+# `make device-test`: applies under QEMU on a small pair, the real corpus's
 # P01 (Cortex-M, 38 KB) when corpus/locate.sh finds it, else the project's own
-# sample firmware pair. Prints "1 passed, 0 failed" or "0 passed, 1 failed".
+# sample firmware pair: a plain patch and an encrypted one. Prints
+# "N passed, N failed".
 # usage: device_test.sh DEVB CLI SAMPLE_DIR
 set -u
 devb=$1 cli=$2 sample=$3
@@ -13,12 +14,19 @@ else
   echo "device-test: no corpus found; sample firmware pair v1 -> v2"
 fi
 arm-none-eabi-size "$devb/m4/fw.elf"
-./device/run_pair.sh "$devb" "$cli" "$devb/m4/fw.elf" "$old" "$new" "$devb/run/test"
-rc=$?
-if [ $rc -eq 0 ] && grep -q '^result: PASS$' "$devb/run/test/out.txt"; then
-  echo "1 passed, 0 failed"
-  exit 0
-fi
-echo "device-test: QEMU exit status $rc" >&2
-echo "0 passed, 1 failed"
-exit 1
+# The pair as a plain patch, then encrypted for the board's device key.
+pass=0 fail=0
+for run in plain encrypted; do
+  flags=""
+  [ $run = plain ] || flags="--encrypt-for $devb/keys/dev.pub.pem"
+  FWD_DIFF_FLAGS=$flags ./device/run_pair.sh "$devb" "$cli" "$devb/m4/fw.elf" "$old" "$new" "$devb/run/$run"
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q '^result: PASS$' "$devb/run/$run/out.txt"; then
+    pass=$((pass + 1))
+  else
+    echo "device-test: $run patch: QEMU exit status $rc" >&2
+    fail=$((fail + 1))
+  fi
+done
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -6,15 +6,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <mbedtls/memory_buffer_alloc.h>
-
 #include "fwd_apply.h"
 
 #define FLASH ((uint8_t *)0x21000000u)
 #define AREA_SPAN 0x00400000u
 
 static fwd_apply_ctx ctx;
-static unsigned char pool[3072]; /* mbedTLS's heap, as a product gives it */
 
 static int rd(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len)
 {
@@ -50,7 +47,6 @@ void fw_reset(void)
         .pubkeys = keys, .pubkey_count = 1, .product_id = "sizeprobe",
     };
     uint32_t resume;
-    mbedtls_memory_buffer_alloc_init(pool, sizeof(pool));
     volatile int st = fwd_apply_init(&ctx, &cfg, 0, &resume);
     st = fwd_apply_feed(&ctx, FLASH + 3 * AREA_SPAN + resume, 4096);
     st = fwd_apply_finish(&ctx);

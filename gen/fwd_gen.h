@@ -15,6 +15,10 @@
 #define FWD_GEN_MODEL_OFF 1
 #define FWD_GEN_MODEL_ON 2
 
+/* Device profiles (README, "Device profiles"): what an applier built with
+ * the matching capacities accepts. The options default to "default". */
+#define FWD_GEN_DEFAULT_MODEL_ENTRIES 64u
+
 typedef struct fwd_gen_options {
     uint32_t block_size;          /* flash erase unit of the target; default 4096 */
     unsigned window_log;          /* zstd window the device can afford; default 12 (4 KiB) */
@@ -27,6 +31,8 @@ typedef struct fwd_gen_options {
     int model;                    /* FWD_GEN_MODEL_AUTO (default), _OFF or _ON */
     int load_address_set;         /* use load_address instead of inferring it */
     uint32_t load_address;        /* address the images run at (model only) */
+    uint32_t model_entries;       /* the device's FWD_APPLY_MODEL_ENTRIES: map entries at most; default 64 */
+    uint32_t rc_contexts;         /* the device's FWD_APPLY_RC_CONTEXTS: residual context sets, 1..4; default 4 */
     /* Threads: 1 builds the candidates one after the other; 0 (default) or
      * more, the plain candidate beside the model's. The patch is the same. */
     uint32_t threads;
@@ -59,6 +65,11 @@ typedef struct fwd_gen_stats {
 typedef struct fwd_gen_key fwd_gen_key;
 
 void fwd_gen_options_default(fwd_gen_options *opt);
+/* Sets the capacities of a named device profile: "small" (64 model entries,
+ * 1 residual context set), "default" (64, 4) or "large" (256, 4). The
+ * payload bound stays block size + 128, the smallest that always fits.
+ * FWD_OK, or FWD_ERR_ARGUMENT for another name. */
+int fwd_gen_options_profile(fwd_gen_options *opt, const char *name);
 
 /* Writes a new P-256 private key (PEM) and its public key (PEM). */
 int fwd_gen_keygen(const char *private_path, const char *public_path);

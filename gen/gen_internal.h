@@ -81,10 +81,11 @@ void gen_rc_index_free(gen_rc_index *ix);
 typedef struct gen_rc_memo gen_rc_memo;
 gen_rc_memo *gen_rc_memo_new(void);
 /* Codes the operation stream ops[0..n) of the segment whose output starts at
- * out_pos. memo may be NULL. Returns the coded length, 0 when it does not fit
- * cap; *used (used may be NULL): the operation bytes coded before it stopped. */
-size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t out_pos, const uint8_t *ops, size_t n,
-                     uint8_t *out, size_t cap, size_t *used);
+ * out_pos, with `contexts` residual context sets. memo may be NULL. Returns
+ * the coded length, 0 when it does not fit cap; *used (used may be NULL): the
+ * operation bytes coded before it stopped. */
+size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, unsigned contexts, uint32_t out_pos, const uint8_t *ops,
+                     size_t n, uint8_t *out, size_t cap, size_t *used);
 /* Codes bytes with the literal model (the model segment). */
 size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap);
 
@@ -97,8 +98,12 @@ typedef struct gen_fit_gain {
 } gen_fit_gain;
 /* gain may be NULL. */
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
-                  uint8_t arch, fwd_model *m, gen_fit_gain *gain);
+                  uint8_t arch, uint32_t max_entries, fwd_model *m, gen_fit_gain *gain);
 int gen_model_encode(const fwd_model *m, gen_buf *out);
+/* A model with room for the largest map the format allows; free() it. */
+fwd_model *gen_model_new(void);
+/* dst (from gen_model_new) becomes a copy of src. */
+void gen_model_copy(fwd_model *dst, const fwd_model *src);
 uint8_t *gen_model_normalize(const uint8_t *img, uint32_t len, uint32_t load, uint8_t arch, const fwd_model *m);
 
 /* gen_key.c */

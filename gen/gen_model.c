@@ -10,7 +10,9 @@
 #include <emmintrin.h>
 #endif
 
+#include "fwd_assert.h"
 #include "gen_internal.h"
+
 
 typedef struct ref_pair {
     uint32_t addr;
@@ -392,9 +394,8 @@ static uint32_t step_states(fit *f, uint32_t sw, uint32_t total, uint8_t *bits)
 
 /* Viterbi over the groups: state = the shift in force; staying costs the
  * observations a shift mispredicts, switching costs `entry_cost`. Returns the
- * entries of the cheapest path, or FWD_MODEL_MAX_ENTRIES + 1 if there are
- * more than the map holds. */
-static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
+ * entries of the cheapest path, or max_entries + 1 if there are more. */
+static uint32_t viterbi(fit *f, uint64_t entry_cost, uint32_t max_entries, fwd_model *m)
 {
     uint32_t k = f->nshifts;
     size_t row = (k + 7) / 8;
@@ -416,7 +417,7 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, fwd_model *m)
     uint32_t n = 0, s = bmin;
     for (size_t j = f->ng; j-- > 0;) {
         if (f->switched[j * row + s / 8] & (1u << (s % 8))) {
-            if (n == FWD_MODEL_MAX_ENTRIES)
+            if (n == max_entries)
                 return n + 1;
             m->start[n] = f->g[j].addr;
             m->shift[n++] = f->shifts[s];
@@ -447,12 +448,13 @@ static uint64_t zero_cost(const fit *f)
 }
 
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
-                  uint8_t arch, fwd_model *m, gen_fit_gain *gain)
+                  uint8_t arch, uint32_t max_entries, fwd_model *m, gen_fit_gain *gain)
 {
     pairs p = { 0 };
     fit f = { 0 };
     int rc = FWD_ERR_INTERNAL;
-    memset(m, 0, sizeof(*m));
+    FWD_ASSERT(max_entries <= m->cap);
+    m->n = 0;
     if ((arch == FWD_MODEL_XTENSA ? collect_xtensa : collect_thumb)(old_img, new_img, new_len, ops, load, &p) != 0)
         goto out;
     ref_pair *tmp = malloc((p.n + 1) * sizeof(*tmp));
@@ -473,9 +475,10 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     f.cnt = calloc(f.nshifts, sizeof(*f.cnt));
     if (!f.switched || !f.argmin || !f.best || !f.cnt)
         goto out;
-    uint32_t n = FWD_MODEL_MAX_ENTRIES + 1;
-    for (uint64_t cost = ENTRY_COST; n > FWD_MODEL_MAX_ENTRIES; cost += cost / 2 + 1)
-        n = viterbi(&f, cost, m);
+    /* Dearer entries until the map fits the device's capacity. */
+    uint32_t n = max_entries + 1;
+    for (uint64_t cost = ENTRY_COST; n > max_entries; cost += cost / 8 + 1)
+        n = viterbi(&f, cost, max_entries, m);
     if (gain)
         *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, refs }; /* the empty map is a path: never negative */
     m->n = n;
@@ -492,6 +495,28 @@ out:
     free(f.best);
     free(f.cnt);
     return rc;
+}
+
+fwd_model *gen_model_new(void)
+{
+    struct full {
+        fwd_model m;
+        uint32_t start[FWD_MODEL_MAX_ENTRIES];
+        int32_t shift[FWD_MODEL_MAX_ENTRIES];
+    } *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->m = (fwd_model){ .cap = FWD_MODEL_MAX_ENTRIES, .start = f->start, .shift = f->shift };
+    return &f->m; /* the first member: free() takes it back whole */
+}
+
+void gen_model_copy(fwd_model *dst, const fwd_model *src)
+{
+    memcpy(dst->start, src->start, src->n * sizeof(*src->start));
+    memcpy(dst->shift, src->shift, src->n * sizeof(*src->shift));
+    dst->n = src->n;
+    dst->flags = src->flags;
+    dst->arch = src->arch;
 }
 
 int gen_model_encode(const fwd_model *m, gen_buf *out)

@@ -162,14 +162,15 @@ static void encode_copy_runs(fwd_rc *rc, fwd_rc_model *m, const uint8_t *ops, si
 typedef struct rc_enc {
     fwd_rc rc;
     fwd_rc_model m;
+    fwd_prob residual[FWD_RC_MAX_CONTEXTS][256];
 } rc_enc;
 
-static rc_enc *enc_begin(uint8_t *out, size_t cap)
+static rc_enc *enc_begin(uint8_t *out, size_t cap, unsigned contexts)
 {
     rc_enc *e = malloc(sizeof(*e));
     if (e) {
         fwd_rc_encode_init(&e->rc, out, (uint32_t)cap);
-        fwd_rc_model_reset(&e->m);
+        fwd_rc_model_reset(&e->m, e->residual, contexts);
     }
     return e;
 }
@@ -181,10 +182,10 @@ static size_t enc_end(rc_enc *e)
     return n;
 }
 
-size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t out_pos, const uint8_t *ops, size_t n,
-                     uint8_t *out, size_t cap, size_t *used)
+size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, unsigned contexts, uint32_t out_pos, const uint8_t *ops,
+                     size_t n, uint8_t *out, size_t cap, size_t *used)
 {
-    rc_enc *e = enc_begin(out, cap);
+    rc_enc *e = enc_begin(out, cap, contexts);
     if (!e)
         return 0;
     fwd_rc *rc = &e->rc;
@@ -212,7 +213,7 @@ size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t out_pos
 
 size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
 {
-    rc_enc *e = enc_begin(out, cap);
+    rc_enc *e = enc_begin(out, cap, 1); /* literals only: any context count codes them alike */
     if (!e)
         return 0;
     for (size_t i = 0; i < n && !e->rc.error; i++)

@@ -16,18 +16,16 @@ static void build_mismatch(void)
     tl_device d;
     tl_device_init(&d, &old_img, (uint32_t)new_img.n, &(tl_geometry){4096, 8, 0, 0});
     static const fwd_apply_build mine = FWD_APPLY_BUILD_INIT;
-    const fwd_apply_build others[] = {
-        {mine.api_version + 1, mine.ctx_size, mine.max_payload, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, mine.model, mine.encryption, mine.codec_zstd},
-        {mine.api_version, mine.ctx_size - 8, mine.max_payload, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, mine.model, mine.encryption, mine.codec_zstd},
-        {mine.api_version, mine.ctx_size, mine.max_payload / 2, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, mine.model, mine.encryption, mine.codec_zstd},
-        {mine.api_version, mine.ctx_size, mine.max_payload, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, !mine.model, mine.encryption, mine.codec_zstd},
-        {mine.api_version, mine.ctx_size, mine.max_payload, mine.zstd_workspace, mine.max_window_log,
-         mine.max_keys, mine.model, mine.encryption, !mine.codec_zstd},
-    };
+    fwd_apply_build others[7];
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        others[i] = mine;
+    others[0].api_version++;
+    others[1].ctx_size -= 8;
+    others[2].max_payload /= 2;
+    others[3].model = !mine.model;
+    others[4].codec_zstd = !mine.codec_zstd;
+    others[5].model_entries /= 2;
+    others[6].rc_contexts = 1;
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
         memset(&ctx, 0xA5, sizeof(ctx));
         uint32_t from = 7;

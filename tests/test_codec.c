@@ -1,5 +1,6 @@
 /* Codec 2, the range coder: golden vectors (a fixed field sequence and a
- * fixed operation stream to exact bytes, and the fields back), output matches
+ * fixed operation stream to exact bytes, and the fields back), the decoder's
+ * literal fast path against the calls it stands for, output matches
  * through the applier in every chunking and under power cuts that land
  * between a match's source being programmed and its use, the stored
  * fallback, and zstd beside it. */
@@ -60,42 +61,90 @@ static uint32_t code_step(fwd_rc *rc, fwd_rc_model *m, const step *s, uint32_t v
     return 0;
 }
 
-static void test_golden_fields(void)
+/* Encodes the golden steps with `contexts` residual context sets, checks the
+ * bytes, and decodes them back. */
+static void golden_fields(unsigned contexts, const uint8_t *want, size_t want_len)
 {
     static fwd_rc_model m;
+    static fwd_prob residual[FWD_RC_MAX_CONTEXTS][256];
     uint8_t out[256];
     fwd_rc rc;
     const size_t n = sizeof(golden_steps) / sizeof(golden_steps[0]);
     fwd_rc_encode_init(&rc, out, sizeof(out));
-    fwd_rc_model_reset(&m);
+    fwd_rc_model_reset(&m, residual, contexts);
     for (size_t i = 0; i < n; i++)
         code_step(&rc, &m, &golden_steps[i], golden_steps[i].v);
     uint32_t len = fwd_rc_encode_finish(&rc);
     if (getenv("FWD_PRINT_GOLDEN"))
         for (uint32_t i = 0; i < len; i++)
             printf("0x%02x,%s", out[i], i % 12 == 11 ? "\n" : " ");
-    CHECK(len == sizeof(golden_bytes) && memcmp(out, golden_bytes, len) == 0, "golden field sequence: %u bytes",
-          len);
+    CHECK(len == want_len && memcmp(out, want, len) == 0, "golden field sequence, %u context sets: %u bytes",
+          contexts, len);
 
-    fwd_rc_decode_init(&rc, golden_bytes, sizeof(golden_bytes));
-    fwd_rc_model_reset(&m);
+    fwd_rc_decode_init(&rc, want, (uint32_t)want_len);
+    fwd_rc_model_reset(&m, residual, contexts);
     size_t same = 0;
     for (size_t i = 0; i < n; i++)
         same += code_step(&rc, &m, &golden_steps[i], 0) == golden_steps[i].v;
     CHECK(same == n, "golden bytes decode to the fields: %zu of %zu", same, n);
     CHECK(fwd_rc_decode_done(&rc), "decoder ends exactly at the end of the golden bytes");
 
-    fwd_rc_decode_init(&rc, golden_bytes, sizeof(golden_bytes) - 1);
-    fwd_rc_model_reset(&m);
+    fwd_rc_decode_init(&rc, want, (uint32_t)want_len - 1);
+    fwd_rc_model_reset(&m, residual, contexts);
     for (size_t i = 0; i < n; i++)
         code_step(&rc, &m, &golden_steps[i], 0);
     CHECK(!fwd_rc_decode_done(&rc), "one byte short is not a complete stream");
 
     fwd_rc_encode_init(&rc, out, (uint32_t)len - 1);
-    fwd_rc_model_reset(&m);
+    fwd_rc_model_reset(&m, residual, contexts);
     for (size_t i = 0; i < n; i++)
         code_step(&rc, &m, &golden_steps[i], golden_steps[i].v);
     CHECK(fwd_rc_encode_finish(&rc) == 0, "encoder reports a full output buffer");
+}
+
+static void test_golden_fields(void)
+{
+    golden_fields(FWD_RC_MAX_CONTEXTS, golden_bytes, sizeof(golden_bytes));
+    /* One set (the small profile): the four residuals share it. */
+    static const uint8_t one_set[] = {
+        0x15, 0xe8, 0x14, 0x3c, 0x82, 0x80, 0xff, 0xea, 0xad, 0x15, 0x13, 0x6a,
+        0x98, 0x87, 0xae, 0x5f, 0xb9, 0x7b, 0x15, 0xd9, 0xfc, 0x78, 0x40, 0xa1,
+        0x25, 0xff, 0xff, 0xff, 0xff, 0xfc, 0xc8, 0xd5, 0xad, 0xd8, 0x00, 0x00,
+        0x00,
+    };
+    golden_fields(1, one_set, sizeof(one_set));
+}
+
+/* fwd_rc_decode_literals decodes what the generator codes with fwd_rc_match
+ * and fwd_rc_literal: an insert of 9 whose fourth byte starts a match, then
+ * an insert of 5, whose last three literals leave no room for a match and
+ * have no flag. */
+static void test_decode_literals(void)
+{
+    static fwd_rc_model m;
+    static fwd_prob residual[1][256];
+    fwd_rc rc;
+    uint8_t out[64], got[9];
+    static const uint8_t lit[] = "abcde";
+    fwd_rc_encode_init(&rc, out, sizeof(out));
+    fwd_rc_model_reset(&m, residual, 1);
+    for (int i = 0; i < 3; i++) {
+        fwd_rc_match(&rc, &m, 0);
+        fwd_rc_literal(&rc, &m, lit[i]);
+    }
+    fwd_rc_match(&rc, &m, 1);
+    for (int i = 0; i < 5; i++) {
+        if (i < 2)
+            fwd_rc_match(&rc, &m, 0);
+        fwd_rc_literal(&rc, &m, lit[i]);
+    }
+    uint32_t len = fwd_rc_encode_finish(&rc);
+    fwd_rc_decode_init(&rc, out, len);
+    fwd_rc_model_reset(&m, residual, 1);
+    CHECK(fwd_rc_decode_literals(&rc, &m, got, 9, 6) == 3 && memcmp(got, lit, 3) == 0,
+          "literals decoded up to the match flag");
+    CHECK(fwd_rc_decode_literals(&rc, &m, got, 5, 2) == 5 && memcmp(got, lit, 5) == 0 && fwd_rc_decode_done(&rc),
+          "flagged literals, then the unflagged ones, to the stream's end");
 }
 
 /* A fixed operation stream over a fixed image: an insert that repeats
@@ -120,7 +169,7 @@ static void test_golden_ops(void)
     gen_rc_index ix;
     CHECK_STATUS(gen_rc_index_build(&ix, img, sizeof(img)), FWD_OK, "index");
     uint8_t out[128];
-    size_t n = gen_rc_encode(&ix, NULL, 0, ops.p, ops.n, out, sizeof(out), NULL);
+    size_t n = gen_rc_encode(&ix, NULL, FWD_RC_MAX_CONTEXTS, 0, ops.p, ops.n, out, sizeof(out), NULL);
     gen_rc_index_free(&ix);
     static const uint8_t want[] = {
         0x4b, 0xff, 0xfa, 0xa1, 0x6a, 0xb0, 0x11, 0xd4, 0x4d, 0x84, 0x8f, 0x9a,
@@ -214,6 +263,7 @@ static void test_stored_fallback_and_zstd(void)
 int main(void)
 {
     test_golden_fields();
+    test_decode_literals();
     test_golden_ops();
     test_matches();
     test_stored_fallback_and_zstd();

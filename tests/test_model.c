@@ -28,7 +28,7 @@ static void test_branch_bytes(void)
     uint8_t old_img[64] = { 0 };
     memcpy(old_img + 0x10, bl_fwd, 4);
     old_img[0x20] = 0x21, old_img[0x21] = 0x10, old_img[0x22] = 0x00, old_img[0x23] = 0x08;
-    fwd_model m = { .n = 1, .flags = 3, .start = { 0x08001000 }, .shift = { 0x40 } };
+    fwd_model m = { .n = 1, .cap = 1, .flags = 3, .start = (uint32_t[]){ 0x08001000 }, .shift = (int32_t[]){ 0x40 } };
     fwd_copy c = { .old_pos = 0, .len = 64, .out_pos = 8 };
     uint8_t pred[64];
     fwd_model_predict(&m, 0x08000000, 3, &c, old_img, 0, 64, 0, 64, pred);
@@ -75,8 +75,8 @@ static void test_xtensa_bytes(void)
     uint8_t old_img[64] = { 0 };
     memcpy(old_img + 18, call8, 3);
     old_img[0x24] = 0x21, old_img[0x25] = 0x04, old_img[0x26] = 0x08, old_img[0x27] = 0x40;
-    fwd_model m = { .n = 2, .flags = 3, .arch = FWD_MODEL_XTENSA, .start = { load + 0x400, load + 0x800 },
-                    .shift = { 0x40, 0 } };
+    fwd_model m = { .n = 2, .cap = 2, .flags = 3, .arch = FWD_MODEL_XTENSA,
+                    .start = (uint32_t[]){ load + 0x400, load + 0x800 }, .shift = (int32_t[]){ 0x40, 0 } };
     fwd_copy c = { .old_pos = 0, .len = 64, .out_pos = 8, .insn = 0 };
     uint8_t whole[64], want[64];
     fwd_model_predict(&m, load, 3, &c, old_img, 0, 64, 0, 64, whole);
@@ -111,7 +111,9 @@ static void test_xtensa_bytes(void)
 
 static void test_model_parse(void)
 {
-    fwd_model m;
+    uint32_t start[FWD_MODEL_MAX_ENTRIES];
+    int32_t shift[FWD_MODEL_MAX_ENTRIES];
+    fwd_model m = { .cap = FWD_MODEL_MAX_ENTRIES, .start = start, .shift = shift };
     static const uint8_t good[] = { 1, 3, 2, 0x80, 0x20, 0x80, 0x01, 0x10, 0x01 }; /* 0x1000:+64, 0x1010:-1 */
     CHECK_STATUS(fwd_model_decode(good, sizeof(good), &m), FWD_OK, "valid model");
     CHECK(m.n == 2 && m.start[0] == 0x1000 && m.shift[0] == 64 && m.start[1] == 0x1010 && m.shift[1] == -1,
@@ -134,6 +136,8 @@ static void test_model_parse(void)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_STATUS(fwd_model_decode(bad[i].b, bad[i].n, &m), FWD_ERR_CORRUPT, bad[i].what);
+    m.cap = 1; /* an applier built for one entry */
+    CHECK_STATUS(fwd_model_decode(good, sizeof(good), &m), FWD_ERR_CORRUPT, "more entries than the storage holds");
 }
 
 /* The fit, exactly: 64 pointers into a region that moved by +300, 16 pointers
@@ -155,10 +159,18 @@ static void test_model_fit(void)
     }
     gen_op copy = { .kind = FWD_OP_COPY, .new_off = 0, .len = sizeof(old_img), .old_off = 0 };
     gen_ops ops = { &copy, 1, 1 };
-    fwd_model m;
-    CHECK_STATUS(gen_model_fit(old_img, new_img, sizeof(new_img), &ops, 0x08000000, FWD_MODEL_THUMB2, &m, NULL), FWD_OK, "fit");
+    uint32_t start[FWD_MODEL_MAX_ENTRIES];
+    int32_t shift[FWD_MODEL_MAX_ENTRIES];
+    fwd_model m = { .cap = FWD_MODEL_MAX_ENTRIES, .start = start, .shift = shift };
+    CHECK_STATUS(gen_model_fit(old_img, new_img, sizeof(new_img), &ops, 0x08000000, FWD_MODEL_THUMB2,
+                               FWD_MODEL_MAX_ENTRIES, &m, NULL), FWD_OK, "fit");
     CHECK(m.n == 2 && m.start[0] == 0x08001001 && m.shift[0] == 300 && m.start[1] == 0x0A000000 && m.shift[1] == 0,
           "map: %u entries, [0x%x] %+d, [0x%x] %+d", m.n, m.start[0], m.shift[0], m.start[1], m.shift[1]);
+    /* A device holding one entry gets the map that pays most with one. */
+    CHECK_STATUS(gen_model_fit(old_img, new_img, sizeof(new_img), &ops, 0x08000000, FWD_MODEL_THUMB2, 1, &m, NULL),
+                 FWD_OK, "fit for one entry");
+    CHECK(m.n == 1 && m.start[0] == 0x08001001 && m.shift[0] == 300, "map for one entry: %u entries, [0x%x] %+d",
+          m.n, m.start[0], m.shift[0]);
 }
 
 static void put_bl(uint8_t *p, int32_t off)

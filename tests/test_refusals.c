@@ -80,6 +80,7 @@ static tl_buf craft(const fixture *fx, craft_seg *segs, uint32_t n, void (*tweak
         if (segs[i].codec != FWD_CODEC_STORED) {
             h.codec = segs[i].codec;
             h.window_log = h.codec == FWD_CODEC_ZSTD ? 12 : 0;
+            h.rc_contexts = h.codec == FWD_CODEC_RC ? FWD_RC_MAX_CONTEXTS : 0;
         }
     memcpy(h.product_id, "test-product", 12);
     fwd_sha256(fx->old_img.p, fx->old_img.n, h.old_sha256);
@@ -168,7 +169,7 @@ static void rc_cases(const fixture *fx, tl_device *d, const gen_buf *raw)
     gen_rc_index ix;
     gen_rc_index_build(&ix, fx->new_img.p, (uint32_t)fx->new_img.n);
     uint8_t out[16384];
-    size_t n = gen_rc_encode(&ix, NULL, 0, raw->p, raw->n, out, sizeof(out) - 1, NULL);
+    size_t n = gen_rc_encode(&ix, NULL, FWD_RC_MAX_CONTEXTS, 0, raw->p, raw->n, out, sizeof(out) - 1, NULL);
     gen_rc_index_free(&ix);
     p = craft_rc(fx, out, n);
     CHECK_STATUS(tl_apply(d, &ctx, &p, 0), FWD_OK, "crafted range-coded segment");
@@ -180,8 +181,9 @@ static void rc_cases(const fixture *fx, tl_device *d, const gen_buf *raw)
 
     fwd_rc rc;
     fwd_rc_model m;
+    fwd_prob residual[FWD_RC_MAX_CONTEXTS][256];
     fwd_rc_encode_init(&rc, out, sizeof(out));
-    fwd_rc_model_reset(&m);
+    fwd_rc_model_reset(&m, residual, FWD_RC_MAX_CONTEXTS);
     fwd_rc_kind(&rc, &m, FWD_OP_INSERT);
     fwd_rc_len(&rc, &m, FWD_OP_INSERT, (uint32_t)fx->new_img.n);
     fwd_rc_match(&rc, &m, 1);

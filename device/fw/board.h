@@ -8,7 +8,12 @@
 #ifndef FW_BOARD_H
 #define FW_BOARD_H
 
-#define BOARD_SECTOR_SIZE   4096u        /* NOR erase unit = the patches' block size */
+#define BOARD_SECTOR_SIZE   4096u        /* NOR erase unit */
+/* The patches' block size: the erase unit, or a divisor of it (the small
+ * profile's 1 KiB blocks), with sector_size() telling the applier so. */
+#ifndef BOARD_BLOCK_SIZE
+#define BOARD_BLOCK_SIZE    BOARD_SECTOR_SIZE
+#endif
 #define BOARD_PROG_UNIT     8u           /* NOR program unit (double word, as on STM32L4/G4) */
 
 #define BOARD_BANK_A        0x21000000u  /* running image, read only */

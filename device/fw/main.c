@@ -4,10 +4,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <mbedtls/memory_buffer_alloc.h>
 #include <mbedtls/sha256.h>
 
 #include "board.h"
+#include "fw_devkey.h" /* fwdelta key priv --c: the board's device key, for encrypted patches */
 #include "fw_pubkey.h" /* fwdelta key pub --c (device.mk) */
 #include "fwd_apply.h"
 #include "icount.h"
@@ -19,9 +19,6 @@
 #include "stack.h"
 
 static fwd_apply_ctx ctx;
-/* mbedTLS's heap, the application's to give (docs/PORTING.md): the ECDSA
- * verify and the key unwrap peak under 3 KiB (bench/results/device.md). */
-static unsigned char mbedtls_pool[3072] __attribute__((aligned(8)));
 static fwd_apply_config cfg;
 static nor_board board;
 
@@ -75,7 +72,6 @@ int main(void)
 {
     const uint8_t *params = (const uint8_t *)BOARD_PARAMS;
     icount_init();
-    mbedtls_memory_buffer_alloc_init(mbedtls_pool, sizeof(mbedtls_pool));
 #if defined(__ARM_ARCH_6M__)
     sh_puts("fwdelta device test on qemu mps2-an386: Cortex-M0+ build, run on the Cortex-M4 model\n");
 #else
@@ -93,6 +89,8 @@ int main(void)
     nor_board_config(&board, &cfg);
     cfg.pubkeys = &fw_pubkey;
     cfg.pubkey_count = 1;
+    cfg.device_key = fw_device_key;
+    memcpy(cfg.device_key_id, fw_device_key_id, sizeof(cfg.device_key_id));
     memcpy(cfg.product_id, QP_PRODUCT, sizeof(QP_PRODUCT) - 1);
     cfg.allow_same_version = 1;
 

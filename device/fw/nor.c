@@ -20,16 +20,22 @@ void nor_board_init(nor_board *b)
     memset(b->journal.programmed, 0, BITMAP_WORDS(BOARD_JOURNAL_SIZE) * 4u);
 }
 
+static uint32_t nor_sector_size(void *user, uint32_t off)
+{
+    (void)user, (void)off;
+    return BOARD_SECTOR_SIZE;
+}
+
 void nor_board_config(nor_board *b, fwd_apply_config *cfg)
 {
     cfg->read = nor_read;
     cfg->prog = nor_prog;
     cfg->erase = nor_erase;
-    cfg->sector_size = NULL;
+    cfg->sector_size = BOARD_BLOCK_SIZE == BOARD_SECTOR_SIZE ? NULL : nor_sector_size;
     cfg->user = b;
     cfg->old_bank_size = b->bank_a_size;
     cfg->new_bank_size = b->bank_b.size;
-    cfg->block_size = BOARD_SECTOR_SIZE;
+    cfg->block_size = BOARD_BLOCK_SIZE;
     cfg->prog_size = BOARD_PROG_UNIT;
     cfg->journal_size = b->journal.size;
     cfg->journal_sector_size = BOARD_SECTOR_SIZE;

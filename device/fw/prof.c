@@ -29,7 +29,7 @@ static const char *const part_name[P_COUNT] = {
     "other (patch intake, state machine, header checks)",
     "signature (ECDSA P-256 verify)",
     "hashing (SHA-256: chain, bank A, bank B)",
-    "decompression (zstd)",
+    "decompression (zstd or range decoder)",
     "diff application (operations, bank A reads)",
     "flash writes (program buffer, erase, program, read-back)",
     "journal",
@@ -38,7 +38,7 @@ static const char *const part_name[P_COUNT] = {
 static uint32_t ticks[P_COUNT], calls[P_COUNT];
 static uint32_t last;
 static int current = P_OTHER, active;
-static uint32_t pool_size;
+static uint32_t pool_size, pool_max;
 static unsigned char *pool_buf;
 static uint32_t pool_peak(void);
 
@@ -101,7 +101,7 @@ void fw_profile_report(uint32_t out_bytes)
         sh_kv_num(key, calls[i], NULL);
     }
     sh_kv_fixed2("split total", out_bytes ? total * 100u / out_bytes : 0, "instructions per output byte");
-    sh_kv_num("mbedtls pool peak", pool_peak(), "B");
+    sh_kv_num("mbedtls pool peak", pool_max, "B");
     sh_kv_num("mbedtls pool size", pool_size, "B");
 }
 
@@ -127,7 +127,7 @@ void fw_profile_report(uint32_t out_bytes)
     }
 
 WRAP(int, P_SIGNATURE, fwd_verify_signature,
-     (const uint8_t k[65], const uint8_t h[FWD_HASH_SIZE], const uint8_t s[FWD_SIGNATURE_SIZE]), (k, h, s))
+     (fwd_apply_state * c, const uint8_t h[FWD_HASH_SIZE], const uint8_t s[FWD_SIGNATURE_SIZE]), (c, h, s))
 WRAP(int, P_SIGNATURE, fwd_ecdsa_p256_verify, (const uint8_t k[65], const uint8_t h[32], const uint8_t s[64]),
      (k, h, s))
 
@@ -149,6 +149,7 @@ WRAP(size_t, P_DECOMPRESS, ZSTD_decompressContinue, (ZSTD_DCtx * d, void *dst, s
 
 WRAP_VOID(P_DIFF, fwd_ops_begin, (fwd_apply_state * c), (c))
 WRAP(int, P_DIFF, fwd_ops_feed, (fwd_apply_state * c, const uint8_t *in, size_t n), (c, in, n))
+WRAP(int, P_DIFF, fwd_ops_value, (fwd_apply_state * c, uint32_t v), (c, v))
 WRAP(int, P_DIFF, fwd_ops_end, (fwd_apply_state * c), (c))
 
 WRAP_VOID(P_FLASH_WRITE, fwd_out_begin, (fwd_apply_state * c, uint32_t start, uint32_t end), (c, start, end))
@@ -160,11 +161,11 @@ WRAP(int, P_JOURNAL, fwd_journal_start, (fwd_apply_state * c), (c))
 WRAP(int, P_JOURNAL, fwd_journal_checkpoint, (fwd_apply_state * c), (c))
 WRAP(int, P_JOURNAL, fwd_journal_end, (fwd_apply_state * c, uint32_t s), (c, s))
 
-/* mbedTLS's pool, which the firmware sets up once: zeroed by init, so it is
- * painted right after; the highest word no longer painted after the apply is
- * the peak of all its uses (verify, and unwrap for encrypted patches). The
- * first-fit allocator fills from the bottom, so that is the pool size the
- * applier needs. */
+/* mbedTLS's heap: the payload buffer the applier lends for each verify and
+ * unwrap (FWD_CRYPTO_LENT_HEAP). Painted right after each lend; when it is
+ * taken back, the highest word no longer painted is that use's peak. The
+ * first-fit allocator fills from the bottom, so the largest peak is the heap
+ * the applier needs. */
 #define POOL_PAINT 0xC3C3C3C3u
 #define POOL_HEADER_ROOM 64u /* the allocator's first block header */
 __typeof__(mbedtls_memory_buffer_alloc_init) __real_mbedtls_memory_buffer_alloc_init,
@@ -176,6 +177,16 @@ void __wrap_mbedtls_memory_buffer_alloc_init(unsigned char *buf, size_t len)
     pool_size = (uint32_t)len;
     for (uint32_t *p = (uint32_t *)(buf + POOL_HEADER_ROOM); (unsigned char *)(p + 1) <= buf + len; p++)
         *p = POOL_PAINT;
+}
+
+__typeof__(mbedtls_memory_buffer_alloc_free) __real_mbedtls_memory_buffer_alloc_free,
+    __wrap_mbedtls_memory_buffer_alloc_free;
+void __wrap_mbedtls_memory_buffer_alloc_free(void)
+{
+    uint32_t peak = pool_peak();
+    pool_max = peak > pool_max ? peak : pool_max;
+    pool_buf = 0;
+    __real_mbedtls_memory_buffer_alloc_free();
 }
 
 static uint32_t pool_peak(void)

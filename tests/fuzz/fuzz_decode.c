@@ -43,6 +43,7 @@ static tl_buf wrap(const uint8_t *payload, size_t n, uint32_t blocks)
 static void coder_identity(const uint8_t *data, size_t n)
 {
     static fwd_rc_model m;
+    static fwd_prob residual[FWD_RC_MAX_CONTEXTS][256];
     size_t cap = n + n / 2 + 16;
     uint8_t *coded = malloc(cap);
     size_t len = gen_rc_encode_bytes(data, n, coded, cap);
@@ -50,7 +51,7 @@ static void coder_identity(const uint8_t *data, size_t n)
         fz_fail("%zu bytes do not code into %zu", n, cap);
     fwd_rc rc;
     fwd_rc_decode_init(&rc, coded, (uint32_t)len);
-    fwd_rc_model_reset(&m);
+    fwd_rc_model_reset(&m, residual, FWD_RC_MAX_CONTEXTS);
     for (size_t i = 0; i < n; i++)
         if (fwd_rc_literal(&rc, &m, 0) != data[i])
             fz_fail("byte %zu of %zu decodes differently", i, n);
