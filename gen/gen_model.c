@@ -447,6 +447,41 @@ static uint64_t zero_cost(const fit *f)
     return c;
 }
 
+/* The i-th entry cost tried: ENTRY_COST, then each an eighth dearer. Past
+ * 2^30 (more than every observation: the map is empty) it stays there, which
+ * keeps the path costs in 32 bits. */
+static uint64_t nth_entry_cost(uint32_t i)
+{
+    uint64_t c = ENTRY_COST;
+    while (i-- > 0 && c < (1u << 30))
+        c += c / 8 + 1;
+    return c < (1u << 30) ? c : (1u << 30);
+}
+
+/* Dearer entries until the map fits the device's capacity: the first cost of
+ * the sequence whose map fits, found by doubling then bisecting (a map loses
+ * entries as they get dearer) instead of a Viterbi pass per cost (P16 took
+ * dozens at 64 entries). Leaves m and final_cost as the chosen cost's. */
+static uint32_t fit_within(fit *f, uint32_t max_entries, fwd_model *m)
+{
+    uint32_t n = viterbi(f, nth_entry_cost(0), max_entries, m);
+    if (n <= max_entries)
+        return n;
+    uint32_t bad = 0, good = 1, last;
+    while ((n = viterbi(f, nth_entry_cost(good), max_entries, m)) > max_entries)
+        bad = good, good *= 2;
+    last = good;
+    while (good - bad > 1) {
+        uint32_t mid = bad + (good - bad) / 2;
+        last = mid;
+        if ((n = viterbi(f, nth_entry_cost(mid), max_entries, m)) > max_entries)
+            bad = mid;
+        else
+            good = mid;
+    }
+    return last == good ? n : viterbi(f, nth_entry_cost(good), max_entries, m);
+}
+
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
                   uint8_t arch, uint32_t max_entries, fwd_model *m, gen_fit_gain *gain)
 {
@@ -475,10 +510,7 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     f.cnt = calloc(f.nshifts, sizeof(*f.cnt));
     if (!f.switched || !f.argmin || !f.best || !f.cnt)
         goto out;
-    /* Dearer entries until the map fits the device's capacity. */
-    uint32_t n = max_entries + 1;
-    for (uint64_t cost = ENTRY_COST; n > max_entries; cost += cost / 8 + 1)
-        n = viterbi(&f, cost, max_entries, m);
+    uint32_t n = fit_within(&f, max_entries, m);
     if (gain)
         *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, refs }; /* the empty map is a path: never negative */
     m->n = n;
