@@ -68,6 +68,8 @@ static int check_device(const fwd_apply_state *ctx)
     if (h->window_log > ctx->window_cap || h->max_payload > ctx->payload_cap ||
         h->model_entries > FWD_APPLY_MODEL_ENTRIES || h->rc_contexts > FWD_APPLY_RC_CONTEXTS)
         return FWD_ERR_NO_MEMORY;
+    if (!fwd_journal_fits(ctx))
+        return FWD_ERR_JOURNAL; /* journal sectors too small for this patch's anchor (its model map) */
     /* The model is decoded whole: into zstd's ring, or into the payload buffer. */
     if (h->model_size > (h->codec == FWD_CODEC_ZSTD ? fwd_ring_size(h->window_log) : h->max_payload))
         return FWD_ERR_NO_MEMORY;

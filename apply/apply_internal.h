@@ -231,6 +231,8 @@ typedef struct fwd_journal_scan {
     fwd_journal_record rec;
 } fwd_journal_scan;
 void fwd_journal_read(fwd_apply_state *ctx, fwd_journal_scan *best);
+/* A journal sector holds this patch's anchor and two records (or there is no journal). */
+int fwd_journal_fits(const fwd_apply_state *ctx);
 int fwd_journal_anchor(fwd_apply_state *ctx, uint32_t sector, uint32_t magic);
 int fwd_journal_append(fwd_apply_state *ctx, const fwd_journal_record *r);
 

@@ -26,13 +26,34 @@
 #include <xxhash.h>
 
 #include "apply_internal.h"
+#include "fwd_assert.h"
+
+#if FWD_APPLY_MODEL
+_Static_assert(FWD_APPLY_MAX_PAYLOAD >= FWD_JA_MAX_BYTES(FWD_APPLY_MODEL_ENTRIES),
+               "an anchor with the model does not fit the payload buffer it is staged in");
+#define MODEL_CAP FWD_APPLY_MODEL_ENTRIES
+#else
+#define MODEL_CAP 0u
+#endif
 
 static uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
-/* Anchor bytes, from the enc_alg byte (header offset 12) of its prefix. */
-static uint32_t anchor_bytes(const uint8_t *anchor)
+
+uint32_t fwd_journal_anchor_bytes(const uint8_t prefix[FWD_PREFIX_SIZE], uint32_t max_entries)
 {
-    return anchor[FWD_JA_PREFIX + 12] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES;
+    uint32_t n = prefix[FWD_HDR_ENC_ALG] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES;
+    if (prefix[FWD_HDR_MODEL_ALG] == FWD_MODEL_NONE)
+        return n;
+    uint32_t entries = fwd_load32(prefix + FWD_HDR_MODEL_ENTRIES);
+    return entries <= max_entries ? n + FWD_JA_MODEL_BYTES(entries) : 0;
 }
+
+/* Offset of the model part: where the checksum of an anchor without one lies. */
+static uint32_t model_part(const uint8_t *anchor)
+{
+    return (anchor[FWD_JA_PREFIX + FWD_HDR_ENC_ALG] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES) - 4u;
+}
+
+static uint32_t anchor_bytes(const uint8_t *anchor) { return fwd_journal_anchor_bytes(anchor + FWD_JA_PREFIX, MODEL_CAP); }
 static uint32_t record_slot(const fwd_apply_config *cfg) { return round_up(FWD_JR_BYTES, cfg->prog_size); }
 static uint32_t sector_count(const fwd_apply_config *cfg) { return cfg->journal_size / cfg->journal_sector_size; }
 static uint32_t sector_base(const fwd_apply_config *cfg, uint32_t s) { return s * cfg->journal_sector_size; }
@@ -75,20 +96,47 @@ static void decode_record(const uint8_t *b, fwd_journal_record *r)
     memcpy(r->hash, b + FWD_JR_HASH, FWD_HASH_SIZE);
 }
 
-uint32_t fwd_journal_encode_anchor(uint8_t out[FWD_JA_ENC_BYTES], uint32_t magic, uint32_t seq,
-                                   const uint8_t prefix[FWD_PREFIX_SIZE], uint32_t recipients_size,
-                                   const uint8_t recipient[FWD_RECIPIENT_SIZE])
+uint32_t fwd_journal_encode_anchor(uint8_t *out, uint32_t magic, uint32_t seq, const uint8_t prefix[FWD_PREFIX_SIZE],
+                                   uint32_t recipients_size, const uint8_t recipient[FWD_RECIPIENT_SIZE],
+                                   const fwd_model *model)
 {
     fwd_store32(out + FWD_JA_MAGIC, magic);
     fwd_store32(out + FWD_JA_SEQ, seq);
     memcpy(out + FWD_JA_PREFIX, prefix, FWD_PREFIX_SIZE);
-    uint32_t n = anchor_bytes(out);
-    if (n == FWD_JA_ENC_BYTES) {
+    if (prefix[FWD_HDR_ENC_ALG] != FWD_ENC_NONE) {
         fwd_store32(out + FWD_JA_ENC_AREA, recipients_size);
         memcpy(out + FWD_JA_ENC_ENTRY, recipient, FWD_RECIPIENT_SIZE);
     }
+    uint32_t n = fwd_journal_anchor_bytes(prefix, FWD_MODEL_MAX_ENTRIES);
+    if (prefix[FWD_HDR_MODEL_ALG] != FWD_MODEL_NONE) {
+        uint8_t *p = out + model_part(out);
+        FWD_ASSERT(n == model_part(out) + FWD_JA_MODEL_BYTES(model->n) + 4u);
+        fwd_store32(p, model->flags);
+        for (uint32_t i = 0; i < model->n; i++) {
+            fwd_store32(p + 4 + 8 * i, model->start[i]);
+            fwd_store32(p + 8 + 8 * i, (uint32_t)model->shift[i]);
+        }
+    }
     seal(out, n);
     return n;
+}
+
+int fwd_journal_decode_model(const uint8_t *anchor, fwd_model *m)
+{
+    const uint8_t *p = anchor + model_part(anchor);
+    uint32_t n = fwd_load32(anchor + FWD_JA_PREFIX + FWD_HDR_MODEL_ENTRIES), flags = fwd_load32(p);
+    if (n == 0 || n > m->cap || flags > (FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS))
+        return FWD_ERR_CORRUPT;
+    for (uint32_t i = 0; i < n; i++) {
+        m->start[i] = fwd_load32(p + 4 + 8 * i);
+        m->shift[i] = (int32_t)fwd_load32(p + 8 + 8 * i);
+        if (i > 0 && m->start[i] <= m->start[i - 1])
+            return FWD_ERR_CORRUPT; /* fwd_model_shift's search needs increasing starts */
+    }
+    m->n = n;
+    m->flags = (uint8_t)flags;
+    m->arch = anchor[FWD_JA_PREFIX + FWD_HDR_MODEL_ALG];
+    return FWD_OK;
 }
 
 static int jread(fwd_apply_state *ctx, uint32_t off, void *buf, uint32_t len)
@@ -124,6 +172,23 @@ static int jprog(fwd_apply_state *ctx, uint32_t off, uint32_t len)
     return FWD_OK;
 }
 
+static const fwd_model *journal_model(const fwd_apply_state *ctx)
+{
+#if FWD_APPLY_MODEL
+    return &ctx->model;
+#else
+    (void)ctx;
+    return NULL; /* no model patch gets this far */
+#endif
+}
+
+int fwd_journal_fits(const fwd_apply_state *ctx)
+{
+    const fwd_apply_config *cfg = ctx->cfg;
+    return cfg->journal_size == 0 || fwd_journal_anchor_bytes(ctx->prefix, FWD_MODEL_MAX_ENTRIES) +
+                                             2u * record_slot(cfg) <= cfg->journal_sector_size;
+}
+
 /* Erases `sector` and programs an anchor there; on failure, the next sector,
  * until each was tried once (at most sector_count erases). Every try takes a
  * fresh sequence number: one that may have reached flash is never reused. */
@@ -139,7 +204,7 @@ int fwd_journal_anchor(fwd_apply_state *ctx, uint32_t sector, uint32_t magic)
             continue;
         }
         uint32_t n = fwd_journal_encode_anchor(ctx->payload, magic, ++ctx->journal_seq, ctx->prefix,
-                                               ctx->recipients_size, ctx->recipient);
+                                               ctx->recipients_size, ctx->recipient, journal_model(ctx));
         uint32_t slot = round_up(n, cfg->prog_size);
         memset(ctx->payload + n, 0xFF, slot - n);
         if ((st = jprog(ctx, base, slot)) == FWD_OK) {
@@ -225,7 +290,8 @@ static uint32_t read_anchor(fwd_apply_state *ctx, uint32_t base)
     uint32_t magic = fwd_load32(a + FWD_JA_MAGIC), n = anchor_bytes(a);
     if (all_erased(a, FWD_JA_BYTES))
         return 0;
-    if ((magic != FWD_J_ANCHOR_MAGIC && magic != FWD_J_CONTINUE_MAGIC) ||
+    if ((magic != FWD_J_ANCHOR_MAGIC && magic != FWD_J_CONTINUE_MAGIC) || n == 0 ||
+        n > ctx->cfg->journal_sector_size ||
         (n > FWD_JA_BYTES && jread(ctx, base + FWD_JA_BYTES, a + FWD_JA_BYTES, n - FWD_JA_BYTES) != FWD_OK) ||
         !sealed(a, n)) {
         count_torn(ctx, base, n);
@@ -238,11 +304,11 @@ static uint32_t read_anchor(fwd_apply_state *ctx, uint32_t base)
 /* The anchored apply's starting point: segment 0 comes next. */
 static void anchor_record(const uint8_t *a, fwd_journal_record *r)
 {
-    uint32_t area = anchor_bytes(a) == FWD_JA_ENC_BYTES ? fwd_load32(a + FWD_JA_ENC_AREA) : 0;
+    uint32_t area = a[FWD_JA_PREFIX + FWD_HDR_ENC_ALG] != FWD_ENC_NONE ? fwd_load32(a + FWD_JA_ENC_AREA) : 0;
     memset(r, 0, sizeof(*r));
     r->patch_offset = FWD_PREFIX_SIZE + area;
     r->state = FWD_J_APPLYING;
-    memcpy(r->hash, a + FWD_JA_PREFIX + 160, FWD_HASH_SIZE); /* chain_head */
+    memcpy(r->hash, a + FWD_JA_PREFIX + FWD_HDR_CHAIN_HEAD, FWD_HASH_SIZE);
 }
 
 /* The newest entry so far: remember it, and its sector's anchor for the prefix. */
@@ -257,10 +323,15 @@ static void take(fwd_apply_state *ctx, fwd_journal_scan *best, const fwd_journal
     best->rec = *r;
     memcpy(ctx->prefix, a + FWD_JA_PREFIX, FWD_PREFIX_SIZE);
     ctx->recipients_size = 0;
-    if (anchor_bytes(a) == FWD_JA_ENC_BYTES) {
+    if (a[FWD_JA_PREFIX + FWD_HDR_ENC_ALG] != FWD_ENC_NONE) {
         ctx->recipients_size = fwd_load32(a + FWD_JA_ENC_AREA);
         memcpy(ctx->recipient, a + FWD_JA_ENC_ENTRY, FWD_RECIPIENT_SIZE);
     }
+#if FWD_APPLY_MODEL
+    /* No map (none in the patch, or not one): a resume reads segment 0 again. */
+    if (a[FWD_JA_PREFIX + FWD_HDR_MODEL_ALG] == FWD_MODEL_NONE || fwd_journal_decode_model(a, &ctx->model) != FWD_OK)
+        ctx->model.n = 0;
+#endif
 }
 
 /* The records of one sector after its valid anchor (in ctx->payload);

@@ -73,6 +73,9 @@ fwd_status fwd_apply_init_build(fwd_apply_ctx *pub, const fwd_apply_build *build
     /* Only the small state is cleared: the large buffers are always written
      * before they are read, and clearing them would cost a device time. */
     memset(ctx, 0, offsetof(fwd_apply_state, payload));
+#if FWD_APPLY_MODEL
+    ctx->model = (fwd_model){ .cap = FWD_APPLY_MODEL_ENTRIES, .start = ctx->model_start, .shift = ctx->model_shift };
+#endif
     ctx->cfg = cfg;
     *resume_offset = 0;
     st = check_config(cfg);
@@ -106,7 +109,8 @@ static int start_fresh(fwd_apply_state *ctx)
 
 int fwd_begin_segments(fwd_apply_state *ctx)
 {
-    int st = fwd_journal_start(ctx);
+    /* A model patch's anchor holds its map: written once segment 0 is decoded. */
+    int st = ctx->hdr.model_alg == FWD_MODEL_NONE ? fwd_journal_start(ctx) : FWD_OK;
     if (st != FWD_OK)
         return st;
     memcpy(ctx->expect_hash, ctx->hdr.chain_head, FWD_HASH_SIZE);
@@ -136,6 +140,8 @@ static int model_segment(fwd_apply_state *ctx)
         return FWD_ERR_BAD_SEGMENT;
     fwd_decrypt_payload(ctx);
     int st = fwd_model_segment(ctx);
+    if (st == FWD_OK && !ctx->journal_open)
+        st = fwd_journal_start(ctx);
     if (st != FWD_OK)
         return st;
     memcpy(ctx->seg_hash, ctx->expect_hash, FWD_HASH_SIZE);
@@ -308,6 +314,7 @@ void fwd_apply_get_info(const fwd_apply_ctx *pub, fwd_apply_info *info)
     info->resume_offset = ctx->seg_patch_offset;
     info->resume_out = ctx->skip_below;
     info->segments_done = ctx->seg_index;
+    info->patch_consumed = ctx->patch_pos;
     info->segment_count = ctx->hdr.segment_count;
     info->out_done = ctx->out_block * ctx->hdr.block_size < ctx->hdr.new_size ? ctx->out_block * ctx->hdr.block_size
                                                                                : ctx->hdr.new_size;

@@ -67,7 +67,6 @@ int fwd_model_segment(fwd_apply_state *ctx)
         return st;
     if (n != ctx->hdr.model_size)
         return FWD_ERR_CORRUPT;
-    ctx->model = (fwd_model){ .cap = FWD_APPLY_MODEL_ENTRIES, .start = ctx->model_start, .shift = ctx->model_shift };
     st = fwd_model_decode(model, n, &ctx->model);
     ctx->model.arch = ctx->hdr.model_alg;
     return st == FWD_OK && ctx->model.n != ctx->hdr.model_entries ? FWD_ERR_CORRUPT : st;

@@ -54,6 +54,16 @@ static void resume_finish(fwd_apply_state *ctx, uint32_t *resume_offset)
     *resume_offset = ctx->patch_pos;
 }
 
+static int model_anchored(const fwd_apply_state *ctx)
+{
+#if FWD_APPLY_MODEL
+    return ctx->model.n != 0; /* fwd_journal_read loaded it with the anchor */
+#else
+    (void)ctx;
+    return 0;
+#endif
+}
+
 /* Resumes from r; *fresh when the record does not fit the patch or the
  * resume cannot be recorded (start clean instead). */
 static int resume(fwd_apply_state *ctx, const fwd_journal_record *r, uint32_t *resume_offset, int *fresh)
@@ -62,9 +72,9 @@ static int resume(fwd_apply_state *ctx, const fwd_journal_record *r, uint32_t *r
     if (!claims_fit(ctx, r))
         return FWD_OK;
     fwd_journal_record from = *r;
-    if (ctx->hdr.model_alg != FWD_MODEL_NONE) {
-        /* The model lives only in segment 0: read from there again, programming
-         * nothing below resume_out (FORMAT.md, "Prediction model"). */
+    if (ctx->hdr.model_alg != FWD_MODEL_NONE && !model_anchored(ctx)) {
+        /* The anchor holds no map: read segment 0 again, programming nothing
+         * below resume_out (FORMAT.md, "Journal"). */
         from.segment = 0;
         from.patch_offset = FWD_PREFIX_SIZE + ctx->recipients_size;
         from.out_block = 0;

@@ -130,6 +130,7 @@ typedef struct fwd_apply_info {
     uint8_t resumed;          /* init found an unfinished apply of this patch */
     uint8_t patch_id[FWD_HASH_SIZE];
     uint32_t resume_offset;   /* patch offset to feed from */
+    uint32_t patch_consumed;  /* patch bytes taken so far, counted from offset 0 (a resume starts at resume_offset) */
     uint32_t resume_out;      /* bank B bytes already programmed and verified */
     uint32_t segments_done;
     uint32_t segment_count;
@@ -171,7 +172,7 @@ typedef struct fwd_apply_info {
     (FWD_APPLY_CODEC_ZSTD && FWD_APPLY_ZSTD_WORKSPACE > FWD_APPLY_RC_MODEL ? FWD_APPLY_ZSTD_WORKSPACE        \
                                                                           : FWD_APPLY_RC_MODEL)
 #define FWD_APPLY_STATE_SIZE                                                                          \
-    (1536u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 128u + 8u * FWD_APPLY_MODEL_ENTRIES : 0u) +              \
+    (1408u + 16u * sizeof(void *) + (FWD_APPLY_MODEL ? 128u + 8u * FWD_APPLY_MODEL_ENTRIES : 0u) +              \
      448u /* encryption state */)
 #define FWD_APPLY_CTX_SIZE                                                                            \
     (FWD_APPLY_STATE_SIZE + FWD_APPLY_MAX_PAYLOAD +                                                  \

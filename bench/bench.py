@@ -23,7 +23,9 @@ import time
 # fwdelta configurations, one column each: (name, label, extra `diff` flags).
 # The first is the default and leads every table; targets are checked on it.
 FWDELTA_CONFIGS = [
-    ("fwdelta", "fwdelta (default: range coder, codec 2)", []),
+    ("fwdelta", "fwdelta (default: range coder, codec 2, the default device profile)", []),
+    ("fwdelta-small", "fwdelta --profile small --block-size 1024 (the small device profile)",
+     ["--profile", "small", "--block-size", "1024"]),
     ("fwdelta-zstd", "fwdelta --codec zstd (window-log 12)", ["--codec", "zstd"]),
     # Stored segments of a copy-heavy block can exceed the default payload bound.
     ("fwdelta-stored", "fwdelta --codec stored --max-payload 65536", ["--codec", "stored", "--max-payload", "65536"]),
@@ -70,6 +72,8 @@ SHAPE_TOOLS = ["fwdelta"]
 SHAPE_SEED = 2000
 
 TARGET_GEOMEAN = 0.85      # fwdelta geomean <= this x best peer's
+TARGET_PROFILE_DEFAULT = 5.6  # corpus geomean, percent of the new image (issue 13)
+TARGET_PROFILE_SMALL = 6.2
 TARGET_RSS_PER_BYTE = 6.0  # generator peak RSS per input byte (old + new)
 RSS_CHECK_MIN_INPUT = 1 << 20  # below this the process's fixed RSS dominates
 
@@ -575,7 +579,7 @@ def report(args, pairs, skipped, tools, results, per_pair, groups, scale, meta):
         if t.is_fwdelta:
             flags = " ".join(cfg[t.name])
             L.append("- `%s`: `fwdelta diff --key K%s --json OLD NEW -o PATCH` (defaults otherwise: range coder, "
-                     "4 KiB blocks, payload 4,608 B); `fwdelta apply --pubkey K.pub --json OLD PATCH -o OUT`, the device "
+                     "4 KiB blocks, payload 4,224 B, the default device profile); `fwdelta apply --pubkey K.pub --json OLD PATCH -o OUT`, the device "
                      "applier over a simulated flash" % (t.name, " " + flags if flags else ""))
         else:
             L.append("- `%s`: `%s`; `%s`" % (t.name, show(t.gen), show(t.app)))
@@ -788,6 +792,13 @@ def summary_lines(pairs, tools, results, per_pair, groups, scale, markdown):
         q = r / bp_ratio
         L.append("- [%s] geomean ≤ %.2f × best peer (%s pairs): %.3f × %s" % (
             "x" if q <= TARGET_GEOMEAN else " ", TARGET_GEOMEAN, head, q, bp))
+    # 2b. the device profiles' geomeans (issue 13)
+    for name, what, target in (("fwdelta", "default", TARGET_PROFILE_DEFAULT), ("fwdelta-small", "small",
+                                                                                TARGET_PROFILE_SMALL)):
+        r = g.get(name, {}).get("ratio")
+        if r is not None:
+            L.append("- [%s] %s device profile geomean ≤ %.1f %% (%s pairs): %s" % (
+                "x" if r <= target / 100 else " ", what, target, head, pct(r)))
     # 3. RSS per input byte
     checks = [(p.id, per_pair[p.id]["rss_per_byte"]) for p in pairs
               if p.old_size + p.new_size >= RSS_CHECK_MIN_INPUT and per_pair[p.id]["rss_per_byte"]]

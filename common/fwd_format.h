@@ -41,6 +41,13 @@
 #define FWD_MODEL_SIZE_LIMIT    4096u
 #define FWD_MODEL_MAX_ENTRIES   256u
 
+/* Header fields read in place (the journal's anchors hold the raw prefix);
+ * the full table is fwd_format.c's and FORMAT.md's. */
+#define FWD_HDR_ENC_ALG         12u
+#define FWD_HDR_MODEL_ALG       13u
+#define FWD_HDR_MODEL_ENTRIES   156u
+#define FWD_HDR_CHAIN_HEAD      160u
+
 /* Recipients area of an encrypted patch (FORMAT.md, "Encryption"): a 4-byte
  * head (count, entry size) and count entries of key_id, ephemeral_pub,
  * wrapped_key, tag; the tag covers the entry's first FWD_RCPT_TAG bytes. */

@@ -73,11 +73,14 @@ r=$work/$first-plain/out.txt rp=$work/$first-prof/out.txt
 # An encrypted patch takes the deepest path (the ECDH of the key unwrap): the
 # first pair again, encrypted for the board's device key, in every build.
 fo=$(echo "$pairs" | tr ' ' '\n' | grep "^$first:" | cut -d: -f2) fn=$(echo "$pairs" | tr ' ' '\n' | grep "^$first:" | cut -d: -f3)
-for b in "$devb:--codec zstd:enc" "$devb/profile-default::rc-default-enc" \
-         "$devb/profile-small:--profile small --block-size 1024:rc-small-enc"; do
-  d=${b%%:*} rest=${b#*:}; flags=${rest%%:*} tag=${rest#*:}
+# The profiles' encrypted runs also on the M0+ build (Thumb-1: other frames).
+for b in "$devb:--codec zstd:enc:m4" "$devb/profile-default::rc-default-enc:m4" \
+         "$devb/profile-small:--profile small --block-size 1024:rc-small-enc:m4" \
+         "$devb/profile-default::rc-default-enc-m0plus:m0plus" \
+         "$devb/profile-small:--profile small --block-size 1024:rc-small-enc-m0plus:m0plus"; do
+  d=${b%%:*} rest=${b#*:}; flags=${rest%%:*} rest=${rest#*:}; tag=${rest%%:*} cpu=${rest#*:}
   FWD_DIFF_FLAGS="$flags --encrypt-for $d/keys/dev.pub.pem" FWDQ=$devb/host/fwdq ./device/run_pair.sh "$d" "$cli" \
-    "$d/m4/fw.elf" "$fo" "$fn" "$work/$first-$tag" >/dev/null || {
+    "$d/$cpu/fw.elf" "$fo" "$fn" "$work/$first-$tag" >/dev/null || {
     echo "bench-device: the encrypted run ($tag) failed:" >&2
     cat "$work/$first-$tag/out.txt" >&2
     exit 1
@@ -233,8 +236,8 @@ echo "Both link the unrolled SHA-256 (device.mk, DEV_PROFILE_MBED): without zstd
 echo "RAM total = .data + .bss of sizeprobe.elf (the context, which also lends mbedTLS its heap, and the libraries' statics) + the peak stack over the pairs and an encrypted patch."
 
 echo
-echo "| profile | ctx | payload | coder model | rest of ctx | .data + .bss | peak stack | RAM total | code (M4: applier + coder + SHA-256 + ECDSA) |$(for p in $pairs; do printf ' %s insns/B |' "${p%%:*}"; done)"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|$(for p in $pairs; do printf -- '---:|'; done)"
+echo "| profile | ctx | payload | coder model | rest of ctx | .data + .bss | peak stack | RAM total | RAM total, M0+ build (its peak stack) | code (M4: applier + coder + SHA-256 + ECDSA) |$(for p in $pairs; do printf ' %s insns/B |' "${p%%:*}"; done)"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|$(for p in $pairs; do printf -- '---:|'; done)"
 for prof in default small; do
   pd=$devb/profile-$prof f=$work/$first-rc-$prof/out.txt
   set -- $($size "$pd/m4/sizeprobe.elf" | awk 'NR == 2 { print $2, $3 }'); st=$(($1 + $2))
@@ -245,10 +248,12 @@ for prof in default small; do
   done
   e=$pd/m4/sizeprobe.elf
   code=$(( $(span "$e" apply) + $(span "$e" apply_model) + $(span "$e" sha256) + $(span "$e" ecdsa) ))
+  set -- $($size "$pd/m0plus/sizeprobe.elf" | awk 'NR == 2 { print $2, $3 }'); st0=$(($1 + $2))
+  pk0=$(val "ram peak stack" "$work/$first-rc-$prof-enc-m0plus/out.txt")
   eval "ram_$prof=$((st + pk)) code_$prof=$code"
-  printf '| %s | %s | %s | %s | %s | %s | %s | **%s** | %s |' "$prof" "$(val "ram ctx total" "$f")" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | **%s** | %s (%s) | %s |' "$prof" "$(val "ram ctx total" "$f")" \
     "$(val "ram ctx payload buffer" "$f")" "$(val "ram ctx scratch (codec decoder)" "$f")" \
-    "$(val "ram ctx rest" "$f")" "$st" "$pk" "$((st + pk))" "$code"
+    "$(val "ram ctx rest" "$f")" "$st" "$pk" "$((st + pk))" "$((st0 + pk0))" "$pk0" "$code"
   for p in $pairs; do printf ' %s |' "$(val "insns per output byte" "$work/${p%%:*}-rc-$prof/out.txt")"; done; echo
 done
 echo

@@ -241,19 +241,41 @@ static void pinned_bytes(void)
     };
     CHECK(memcmp(rec, want, sizeof(want)) == 0, "record bytes (sum %08x)", fwd_load32(rec + FWD_JR_CHECK));
 
-    uint8_t prefix[FWD_PREFIX_SIZE], anchor[FWD_JA_ENC_BYTES], entry[FWD_RECIPIENT_SIZE];
+    uint8_t prefix[FWD_PREFIX_SIZE], anchor[FWD_JA_MAX_BYTES(2)], entry[FWD_RECIPIENT_SIZE];
     for (uint32_t i = 0; i < FWD_PREFIX_SIZE; i++)
         prefix[i] = (uint8_t)(i * 7);
-    prefix[12] = 1; /* enc_alg: encrypted */
+    prefix[FWD_HDR_ENC_ALG] = 1; /* encrypted */
+    prefix[FWD_HDR_MODEL_ALG] = 0;
     memset(entry, 0x5C, sizeof(entry));
-    uint32_t n = fwd_journal_encode_anchor(anchor, FWD_J_ANCHOR_MAGIC, 9, prefix, 0x2A1, entry);
+    uint32_t n = fwd_journal_encode_anchor(anchor, FWD_J_ANCHOR_MAGIC, 9, prefix, 0x2A1, entry, NULL);
     CHECK(n == FWD_JA_ENC_BYTES && n == 8 + FWD_PREFIX_SIZE + 4 + FWD_RECIPIENT_SIZE + 4, "anchor length %u", n);
     static const uint8_t head[8] = { 0x46, 0x57, 0x44, 0x41, 0x09, 0x00, 0x00, 0x00 };
     CHECK(memcmp(anchor, head, 8) == 0 && memcmp(anchor + 8, prefix, FWD_PREFIX_SIZE) == 0 &&
               fwd_load32(anchor + 8 + FWD_PREFIX_SIZE) == 0x2A1 &&
               memcmp(anchor + 12 + FWD_PREFIX_SIZE, entry, FWD_RECIPIENT_SIZE) == 0 &&
-              fwd_load32(anchor + n - 4) == 0x88DF110Au, /* XXH32, checked with an independent implementation */
+              fwd_load32(anchor + n - 4) == 0xA8ECC853u, /* XXH32, checked with an independent implementation */
           "anchor bytes (sum %08x)", fwd_load32(anchor + n - 4));
+
+    /* A model patch's anchor: its map between the device's entry and the sum. */
+    prefix[FWD_HDR_MODEL_ALG] = FWD_MODEL_THUMB2;
+    fwd_store32(prefix + FWD_HDR_MODEL_ENTRIES, 2);
+    uint32_t start[2] = { 0x08001000, 0x08002000 };
+    int32_t shift[2] = { 0x40, -12 };
+    fwd_model m = { .n = 2, .cap = 2, .flags = 3, .start = start, .shift = shift };
+    n = fwd_journal_encode_anchor(anchor, FWD_J_ANCHOR_MAGIC, 9, prefix, 0x2A1, entry, &m);
+    static const uint8_t map[FWD_JA_MODEL_BYTES(2)] = { 3, 0, 0, 0, 0x00, 0x10, 0x00, 0x08, 0x40, 0, 0, 0,
+                                                        0x00, 0x20, 0x00, 0x08, 0xF4, 0xFF, 0xFF, 0xFF };
+    CHECK(n == FWD_JA_MAX_BYTES(2) && memcmp(anchor + FWD_JA_ENC_BYTES - 4, map, sizeof(map)) == 0 &&
+              fwd_load32(anchor + n - 4) == 0x35A54178u, /* XXH32, checked with an independent implementation */
+          "model anchor: %u bytes (sum %08x)", n, fwd_load32(anchor + n - 4));
+    uint32_t got_start[2];
+    int32_t got_shift[2];
+    fwd_model got = { .cap = 2, .start = got_start, .shift = got_shift };
+    CHECK(fwd_journal_decode_model(anchor, &got) == FWD_OK && got.n == 2 && got.flags == 3 &&
+              got.start[1] == 0x08002000 && got.shift[1] == -12,
+          "the map reads back from the anchor");
+    got.cap = 1;
+    CHECK(fwd_journal_decode_model(anchor, &got) == FWD_ERR_CORRUPT, "a map larger than the storage is refused");
 }
 
 static config make_config(const char *name, tl_buf old_img, tl_buf new_img, tl_geometry geo, uint32_t sample)

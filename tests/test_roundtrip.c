@@ -8,12 +8,15 @@
 static fwd_apply_ctx ctx;
 static const size_t chunks[] = { 1, 7, 4096, 0 };
 
-static void roundtrip(const char *name, const tl_buf *old_img, const tl_buf *new_img, const fwd_gen_options *o)
+/* The patch o makes, checked by verify, then applied in each of the first n
+ * chunkings of `chunks`. */
+static void roundtrip_in(const char *name, const tl_buf *old_img, const tl_buf *new_img, const fwd_gen_options *o,
+                         size_t n)
 {
     tl_buf p = tl_diff(old_img, new_img, o);
     fwd_header h;
     CHECK_STATUS(fwd_gen_verify(p.p, p.n, tl_pubkey(), &h), FWD_OK, name);
-    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+    for (size_t c = 0; c < n; c++) {
         /* Byte-at-a-time feeding of big patches adds nothing over 7-byte chunks but time. */
         if (chunks[c] == 1 && p.n > 200000)
             continue;
@@ -25,6 +28,11 @@ static void roundtrip(const char *name, const tl_buf *old_img, const tl_buf *new
         tl_device_free(&d);
     }
     free(p.p);
+}
+
+static void roundtrip(const char *name, const tl_buf *old_img, const tl_buf *new_img, const fwd_gen_options *o)
+{
+    roundtrip_in(name, old_img, new_img, o, sizeof(chunks) / sizeof(chunks[0]));
 }
 
 static tl_buf concat(const tl_buf *a, size_t a_from, size_t a_len, const tl_buf *b, size_t b_len, const tl_buf *c,
@@ -141,10 +149,20 @@ static void deterministic(void)
     free(b.p);
 }
 
+/* Every chunking with the default profile; the small profile (1 KiB blocks,
+ * one residual set) in 1 and 7-byte chunks, where its segment boundaries fall
+ * inside the chunks. */
 static void corpus_pair(const char *id, const tl_buf *a, const tl_buf *b, int index, void *user)
 {
     (void)index;
-    roundtrip(id, a, b, user);
+    const fwd_gen_options *o = user;
+    roundtrip(id, a, b, o);
+    fwd_gen_options small = *o;
+    fwd_gen_options_profile(&small, "small");
+    small.block_size = 1024;
+    char name[64];
+    snprintf(name, sizeof(name), "%s, small profile", id);
+    roundtrip_in(name, a, b, &small, 2);
 }
 
 static void corpus(void)

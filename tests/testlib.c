@@ -282,6 +282,7 @@ int tl_read_file(const char *path, tl_buf *out)
 typedef struct pc_state {
     const tl_powercut *pc;
     uint32_t prog_end; /* highest bank B byte programmed so far */
+    uint32_t fetched;  /* patch bytes the device had taken when the last boot ended */
     uint64_t seed;     /* fault modes of the run */
     tl_powercut_result r;
 } pc_state;
@@ -308,18 +309,25 @@ void tl_device_stale(tl_device *d, const tl_buf *old_img, uint32_t new_size, con
 }
 
 /* init with flags and feed from where it says; *erases: what the attempt erased. */
+/* One boot: init, then the patch fed from the resume offset. *fetch: the
+ * first and the end offset of the bytes this boot took ({0, 0}: none). */
 static int boot_with(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, unsigned flags, uint32_t *resume_out,
-                     uint32_t *erases)
+                     uint32_t *erases, uint32_t fetch[2])
 {
     sim_power_on(&d->dev);
     uint32_t resume;
     fwd_apply_info info;
     int st = fwd_apply_init(ctx, &d->cfg, flags, &resume);
+    if (fetch)
+        fetch[0] = fetch[1] = 0;
     if (st == FWD_OK) {
         fwd_apply_get_info(ctx, &info);
         if (resume_out)
             *resume_out = info.resume_out;
         st = tl_feed(ctx, patch, resume, 0);
+        fwd_apply_get_info(ctx, &info);
+        if (fetch)
+            fetch[0] = resume, fetch[1] = info.patch_consumed;
     }
     fwd_apply_get_info(ctx, &info);
     if (erases)
@@ -329,7 +337,7 @@ static int boot_with(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, unsi
 
 int tl_boot_apply(tl_device *d, fwd_apply_ctx *ctx, const tl_buf *patch, uint32_t *resume_out)
 {
-    return boot_with(d, ctx, patch, 0, resume_out, NULL);
+    return boot_with(d, ctx, patch, 0, resume_out, NULL, NULL);
 }
 
 static void pc_device(tl_device *d, pc_state *s, uint64_t seed)
@@ -353,10 +361,18 @@ static void pc_device(tl_device *d, pc_state *s, uint64_t seed)
 static int pc_boot(tl_device *d, pc_state *s, unsigned flags, uint32_t *resume_out, int *next_restart)
 {
     const tl_powercut *pc = s->pc;
-    uint32_t erases = 0;
-    int st = boot_with(d, pc->ctx, pc->patch, flags, resume_out, &erases);
+    uint32_t erases = 0, fetch[2];
+    int st = boot_with(d, pc->ctx, pc->patch, flags, resume_out, &erases, fetch);
     if (erases > s->r.max_attempt_erases)
         s->r.max_attempt_erases = erases;
+    /* Bytes fetched again: what this boot took below what the last one reached. */
+    if (fetch[1] > fetch[0] && s->fetched > fetch[0]) {
+        uint32_t again = (s->fetched < fetch[1] ? s->fetched : fetch[1]) - fetch[0];
+        if (again > s->r.max_refetch)
+            s->r.max_refetch = again;
+    }
+    if (fetch[1] > fetch[0])
+        s->fetched = fetch[1];
     if (next_restart)
         *next_restart = st == FWD_ERR_RESUME_LIMIT || st == FWD_ERR_PATCH_FAILED;
     if (pc->after_boot)
@@ -375,6 +391,7 @@ static void pc_cut(pc_state *s, uint64_t k, nor_cut_mode mode, uint64_t seed, ui
     d.dev.power.mode = mode;
     d.dev.power.rng = seed * 2654435761u + 1;
     s->prog_end = 0;
+    s->fetched = 0;
     int st = pc_boot(&d, s, 0, NULL, NULL);
     CHECK(st != FWD_OK || k > n_ops, "%s: cut at op %llu did not stop the apply", pc->name, (unsigned long long)k);
     uint32_t before_cut = s->prog_end;
@@ -442,11 +459,19 @@ tl_powercut_result tl_powercut_run(const tl_powercut *pc)
             pc_cut(&s, k, (nor_cut_mode)(tl_rand(&r) % 3), tl_rand(&r), n, clean_erases);
         }
     }
+    /* The resume bound (FORMAT.md, "Journal"): with erase sectors of one
+     * block, a resume fetches at most one segment again. */
+    fwd_header h;
+    if (!pc->geo.mixed && fwd_header_decode(pc->patch->p, &h) == FWD_OK)
+        CHECK(s.r.max_refetch <= FWD_SEGMENT_HEADER_SIZE + h.max_payload,
+              "%s: a resume fetched %u bytes again, more than one segment (%u)", pc->name, s.r.max_refetch,
+              FWD_SEGMENT_HEADER_SIZE + h.max_payload);
     printf("mode %s: %s: ops %llu, cuts: %u%s, resumed byte-exact: %u, bricked: %u, locked out: %u, max boots to "
-           "recover: %u, max redo blocks: %u, max extra erases: %llu, max erases per attempt: %u, ECC read faults met: %llu\n",
+"recover: %u, max redo blocks: %u, max refetch bytes: %u, max extra erases: %llu, max erases per attempt: %u, "
+           "ECC read faults met: %llu\n",
            pc->mode ? pc->mode : "plain", pc->name, (unsigned long long)n, s.r.cuts,
            pc->sample ? " (seeded sample)" : pc->torn_seeds == 1 ? " (every op x before/after/torn)" : " (every op x before/after/3 torn)", s.r.exact, s.r.bricked,
-           s.r.locked_out, s.r.max_boots, s.r.max_redo_blocks, (unsigned long long)s.r.max_extra_erases,
+           s.r.locked_out, s.r.max_boots, s.r.max_redo_blocks, s.r.max_refetch, (unsigned long long)s.r.max_extra_erases,
            s.r.max_attempt_erases, (unsigned long long)s.r.read_faults);
     return s.r;
 }

@@ -131,6 +131,7 @@ typedef struct tl_powercut {
 /* Counts of one tl_powercut_run. */
 typedef struct tl_powercut_result {
     uint32_t cuts, exact, bricked, locked_out, max_boots, max_redo_blocks;
+    uint32_t max_refetch;        /* most patch bytes a resumed boot took again (below what the cut boot reached) */
     uint64_t max_extra_erases;
     uint32_t max_attempt_erases; /* most erases one init..finish attempt made (fwd_apply_info.erases) */
     uint64_t read_faults;        /* reads the flash refused (ECC errors) over all runs */
@@ -138,7 +139,8 @@ typedef struct tl_powercut_result {
 
 /* Runs it, CHECKing every run, and prints "mode M: <name>: ops N, cuts: N,
  * resumed byte-exact: N, bricked: N, locked out: N, max boots to recover: K,
- * max redo blocks: R, max extra erases: E, max erases per attempt: A". */
+ * max redo blocks: R, max refetch bytes: F, max extra erases: E, max erases per
+ * attempt: A". */
 tl_powercut_result tl_powercut_run(const tl_powercut *pc);
 
 #endif

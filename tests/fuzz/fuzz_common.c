@@ -245,11 +245,12 @@ const fz_journal_fixture *fz_journal_fixture_get(void)
 #define RECORD_CHECKED FWD_JR_CHECK
 #define RECORD_BYTES FWD_JR_BYTES
 
-/* Bytes of an anchor before its checksum (the length depends on enc_alg,
- * header byte 12). */
+/* Bytes of an anchor before its checksum (the length depends on the header:
+ * enc_alg, model_alg, model_entries); 0 for no anchor this applier reads. */
 static uint32_t anchor_checked(const uint8_t *a)
 {
-    return (a[FWD_JA_PREFIX + 12] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES) - 4u;
+    uint32_t n = fwd_journal_anchor_bytes(a + FWD_JA_PREFIX, FWD_MODEL_MAX_ENTRIES);
+    return n ? n - 4u : 0;
 }
 
 static uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
@@ -270,6 +271,8 @@ void fz_journal_bind(uint8_t *j, uint32_t size, uint32_t sector, uint32_t prog, 
         if (fwd_load32(a) != ANCHOR_MAGIC && fwd_load32(a) != CONTINUE_MAGIC)
             continue;
         uint32_t checked = anchor_checked(a);
+        if (checked == 0 || checked + 4 > sector)
+            continue;
         int valid = force || fwd_load32(a + checked) == XXH32(a, checked, 0);
         uint8_t old_id[FWD_HASH_SIZE], new_id[FWD_HASH_SIZE];
         fwd_sha256(a + FWD_JA_PREFIX, FWD_HEADER_SIZE, old_id);
@@ -278,6 +281,8 @@ void fz_journal_bind(uint8_t *j, uint32_t size, uint32_t sector, uint32_t prog, 
         fz_fix_key_id(a + FWD_JA_PREFIX, FWD_HEADER_SIZE);
         fwd_sha256(a + FWD_JA_PREFIX, FWD_HEADER_SIZE, new_id);
         checked = anchor_checked(a); /* the installed header may change enc_alg */
+        if (checked == 0 || checked + 4 > sector)
+            continue;
         seal(a, checked, valid);
         for (uint32_t slot = round_up(checked + 4, prog); slot + rs <= sector; slot += rs) {
             uint8_t *r = a + slot;
