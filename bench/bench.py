@@ -26,6 +26,8 @@ FWDELTA_CONFIGS = [
     ("fwdelta", "fwdelta (default: range coder, codec 2, the default device profile)", []),
     ("fwdelta-small", "fwdelta --profile small --block-size 1024 (the small device profile)",
      ["--profile", "small", "--block-size", "1024"]),
+    ("fwdelta-large", "fwdelta --profile large (256 model map entries: hosts, Linux-class devices)",
+     ["--profile", "large"]),
     ("fwdelta-zstd", "fwdelta --codec zstd (window-log 12)", ["--codec", "zstd"]),
     # Stored segments of a copy-heavy block can exceed the default payload bound.
     ("fwdelta-stored", "fwdelta --codec stored --max-payload 65536", ["--codec", "stored", "--max-payload", "65536"]),
