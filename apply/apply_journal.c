@@ -38,19 +38,24 @@ _Static_assert(FWD_APPLY_MAX_PAYLOAD >= FWD_JA_MAX_BYTES(FWD_APPLY_MODEL_ENTRIES
 
 static uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
 
+static int encrypted(const uint8_t prefix[FWD_PREFIX_SIZE]) { return prefix[FWD_HDR_ENC_ALG] != FWD_ENC_NONE; }
+
+/* An anchor's bytes without a model part, checksum included. */
+static uint32_t fixed_bytes(const uint8_t prefix[FWD_PREFIX_SIZE])
+{
+    return encrypted(prefix) ? FWD_JA_ENC_BYTES : FWD_JA_BYTES;
+}
+
+/* Offset of the model part: where the checksum of an anchor without one lies. */
+static uint32_t model_part(const uint8_t *anchor) { return fixed_bytes(anchor + FWD_JA_PREFIX) - 4u; }
+
 uint32_t fwd_journal_anchor_bytes(const uint8_t prefix[FWD_PREFIX_SIZE], uint32_t max_entries)
 {
-    uint32_t n = prefix[FWD_HDR_ENC_ALG] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES;
+    uint32_t n = fixed_bytes(prefix);
     if (prefix[FWD_HDR_MODEL_ALG] == FWD_MODEL_NONE)
         return n;
     uint32_t entries = fwd_load32(prefix + FWD_HDR_MODEL_ENTRIES);
     return entries <= max_entries ? n + FWD_JA_MODEL_BYTES(entries) : 0;
-}
-
-/* Offset of the model part: where the checksum of an anchor without one lies. */
-static uint32_t model_part(const uint8_t *anchor)
-{
-    return (anchor[FWD_JA_PREFIX + FWD_HDR_ENC_ALG] == FWD_ENC_NONE ? FWD_JA_BYTES : FWD_JA_ENC_BYTES) - 4u;
 }
 
 static uint32_t anchor_bytes(const uint8_t *anchor) { return fwd_journal_anchor_bytes(anchor + FWD_JA_PREFIX, MODEL_CAP); }
@@ -103,7 +108,7 @@ uint32_t fwd_journal_encode_anchor(uint8_t *out, uint32_t magic, uint32_t seq, c
     fwd_store32(out + FWD_JA_MAGIC, magic);
     fwd_store32(out + FWD_JA_SEQ, seq);
     memcpy(out + FWD_JA_PREFIX, prefix, FWD_PREFIX_SIZE);
-    if (prefix[FWD_HDR_ENC_ALG] != FWD_ENC_NONE) {
+    if (encrypted(prefix)) {
         fwd_store32(out + FWD_JA_ENC_AREA, recipients_size);
         memcpy(out + FWD_JA_ENC_ENTRY, recipient, FWD_RECIPIENT_SIZE);
     }
@@ -304,26 +309,30 @@ static uint32_t read_anchor(fwd_apply_state *ctx, uint32_t base)
 /* The anchored apply's starting point: segment 0 comes next. */
 static void anchor_record(const uint8_t *a, fwd_journal_record *r)
 {
-    uint32_t area = a[FWD_JA_PREFIX + FWD_HDR_ENC_ALG] != FWD_ENC_NONE ? fwd_load32(a + FWD_JA_ENC_AREA) : 0;
+    uint32_t area = encrypted(a + FWD_JA_PREFIX) ? fwd_load32(a + FWD_JA_ENC_AREA) : 0;
     memset(r, 0, sizeof(*r));
     r->patch_offset = FWD_PREFIX_SIZE + area;
     r->state = FWD_J_APPLYING;
     memcpy(r->hash, a + FWD_JA_PREFIX + FWD_HDR_CHAIN_HEAD, FWD_HASH_SIZE);
 }
 
-/* The newest entry so far: remember it, and its sector's anchor for the prefix. */
+/* The newest entry so far: remember it, and what its sector's anchor holds
+ * (once per anchor: a newer record of the same sector shares it). */
 static void take(fwd_apply_state *ctx, fwd_journal_scan *best, const fwd_journal_record *r, uint32_t sector,
                  scan_pos pos)
 {
     const uint8_t *a = ctx->payload;
+    int same_anchor = best->found && best->sector == sector && best->anchor_seq == pos.anchor_seq;
     best->found = 1;
     best->sector = sector;
     best->anchor_seq = pos.anchor_seq;
     best->slot = pos.slot;
     best->rec = *r;
+    if (same_anchor)
+        return;
     memcpy(ctx->prefix, a + FWD_JA_PREFIX, FWD_PREFIX_SIZE);
     ctx->recipients_size = 0;
-    if (a[FWD_JA_PREFIX + FWD_HDR_ENC_ALG] != FWD_ENC_NONE) {
+    if (encrypted(a + FWD_JA_PREFIX)) {
         ctx->recipients_size = fwd_load32(a + FWD_JA_ENC_AREA);
         memcpy(ctx->recipient, a + FWD_JA_ENC_ENTRY, FWD_RECIPIENT_SIZE);
     }

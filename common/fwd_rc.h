@@ -11,8 +11,6 @@
 
 #include <stdint.h>
 
-#include "fwd_format.h"
-
 #define FWD_RC_PROB_BITS  12u
 #define FWD_RC_MATCH_MIN  4u  /* shortest output match; shorter runs are literals */
 
