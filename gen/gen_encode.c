@@ -25,6 +25,18 @@ int gen_buf_reserve(gen_buf *b, size_t extra)
     return FWD_OK;
 }
 
+/* Gives back a buffer's unused capacity: the segments' payloads are kept
+ * until the patch is assembled, each in the buffer its trial coded (up to
+ * the operations' size; P16: 2.6 MB for 300 KB of payload). */
+void gen_buf_trim(gen_buf *b)
+{
+    uint8_t *p = b->cap > b->n ? realloc(b->p, b->n ? b->n : 1) : NULL;
+    if (p) {
+        b->p = p;
+        b->cap = b->n ? b->n : 1;
+    }
+}
+
 int gen_buf_put(gen_buf *b, const void *p, size_t n)
 {
     if (gen_buf_reserve(b, n) != FWD_OK)

@@ -47,6 +47,7 @@ static inline uint32_t gen_common_prefix(const uint8_t *a, const uint8_t *b, uin
 
 int gen_buf_reserve(gen_buf *b, size_t extra);
 int gen_buf_put(gen_buf *b, const void *p, size_t n);
+void gen_buf_trim(gen_buf *b);
 int gen_buf_varint(gen_buf *b, uint32_t v);
 
 /* gen_patch.c: opt->progress, serialised (the generator runs two threads). */

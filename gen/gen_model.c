@@ -394,7 +394,8 @@ static uint32_t step_states(fit *f, uint32_t sw, uint32_t total, uint8_t *bits)
 
 /* Viterbi over the groups: state = the shift in force; staying costs the
  * observations a shift mispredicts, switching costs `entry_cost`. Returns the
- * entries of the cheapest path, or max_entries + 1 if there are more. */
+ * entries of the cheapest path; only a path of at most max_entries replaces
+ * m and final_cost (more are counted, for fit_within's next guess). */
 static uint32_t viterbi(fit *f, uint64_t entry_cost, uint32_t max_entries, fwd_model *m)
 {
     uint32_t k = f->nshifts;
@@ -413,24 +414,24 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, uint32_t max_entries, fwd_m
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = 0;
     }
-    f->final_cost = f->best[bmin];
     uint32_t n = 0, s = bmin;
-    for (size_t j = f->ng; j-- > 0;) {
+    for (size_t j = f->ng; j-- > 0;)
+        if (f->switched[j * row + s / 8] & (1u << (s % 8)))
+            n++, s = f->argmin[j];
+    if (n > max_entries)
+        return n;
+    f->final_cost = f->best[bmin];
+    m->n = n;
+    s = bmin;
+    for (size_t j = f->ng; j-- > 0;) { /* found back to front */
         if (f->switched[j * row + s / 8] & (1u << (s % 8))) {
-            if (n == max_entries)
-                return n + 1;
+            n--;
             m->start[n] = f->g[j].addr;
-            m->shift[n++] = f->shifts[s];
+            m->shift[n] = f->shifts[s];
             s = f->argmin[j];
         }
     }
-    for (uint32_t i = 0; i < n / 2; i++) { /* found back to front */
-        uint32_t a = m->start[i];
-        int32_t b = m->shift[i];
-        m->start[i] = m->start[n - 1 - i], m->shift[i] = m->shift[n - 1 - i];
-        m->start[n - 1 - i] = a, m->shift[n - 1 - i] = b;
-    }
-    return n;
+    return m->n;
 }
 
 /* The cost of the map with no entry: every observation shift 0 mispredicts. */
@@ -458,28 +459,50 @@ static uint64_t nth_entry_cost(uint32_t i)
     return c < (1u << 30) ? c : (1u << 30);
 }
 
+/* log2(x + 1) in 1/256ths, within 0.09: enough for a guess. */
+static int32_t log2_256(uint32_t x)
+{
+    uint32_t v = x + 1, e = 31 - (uint32_t)__builtin_clz(v);
+    return (int32_t)((e << 8) + (((uint64_t)(v - (1u << e)) << 8) >> e));
+}
+
+/* The next cost index to try between bad (n_bad entries, too many) and good
+ * (n_good, none yet: 0): the entries fall about exponentially with the
+ * index, so it is interpolated on a log scale, from the cheapest cost's
+ * count with a halving every GUESS_STEPS / 2 indices (corpus: 4 to 8) until
+ * a good one is known. */
+#define GUESS_STEPS 9
+static uint32_t next_probe(uint32_t bad, uint32_t n_bad, uint32_t good, uint32_t n_good, uint32_t max_entries)
+{
+    int64_t over = log2_256(n_bad) - log2_256(max_entries);
+    int64_t step = good ? (over * (good - bad) + (log2_256(n_bad) - log2_256(n_good)) - 1) /
+                              (log2_256(n_bad) - log2_256(n_good) > 0 ? log2_256(n_bad) - log2_256(n_good) : 1)
+                        : (over * GUESS_STEPS / 2 + 255) / 256;
+    uint64_t probe = bad + (uint64_t)(step > 1 ? step : 1);
+    return good && probe >= good ? good - 1 : (uint32_t)(probe < (1u << 16) ? probe : 1u << 16);
+}
+
 /* Dearer entries until the map fits the device's capacity: the first cost of
- * the sequence whose map fits, found by doubling then bisecting (a map loses
- * entries as they get dearer) instead of a Viterbi pass per cost (P16 took
- * dozens at 64 entries). Leaves m and final_cost as the chosen cost's. */
+ * the sequence whose map fits (a map loses entries as they get dearer),
+ * instead of a Viterbi pass per cost (P16 took dozens at 64 entries).
+ * Interpolated guesses alternate with bisections, which bounds the passes
+ * by twice the bisection's; P13 took 3 instead of 9 by doubling and
+ * bisecting. Leaves m and final_cost as the chosen cost's. */
 static uint32_t fit_within(fit *f, uint32_t max_entries, fwd_model *m)
 {
-    uint32_t n = viterbi(f, nth_entry_cost(0), max_entries, m);
-    if (n <= max_entries)
-        return n;
-    uint32_t bad = 0, good = 1, last;
-    while ((n = viterbi(f, nth_entry_cost(good), max_entries, m)) > max_entries)
-        bad = good, good *= 2;
-    last = good;
-    while (good - bad > 1) {
-        uint32_t mid = bad + (good - bad) / 2;
-        last = mid;
-        if ((n = viterbi(f, nth_entry_cost(mid), max_entries, m)) > max_entries)
-            bad = mid;
+    uint32_t n_bad = viterbi(f, nth_entry_cost(0), max_entries, m);
+    if (n_bad <= max_entries)
+        return n_bad;
+    uint32_t bad = 0, good = 0, n_good = 0, turn = 0;
+    while (!good || good - bad > 1) {
+        uint32_t probe = good && (turn++ & 1) ? bad + (good - bad) / 2 : next_probe(bad, n_bad, good, n_good, max_entries);
+        uint32_t n = viterbi(f, nth_entry_cost(probe), max_entries, m);
+        if (n > max_entries)
+            bad = probe, n_bad = n;
         else
-            good = mid;
+            good = probe, n_good = n;
     }
-    return last == good ? n : viterbi(f, nth_entry_cost(good), max_entries, m);
+    return n_good;
 }
 
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,
@@ -510,10 +533,9 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     f.cnt = calloc(f.nshifts, sizeof(*f.cnt));
     if (!f.switched || !f.argmin || !f.best || !f.cnt)
         goto out;
-    uint32_t n = fit_within(&f, max_entries, m);
+    fit_within(&f, max_entries, m);
     if (gain)
         *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, refs }; /* the empty map is a path: never negative */
-    m->n = n;
     m->flags = FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS;
     m->arch = arch;
     rc = FWD_OK;

@@ -251,6 +251,7 @@ static int cut_segment(seg_ctx *c, uint32_t first, uint32_t blocks_left, double 
         return rc;
     if (best == 0)
         return FWD_ERR_INTERNAL;
+    gen_buf_trim(&seg->payload);
     seg->first_block = first;
     seg->blocks = best;
     *op_index = best_index;

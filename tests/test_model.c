@@ -256,6 +256,31 @@ static void test_moved_code(void)
     free(new_img.p);
 }
 
+/* Both candidates are built (AUTO) on two threads or one after the other:
+ * the patch is the same bytes (the signature is deterministic too). */
+static void test_thread_count(void)
+{
+    tl_buf old_img = make_firmware(400, 0, 7), new_img = make_firmware(400, 300, 7);
+    fwd_gen_options o = tl_options();
+    tl_buf p[3] = { { 0 } };
+    static const uint32_t threads[3] = { 1, 0, 2 };
+    fwd_gen_stats st[3];
+    for (int i = 0; i < 3; i++) {
+        o.threads = threads[i];
+        int rc = fwd_gen_diff(old_img.p, old_img.n, new_img.p, new_img.n, &o, tl_key(), &p[i].p, &p[i].n, &st[i]);
+        CHECK(rc == FWD_OK, "diff with %u threads: %s", threads[i], fwd_status_name(rc));
+    }
+    CHECK(st[0].plain_size > 0 && st[0].model_size > 0, "both candidates built: plain %llu, model %llu",
+          (unsigned long long)st[0].plain_size, (unsigned long long)st[0].model_size);
+    for (int i = 1; i < 3; i++)
+        CHECK(p[i].n == p[0].n && memcmp(p[i].p, p[0].p, p[0].n) == 0, "%u threads: the same %zu bytes as one (%zu)",
+              threads[i], p[0].n, p[i].n);
+    for (int i = 0; i < 3; i++)
+        free(p[i].p);
+    free(old_img.p);
+    free(new_img.p);
+}
+
 /* Recomputes every chain link back to front and re-signs the header, so a
  * mutated patch is authentic and the applier's own checks must catch it. */
 static void rechain(tl_buf *p, void (*edit_header)(fwd_header *))
@@ -348,6 +373,7 @@ int main(void)
     test_model_parse();
     test_model_fit();
     test_moved_code();
+    test_thread_count();
     test_model_refusals();
     return tl_finish();
 }
