@@ -9,6 +9,10 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define FIT_AVX2 1 /* an eight-state step, used where the CPU has it */
+#endif
 
 #include "fwd_assert.h"
 #include "gen_internal.h"
@@ -336,10 +340,9 @@ static int build_groups(const pairs *p, fit *f)
 #define FIT_MAX_REFS (1u << 29)
 #define UNREACHED (UINT32_MAX / 4)
 
-/* The first state whose cost is min. */
-static uint32_t first_at(const uint32_t *best, uint32_t k, uint32_t min)
+/* The first state from s on whose cost is min. */
+static uint32_t first_at(const uint32_t *best, uint32_t s, uint32_t k, uint32_t min)
 {
-    uint32_t s = 0;
 #ifdef __SSE2__
     const __m128i mv = _mm_set1_epi32((int32_t)min);
     for (; s + 4 <= k; s += 4) {
@@ -351,6 +354,21 @@ static uint32_t first_at(const uint32_t *best, uint32_t k, uint32_t min)
     while (s < k && best[s] != min)
         s++;
     return s;
+}
+
+/* step_states for states [s, k), one at a time; returns the smaller of min
+ * and their cheapest cost. */
+static uint32_t step_tail(fit *f, uint32_t s, uint32_t sw, uint32_t total, uint8_t *bits, uint32_t min)
+{
+    for (; s < f->nshifts; s++) {
+        uint32_t v = f->best[s];
+        unsigned lt = sw < v;
+        bits[s / 8] |= (uint8_t)(lt << (s % 8));
+        v = (lt ? sw : v) + total - f->cnt[s];
+        f->best[s] = v;
+        min = v < min ? v : min;
+    }
+    return min;
 }
 
 /* One group's step for every state without branches (the fit's inner loop):
@@ -381,15 +399,50 @@ static uint32_t step_states(fit *f, uint32_t sw, uint32_t total, uint8_t *bits)
     for (int i = 0; i < 4; i++)
         min = lanes[i] < min ? lanes[i] : min;
 #endif
-    for (; s < k; s++) {
-        uint32_t v = best[s];
-        unsigned lt = sw < v;
-        bits[s / 8] |= (uint8_t)(lt << (s % 8));
-        v = (lt ? sw : v) + total - cnt[s];
-        best[s] = v;
-        min = v < min ? v : min;
+    return first_at(best, 0, k, step_tail(f, s, sw, total, bits, min));
+}
+
+#ifdef FIT_AVX2
+/* step_states eight states at a time (the fit was a fifth of P13's time
+ * with SSE2's four). */
+__attribute__((target("avx2"))) static uint32_t step_states_avx2(fit *f, uint32_t sw, uint32_t total, uint8_t *bits)
+{
+    uint32_t k = f->nshifts, s = 0, min = UINT32_MAX, *best = f->best;
+    const __m256i swv = _mm256_set1_epi32((int32_t)sw), tot = _mm256_set1_epi32((int32_t)total);
+    __m256i minv = _mm256_set1_epi32(-1);
+    for (; s + 8 <= k; s += 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(best + s));
+        __m256i m = _mm256_min_epu32(v, swv);
+        __m256i kept = _mm256_cmpeq_epi32(m, v); /* not sw < v */
+        v = _mm256_sub_epi32(_mm256_add_epi32(m, tot), _mm256_loadu_si256((const __m256i *)(f->cnt + s)));
+        _mm256_storeu_si256((__m256i *)(best + s), v);
+        bits[s / 8] = (uint8_t)~_mm256_movemask_ps(_mm256_castsi256_ps(kept)); /* s is a multiple of 8 */
+        minv = _mm256_min_epu32(minv, v);
     }
-    return first_at(best, k, min);
+    uint32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, minv);
+    for (int i = 0; i < 8; i++)
+        min = lanes[i] < min ? lanes[i] : min;
+    min = step_tail(f, s, sw, total, bits, min);
+    const __m256i mv = _mm256_set1_epi32((int32_t)min);
+    for (s = 0; s + 8 <= k; s += 8) {
+        int eq = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(best + s)), mv)));
+        if (eq)
+            return s + (uint32_t)__builtin_ctz((unsigned)eq);
+    }
+    return first_at(best, s, k, min);
+}
+#endif
+
+typedef uint32_t (*step_fn)(fit *f, uint32_t sw, uint32_t total, uint8_t *bits);
+
+static step_fn pick_step(void)
+{
+#ifdef FIT_AVX2
+    if (__builtin_cpu_supports("avx2"))
+        return step_states_avx2;
+#endif
+    return step_states;
 }
 
 /* Viterbi over the groups: state = the shift in force; staying costs the
@@ -404,13 +457,14 @@ static uint32_t viterbi(fit *f, uint64_t entry_cost, uint32_t max_entries, fwd_m
     for (uint32_t s = 0; s < k; s++)
         f->best[s] = s == f->zero ? 0 : UNREACHED;
     uint32_t bmin = f->zero;
+    step_fn step = pick_step();
     for (size_t j = 0; j < f->ng; j++) {
         const obs_group *g = &f->g[j];
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = f->h[g->first + i].n;
         uint32_t sw = f->best[bmin] + (uint32_t)entry_cost;
         f->argmin[j] = (uint16_t)bmin;
-        bmin = step_states(f, sw, g->total, f->switched + j * row);
+        bmin = step(f, sw, g->total, f->switched + j * row);
         for (uint32_t i = 0; i < g->count; i++)
             f->cnt[f->h[g->first + i].shift_index] = 0;
     }

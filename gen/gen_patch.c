@@ -422,34 +422,66 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
  * patch (P11 0.07 %, P19 0.07 %, P20 0), the smallest winner saved 0.73 %. */
 #define MODEL_MIN_GAIN 400
 
+/* One architecture's fit; the two run on two threads when both are tried. */
+typedef struct fit_job {
+    const seg_ctx *c;
+    uint8_t arch;
+    uint32_t load;
+    fwd_model *trial;
+    gen_fit_gain gain;
+    int rc;
+} fit_job;
+
+static void *fit_thread(void *arg)
+{
+    fit_job *j = arg;
+    const seg_ctx *c = j->c;
+    j->rc = gen_model_fit(c->old_img, c->new_img, c->new_len, c->ops, j->load, j->arch, c->opt->model_entries,
+                          j->trial, &j->gain);
+    return NULL;
+}
+
 static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
 {
     static const uint8_t archs[] = { FWD_MODEL_THUMB2, FWD_MODEL_XTENSA };
+    enum { NARCH = sizeof(archs) };
     const fwd_gen_options *opt = c->opt;
-    fwd_model *trial = gen_model_new();
-    if (!trial)
-        return FWD_ERR_INTERNAL;
-    m->n = 0;
-    gen_fit_gain best = { 0, 1 };
+    fit_job jobs[NARCH];
+    size_t n = 0;
     /* A Cortex-M vector table gives the Thumb-2 load address and rules Xtensa out. */
     uint32_t vectors = gen_model_load_address(c->new_img, c->new_len);
     int rc = FWD_OK;
-    for (size_t a = 0; a < sizeof(archs) && rc == FWD_OK; a++) {
+    for (size_t a = 0; a < NARCH; a++) {
         if (archs[a] == FWD_MODEL_XTENSA && vectors != 0)
             continue;
         uint32_t at = opt->load_address_set ? opt->load_address : archs[a] == FWD_MODEL_THUMB2 ? vectors : 0;
-        gen_fit_gain g;
-        gen_progress(opt, "model fitting", a, sizeof(archs));
-        rc = gen_model_fit(c->old_img, c->new_img, c->new_len, c->ops, at, archs[a], opt->model_entries, trial, &g);
+        jobs[n] = (fit_job){ c, archs[a], at, gen_model_new(), { 0, 1 }, FWD_ERR_INTERNAL };
+        rc = jobs[n++].trial ? rc : FWD_ERR_INTERNAL;
+    }
+    gen_progress(opt, "model fitting", 0, n);
+    pthread_t th;
+    int threaded = rc == FWD_OK && n == 2 && opt->threads != 1 && pthread_create(&th, NULL, fit_thread, &jobs[1]) == 0;
+    for (size_t i = 0; i < n && rc == FWD_OK; i++)
+        if (i == 0 || !threaded)
+            fit_thread(&jobs[i]);
+    if (threaded)
+        pthread_join(th, NULL);
+    gen_progress(opt, "model fitting", n, n);
+    m->n = 0;
+    gen_fit_gain best = { 0, 1 };
+    for (size_t i = 0; i < n; i++) { /* in the architectures' order: the same choice on one thread or two */
+        const gen_fit_gain g = jobs[i].gain;
+        rc = rc == FWD_OK ? jobs[i].rc : rc;
         /* g.saved / g.refs > best.saved / best.refs, and worth a patch */
-        if (rc == FWD_OK && trial->n > 0 && (double)g.saved * best.refs > (double)best.saved * g.refs &&
+        if (rc == FWD_OK && jobs[i].trial->n > 0 && (double)g.saved * best.refs > (double)best.saved * g.refs &&
             g.saved * MODEL_MIN_GAIN >= g.refs) {
             best = g;
-            gen_model_copy(m, trial);
-            *load = at;
+            gen_model_copy(m, jobs[i].trial);
+            *load = jobs[i].load;
         }
     }
-    free(trial);
+    for (size_t i = 0; i < n; i++)
+        free(jobs[i].trial);
     return rc;
 }
 
