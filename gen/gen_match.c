@@ -3,7 +3,9 @@
  * are then extended forwards and backwards while at least a third of the
  * bytes agree, because a copy with a sparse residual is cheaper than literals
  * when code moved and its addresses changed. */
+#define _POSIX_C_SOURCE 200809L /* pthreads under -std=c11 */
 #include <divsufsort.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,27 +73,30 @@ static int push(gen_ops *ops, uint8_t kind, uint32_t new_off, uint32_t len, uint
     return FWD_OK;
 }
 
-int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len, gen_ops *ops,
-              const fwd_gen_options *opt)
+/* What every part of a matching pass reads. */
+typedef struct match_in {
+    const saidx_t *sa;
+    const uint8_t *old_img, *new_img;
+    uint32_t old_len, new_len;
+    const fwd_gen_options *opt;
+} match_in;
+
+/* bsdiff's scan over new[start, end): matches end at `end`, and the part
+ * starts as if a match at the same position in old came before it. */
+static int match_range(const match_in *in, uint32_t start, uint32_t end, gen_ops *ops)
 {
-    if (old_len == 0)
-        return push(ops, FWD_OP_INSERT, 0, new_len, 0);
-    saidx_t *sa = malloc((size_t)old_len * sizeof(*sa));
-    gen_progress(opt, "suffix sorting", 0, old_len);
-    if (!sa || divsufsort(old_img, sa, (saidx_t)old_len) != 0) {
-        free(sa);
-        return FWD_ERR_INTERNAL;
-    }
-    gen_progress(opt, "suffix sorting", old_len, old_len);
+    const saidx_t *sa = in->sa;
+    const uint8_t *old_img = in->old_img, *new_img = in->new_img;
+    uint32_t old_len = in->old_len;
     int st = FWD_OK;
-    uint32_t scan = 0, len = 0, pos = 0;
-    uint32_t last_scan = 0, last_pos = 0, reported = 0;
+    uint32_t scan = start, len = 0, pos = 0;
+    uint32_t last_scan = start, last_pos = start < old_len ? start : old_len, reported = start;
     int64_t last_offset = 0; /* old position minus new position of the previous match */
-    while (scan < new_len && st == FWD_OK) {
+    while (scan < end && st == FWD_OK) {
         int64_t old_score = 0; /* may dip below 0, as in bsdiff */
         uint32_t scsc = scan += len, searched = 0;
-        while (scan < new_len) {
-            len = suffix_search(sa, old_img, old_len, new_img + scan, new_len - scan, &pos);
+        while (scan < end) {
+            len = suffix_search(sa, old_img, old_len, new_img + scan, end - scan, &pos);
             for (; scsc < scan + len; scsc++) {
                 int64_t o = scsc + last_offset;
                 if (o >= 0 && o < old_len && old_img[o] == new_img[scsc])
@@ -107,14 +112,14 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
              * found late is extended backwards over what was skipped. */
             uint32_t step = 1 + ++searched / SKIP_AFTER + len / SKIP_LEN_DIV;
             uint32_t next = step > SKIP_MAX ? scan + SKIP_MAX : scan + step;
-            for (next = next < new_len ? next : new_len; scan < next; scan++) {
+            for (next = next < end ? next : end; scan < next; scan++) {
                 int64_t o = scan + last_offset; /* leaves the previous alignment's window */
                 if (scan < scsc && o >= 0 && o < old_len && old_img[o] == new_img[scan])
                     old_score--;
             }
             scsc = scsc > scan ? scsc : scan;
         }
-        if ((int64_t)len == old_score && scan != new_len)
+        if ((int64_t)len == old_score && scan != end)
             continue;
 
         /* Extend the previous match forwards and this one backwards. */
@@ -131,7 +136,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
                 }
             }
         }
-        if (scan < new_len) {
+        if (scan < end) {
             int64_t s = 0, best = 0;
             for (uint32_t i = 1; scan >= last_scan + i && pos >= i && i <= BACK_MAX; i++) {
                 if (old_img[pos - i] == new_img[scan - i])
@@ -165,11 +170,97 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
         last_scan = scan - lenb;
         last_pos = pos - lenb;
         last_offset = (int64_t)pos - scan;
-        if (scan >= reported + PROGRESS_BYTES) { /* by bytes: unrelated data makes few operations */
+        if (start == 0 && scan >= reported + PROGRESS_BYTES) { /* by bytes: unrelated data makes few operations */
             reported = scan;
-            gen_progress(opt, "matching", scan, new_len);
+            gen_progress(in->opt, "matching", scan, end);
         }
     }
-    free(sa);
     return st;
+}
+
+/* The new image is matched in parts of at least PART_MIN bytes, MAX_PARTS
+ * at most, on two threads (one with -j 1): the parts depend only on the
+ * size, so the patch does not depend on the thread count. A match does not
+ * cross a part's end (corpus: sizes within 0.0x %; the pass took half of
+ * P13's matching time on one core). */
+#define PART_MIN (64u << 10)
+#define MAX_PARTS 8u
+
+typedef struct match_job {
+    const match_in *in;
+    uint32_t parts;
+    gen_ops *out;     /* one per part */
+    int *st;          /* one per part */
+    pthread_mutex_t *lock;
+    uint32_t *next;   /* the next part to take, under lock */
+} match_job;
+
+static void *match_parts(void *arg)
+{
+    match_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(j->lock);
+        uint32_t i = (*j->next)++;
+        pthread_mutex_unlock(j->lock);
+        if (i >= j->parts)
+            return NULL;
+        uint32_t n = j->in->new_len;
+        uint32_t start = (uint32_t)((uint64_t)n * i / j->parts), end = (uint32_t)((uint64_t)n * (i + 1) / j->parts);
+        j->st[i] = match_range(j->in, start, end, &j->out[i]);
+    }
+}
+
+/* Appends the parts' operations in order, joining an operation that ends a
+ * part with one that starts the next where they continue each other: an
+ * insert, or a copy from the same alignment. */
+static int join_parts(gen_ops *parts, uint32_t n, gen_ops *ops)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < parts[i].n; k++) {
+            const gen_op *op = &parts[i].v[k];
+            gen_op *last = ops->n ? &ops->v[ops->n - 1] : NULL;
+            if (k == 0 && last && last->kind == op->kind &&
+                (op->kind == FWD_OP_INSERT || last->old_off + last->len == op->old_off))
+                last->len += op->len;
+            else if (push(ops, op->kind, op->new_off, op->len, op->old_off) != FWD_OK)
+                return FWD_ERR_INTERNAL;
+        }
+    }
+    return FWD_OK;
+}
+
+int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len, gen_ops *ops,
+              const fwd_gen_options *opt)
+{
+    if (old_len == 0)
+        return push(ops, FWD_OP_INSERT, 0, new_len, 0);
+    saidx_t *sa = malloc((size_t)old_len * sizeof(*sa));
+    gen_progress(opt, "suffix sorting", 0, old_len);
+    if (!sa || divsufsort(old_img, sa, (saidx_t)old_len) != 0) {
+        free(sa);
+        return FWD_ERR_INTERNAL;
+    }
+    gen_progress(opt, "suffix sorting", old_len, old_len);
+    match_in in = { sa, old_img, new_img, old_len, new_len, opt };
+    uint32_t parts = new_len / PART_MIN;
+    parts = parts < 1 ? 1 : parts > MAX_PARTS ? MAX_PARTS : parts;
+    gen_ops part_ops[MAX_PARTS] = { { 0 } };
+    int st[MAX_PARTS];
+    uint32_t next = 0;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    match_job job = { &in, parts, part_ops, st, &lock, &next };
+    pthread_t th;
+    int threaded = parts > 1 && opt->threads != 1 && pthread_create(&th, NULL, match_parts, &job) == 0;
+    match_parts(&job);
+    if (threaded)
+        pthread_join(th, NULL);
+    int rc = FWD_OK;
+    for (uint32_t i = 0; i < parts; i++)
+        rc = rc == FWD_OK ? st[i] : rc;
+    if (rc == FWD_OK)
+        rc = join_parts(part_ops, parts, ops);
+    for (uint32_t i = 0; i < parts; i++)
+        free(part_ops[i].v);
+    free(sa);
+    return rc;
 }
