@@ -233,17 +233,66 @@ static int encode_insert(const uint8_t *p, uint32_t len, gen_buf *out, fwd_gen_s
 
 static int mode_used(const gen_model_use *mu) { return mu && mu->model; }
 
-int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_ops *ops,
-                     const gen_model_use *mu, size_t *op_index, uint32_t start, uint32_t end, gen_buf *out,
-                     fwd_gen_stats *stats)
+/* Marks at least this many output bytes apart: resuming before the last
+ * one re-encodes little, and a segment of 256 blocks keeps at most 1,024. */
+#define MARK_SPACING 1024u
+
+static int add_mark(gen_range *r, const gen_range_mark *m)
 {
-    uint32_t cursor = 0; /* segments are independent: the old cursor and the mode restart */
-    unsigned mode = mu && mu->model ? mu->model->flags : 0;
-    size_t i = *op_index;
+    if (r->n && m->new_off < r->marks[r->n - 1].new_off + MARK_SPACING)
+        return FWD_OK;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        gen_range_mark *v = realloc(r->marks, cap * sizeof(*v));
+        if (!v)
+            return FWD_ERR_INTERNAL;
+        r->marks = v;
+        r->cap = cap;
+    }
+    r->marks[r->n++] = *m;
+    return FWD_OK;
+}
+
+/* The state to start [start, end) from: the last mark before end of the
+ * same segment's earlier trial, else the segment's start (a first mark). */
+static int resume(gen_range *r, const gen_ops *ops, const gen_model_use *mu, size_t op_index, uint32_t start,
+                  uint32_t end, gen_range_mark *at)
+{
+    const fwd_model *model = mu ? mu->model : NULL;
+    if (r->n && r->ops == ops && r->model == model && r->start == start) {
+        while (r->n > 1 && r->marks[r->n - 1].new_off > end)
+            r->n--;
+        *at = r->marks[r->n - 1];
+        return FWD_OK;
+    }
+    size_t i = op_index;
     while (i > 0 && ops->v[i].new_off > start)
         i--;
+    *at = (gen_range_mark){ .op = i, .new_off = start, .mode = model ? model->flags : 0 };
+    r->ops = ops, r->model = model, r->start = start, r->n = 0;
+    return add_mark(r, at);
+}
+
+int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_ops *ops,
+                     const gen_model_use *mu, size_t *op_index, uint32_t start, uint32_t end, gen_range *r,
+                     fwd_gen_stats *stats)
+{
+    gen_range_mark at; /* segments are independent: the old cursor and the mode restart */
+    if (resume(r, ops, mu, *op_index, start, end, &at) != FWD_OK)
+        return FWD_ERR_INTERNAL;
+    uint32_t cursor = at.cursor;
+    unsigned mode = at.mode;
+    size_t i = at.op;
+    gen_buf *out = &r->raw;
+    out->n = at.raw;
+    *stats = at.stats;
     for (; i < ops->n && ops->v[i].new_off < end; i++) {
         const gen_op *op = &ops->v[i];
+        if (op->new_off > start) {
+            gen_range_mark m = { i, op->new_off, cursor, mode, out->n, *stats };
+            if (add_mark(r, &m) != FWD_OK)
+                return FWD_ERR_INTERNAL;
+        }
         uint32_t a = op->new_off > start ? op->new_off : start;
         uint32_t b = op->new_off + op->len < end ? op->new_off + op->len : end;
         while (a < b) {
@@ -260,4 +309,11 @@ int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *ne
     }
     *op_index = i > 0 ? i - 1 : 0;
     return FWD_OK;
+}
+
+void gen_range_free(gen_range *r)
+{
+    free(r->raw.p);
+    free(r->marks);
+    *r = (gen_range){ 0 };
 }

@@ -63,10 +63,34 @@ typedef struct gen_model_use {
     uint32_t load_address;
 } gen_model_use;
 
-/* gen_encode.c: the decoded payload of the segment covering [start, end). */
+/* Where an encoding of a segment stood at the start of an operation. */
+typedef struct gen_range_mark {
+    size_t op;
+    uint32_t new_off, cursor;
+    unsigned mode;
+    size_t raw;
+    fwd_gen_stats stats;
+} gen_range_mark;
+
+/* A segment's decoded payload and its marks: the segment's trials differ
+ * only in where they end, so a trial resumes from the last mark the
+ * previous one left before its end instead of encoding (and predicting)
+ * the operations before it again. */
+typedef struct gen_range {
+    gen_buf raw;
+    const gen_ops *ops; /* what the marks were made for */
+    const fwd_model *model;
+    uint32_t start;
+    gen_range_mark *marks;
+    size_t n, cap;
+} gen_range;
+
+/* gen_encode.c: the decoded payload of the segment covering [start, end)
+ * into r->raw, and its counts into *stats. */
 int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_ops *ops,
-                     const gen_model_use *mu, size_t *op_index, uint32_t start, uint32_t end, gen_buf *out,
+                     const gen_model_use *mu, size_t *op_index, uint32_t start, uint32_t end, gen_range *r,
                      fwd_gen_stats *stats);
+void gen_range_free(gen_range *r);
 
 /* gen_rc.c: the range coder's encoder (codec 2). The index finds output
  * matches: earlier positions of the new image with the same 4 bytes. */

@@ -87,7 +87,7 @@ typedef struct seg_ctx {
     ZSTD_CCtx *cctx;
     const gen_rc_index *rcix; /* output matches of the range coder: read only, shared by the threads */
     gen_rc_memo *memo;        /* this candidate's matches found in rcix; allocated on first use */
-    gen_buf raw;
+    gen_range range; /* the current segment's trials */
     uint32_t model_size; /* decoded model bytes, once encoded */
     const uint8_t *old_sha256, *new_sha256; /* the images' hashes, computed once */
 } seg_ctx;
@@ -165,24 +165,24 @@ static int build_payload(seg_ctx *c, uint32_t first, uint32_t n, size_t *op_inde
 {
     uint32_t b = c->opt->block_size, bound = payload_bound(c->opt);
     uint64_t end = (uint64_t)(first + n) * b;
-    c->raw.n = 0;
     int rc = gen_encode_range(c->old_img, c->old_len, c->new_img, c->ops, &c->mu, op_index, first * b,
-                              end < c->new_len ? (uint32_t)end : c->new_len, &c->raw, st);
+                              end < c->new_len ? (uint32_t)end : c->new_len, &c->range, st);
+    const gen_buf *raw = &c->range.raw;
     if (rc != FWD_OK)
         return rc;
-    st->ops_raw_bytes += c->raw.n;
+    st->ops_raw_bytes += raw->n;
     /* Operations over the bound fail stored, and coded past it too: the range
      * coder stops at CAP_SLACK times the bound, and the size that scales the
      * next trial is extrapolated from the share it coded (coding it all was
      * most of the work on large segments; stopping at the bound itself
      * scaled less well: P12 +1.2 %). */
     size_t cap = (size_t)bound * CAP_SLACK + 1;
-    int capped = c->opt->codec == FWD_CODEC_RC && c->raw.n > cap;
+    int capped = c->opt->codec == FWD_CODEC_RC && raw->n > cap;
     size_t used;
-    rc = compress(c, &c->raw, first * b, capped ? cap : c->raw.n, out, stored, &used);
+    rc = compress(c, raw, first * b, capped ? cap : raw->n, out, stored, &used);
     *size = out->n;
-    if (capped && *stored && used > 0 && (double)cap * c->raw.n / used < c->raw.n)
-        *size = (size_t)((double)cap * c->raw.n / used);
+    if (capped && *stored && used > 0 && (double)cap * raw->n / used < raw->n)
+        *size = (size_t)((double)cap * raw->n / used);
     return rc;
 }
 
@@ -522,7 +522,7 @@ static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain
     int want_model = model->n > 0;
     int want_plain = opt->model != FWD_GEN_MODEL_ON;
     plain_job job = { .c = *c, .key = key };
-    job.c.raw = (gen_buf){ 0 };
+    job.c.range = (gen_range){ 0 };
     job.c.cctx = NULL;
     job.c.memo = NULL;
     pthread_t th;
@@ -536,7 +536,7 @@ static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain
         pthread_join(th, NULL);
         *plain = job.out;
     }
-    free(job.c.raw.p);
+    gen_range_free(&job.c.range);
     free(job.c.memo);
     ZSTD_freeCCtx(job.c.cctx);
     return plain->rc != FWD_OK ? plain->rc : model_out->rc;
@@ -559,10 +559,10 @@ static int prefer_stored(const seg_ctx *c, const fwd_gen_key *key, candidate *pi
     seg_ctx s = *c;
     s.opt = &stored;
     s.mu = (gen_model_use){ 0 };
-    s.raw = (gen_buf){ 0 };
+    s.range = (gen_range){ 0 };
     candidate alt = { 0 };
     int rc = build_patch(&s, key, &alt.patch, &alt.len, &alt.stats);
-    free(s.raw.p);
+    gen_range_free(&s.range);
     if (rc == FWD_OK && alt.len < pick->len) {
         alt.stats.plain_size = pick->stats.plain_size;
         alt.stats.model_size = pick->stats.model_size;
@@ -662,7 +662,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     free(model);
     free(ops.v);
     free(renorm.v);
-    free(c.raw.p);
+    gen_range_free(&c.range);
     free(c.memo);
     ZSTD_freeCCtx(c.cctx);
     gen_rc_index_free(&rcix);
