@@ -28,14 +28,22 @@
 #define BACK_MAX 4096
 #define PROGRESS_BYTES (1u << 20)
 
+/* What every part of a matching pass reads. */
+typedef struct match_in {
+    const saidx_t *sa;
+    const uint32_t *pairs; /* pair_starts */
+    const uint8_t *old_img, *new_img;
+    uint32_t old_len, new_len;
+    const fwd_gen_options *opt;
+} match_in;
+
 /* Longest match of s[0..s_len) among the suffixes of old (binary search over
- * the suffix array). Every suffix between two that share k bytes with s
- * shares them too, so each comparison starts after the smaller of the two
- * bounds' common prefixes; the result is the plain binary search's. */
-static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_t old_len, const uint8_t *s,
-                              uint32_t s_len, uint32_t *pos)
+ * the suffix array sa[lo..hi]). Every suffix between two that share k bytes
+ * with s shares them too, so each comparison starts after the smaller of
+ * the two bounds' common prefixes; the result is the plain binary search's. */
+static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_t old_len, uint32_t lo, uint32_t hi,
+                              const uint8_t *s, uint32_t s_len, uint32_t *pos)
 {
-    uint32_t lo = 0, hi = old_len - 1;
     uint32_t n_lo = old_len - (uint32_t)sa[lo], n_hi = old_len - (uint32_t)sa[hi];
     uint32_t l_lo = gen_common_prefix(old_img + sa[lo], s, n_lo < s_len ? n_lo : s_len);
     uint32_t l_hi = gen_common_prefix(old_img + sa[hi], s, n_hi < s_len ? n_hi : s_len);
@@ -57,6 +65,49 @@ static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_
     return l_lo >= l_hi ? l_lo : l_hi;
 }
 
+/* Where the suffixes starting with each pair of bytes begin in the suffix
+ * array (65,537 entries: the last is old_len). The search starts between
+ * the neighbours of s's pair, not over the whole array: the levels it skips
+ * were the same for every search, but each cost a compare (whole generator:
+ * P12 1.77 -> 1.44 x bsdiff's time, P13 1.64 -> 1.48). It ends where the
+ * whole search does but where the end of old, a suffix shorter than s, lies
+ * in the bracket (the compare counts it as not below s): corpus P08 -2.1 %,
+ * P19 +0.09 %, others within 2 bytes. */
+#define PAIRS 65536u
+
+static uint32_t *pair_starts(const uint8_t *old_img, uint32_t old_len)
+{
+    uint32_t *start = calloc(PAIRS + 1, sizeof(*start));
+    if (!start)
+        return NULL;
+    for (uint32_t i = 0; i + 1 < old_len; i++)
+        start[(uint32_t)old_img[i] << 8 | old_img[i + 1]]++;
+    /* The one-byte suffix sorts first among those starting with its byte. */
+    uint32_t sum = 0, last = old_img[old_len - 1];
+    for (uint32_t p = 0; p < PAIRS; p++) {
+        if (p == last << 8)
+            sum++;
+        uint32_t c = start[p];
+        start[p] = sum;
+        sum += c;
+    }
+    start[PAIRS] = sum;
+    return start;
+}
+
+static uint32_t longest_match(const match_in *in, const uint8_t *s, uint32_t s_len, uint32_t *pos)
+{
+    uint32_t lo = 0, hi = in->old_len - 1;
+    if (s_len >= 2) {
+        uint32_t p = (uint32_t)s[0] << 8 | s[1], b0 = in->pairs[p], b1 = in->pairs[p + 1];
+        if (b0 < b1) { /* the neighbours bracket the pair: the search ends where the whole one does */
+            lo = b0 > 0 ? b0 - 1 : 0;
+            hi = b1 < in->old_len ? b1 : in->old_len - 1;
+        }
+    }
+    return suffix_search(in->sa, in->old_img, in->old_len, lo, hi, s, s_len, pos);
+}
+
 static int push(gen_ops *ops, uint8_t kind, uint32_t new_off, uint32_t len, uint32_t old_off)
 {
     if (len == 0)
@@ -73,19 +124,11 @@ static int push(gen_ops *ops, uint8_t kind, uint32_t new_off, uint32_t len, uint
     return FWD_OK;
 }
 
-/* What every part of a matching pass reads. */
-typedef struct match_in {
-    const saidx_t *sa;
-    const uint8_t *old_img, *new_img;
-    uint32_t old_len, new_len;
-    const fwd_gen_options *opt;
-} match_in;
 
 /* bsdiff's scan over new[start, end): matches end at `end`, and the part
  * starts as if a match at the same position in old came before it. */
 static int match_range(const match_in *in, uint32_t start, uint32_t end, gen_ops *ops)
 {
-    const saidx_t *sa = in->sa;
     const uint8_t *old_img = in->old_img, *new_img = in->new_img;
     uint32_t old_len = in->old_len;
     int st = FWD_OK;
@@ -96,7 +139,7 @@ static int match_range(const match_in *in, uint32_t start, uint32_t end, gen_ops
         int64_t old_score = 0; /* may dip below 0, as in bsdiff */
         uint32_t scsc = scan += len, searched = 0;
         while (scan < end) {
-            len = suffix_search(sa, old_img, old_len, new_img + scan, end - scan, &pos);
+            len = longest_match(in, new_img + scan, end - scan, &pos);
             for (; scsc < scan + len; scsc++) {
                 int64_t o = scsc + last_offset;
                 if (o >= 0 && o < old_len && old_img[o] == new_img[scsc])
@@ -241,7 +284,12 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
         return FWD_ERR_INTERNAL;
     }
     gen_progress(opt, "suffix sorting", old_len, old_len);
-    match_in in = { sa, old_img, new_img, old_len, new_len, opt };
+    uint32_t *pairs = pair_starts(old_img, old_len);
+    if (!pairs) {
+        free(sa);
+        return FWD_ERR_INTERNAL;
+    }
+    match_in in = { sa, pairs, old_img, new_img, old_len, new_len, opt };
     uint32_t parts = new_len / PART_MIN;
     parts = parts < 1 ? 1 : parts > MAX_PARTS ? MAX_PARTS : parts;
     gen_ops part_ops[MAX_PARTS] = { { 0 } };
@@ -261,6 +309,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
         rc = join_parts(part_ops, parts, ops);
     for (uint32_t i = 0; i < parts; i++)
         free(part_ops[i].v);
+    free(pairs);
     free(sa);
     return rc;
 }
