@@ -134,11 +134,19 @@ static uint32_t choose_modes(const uint8_t *old_img, uint32_t old_len, const uin
         return 0;
     }
     for (unsigned m = 0; m < MODES; m++) {
-        fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off, .insn = old_off };
-        fwd_model_predict(mu->model, mu->load_address, m, &c, old_img, 0, old_len, old_off, old_off + len,
-                          pred + (size_t)m * len);
+        uint8_t *pm = pred + (size_t)m * len;
+        const uint8_t *b = pred + (size_t)FWD_PREDICT_BRANCHES * len, *p = pred + (size_t)FWD_PREDICT_POINTERS * len;
+        if (m == (FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS) && mu->model->arch == FWD_MODEL_THUMB2) {
+            /* Thumb-2 predicts no pointer over a branch's bytes: both
+             * together are each one where it changed the old bytes. */
+            for (uint32_t i = 0; i < len; i++)
+                pm[i] = b[i] != old_img[old_off + i] ? b[i] : p[i];
+        } else {
+            fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off, .insn = old_off };
+            fwd_model_predict(mu->model, mu->load_address, m, &c, old_img, 0, old_len, old_off, old_off + len, pm);
+        }
         for (uint32_t i = 0; i < len; i++)
-            cost[(i / MODE_SPAN) * MODES + m] += pred[(size_t)m * len + i] != new_img[new_off + i];
+            cost[(i / MODE_SPAN) * MODES + m] += pm[i] != new_img[new_off + i];
     }
     /* best[m]: cheapest cost of spans so far ending in mode m */
     uint64_t best[MODES], next[MODES];

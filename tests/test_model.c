@@ -221,6 +221,72 @@ static tl_buf make_firmware(uint32_t funcs, uint32_t grow, uint64_t seed)
     return img;
 }
 
+/* The map's lookup (branch-free) against a scan: the last entry starting at
+ * or below the address, 0 below the first. */
+static void test_shift_lookup(void)
+{
+    uint32_t start[64];
+    int32_t shift[64];
+    uint64_t st = 17;
+    int bad = 0;
+    for (uint32_t n = 0; n <= 64 && !bad; n++) {
+        uint32_t a = 0x1000;
+        for (uint32_t i = 0; i < n; i++) {
+            a += 1 + (uint32_t)(tl_rand(&st) % 0x400);
+            start[i] = a;
+            shift[i] = (int32_t)(i + 1) * (i & 1 ? -4 : 4);
+        }
+        fwd_model m = { .n = n, .cap = 64, .start = start, .shift = shift };
+        for (uint32_t addr = 0xF00; addr < a + 0x500 && !bad; addr += 7) {
+            int32_t want = 0;
+            for (uint32_t i = 0; i < n; i++)
+                if (start[i] <= addr)
+                    want = shift[i];
+            if (fwd_model_shift(&m, addr) != want) {
+                CHECK(0, "%u entries, 0x%x: %d, want %d", n, addr, fwd_model_shift(&m, addr), want);
+                bad = 1;
+            }
+        }
+    }
+    CHECK(!bad, "lookups in maps of 0..64 entries agree with a scan");
+}
+
+/* The generator derives the Thumb-2 prediction of both kinds from the two
+ * single ones (gen_encode.c, choose_modes): a pointer is never predicted
+ * over a branch's bytes, so both is each one where it changed a byte. */
+static void test_thumb_modes_compose(void)
+{
+    enum { N = 8192 };
+    uint64_t st = 99;
+    tl_buf img = tl_code_like(N, 5);
+    for (int i = 0; i < 600; i++) { /* branches and pointers into the mapped range */
+        uint32_t o = (uint32_t)(tl_rand(&st) % (N - 4)) & ~1u;
+        if (i & 1)
+            put_bl(img.p + o, (int32_t)(tl_rand(&st) % 0x4000) * 2 - 0x4000);
+        else
+            fwd_store32(img.p + (o & ~3u), 0x08000000u + (uint32_t)(tl_rand(&st) % 0x6000));
+    }
+    fwd_model m = { .n = 3, .cap = 3, .flags = 3, .start = (uint32_t[]){ 0x08000800, 0x08002000, 0x08004000 },
+                    .shift = (int32_t[]){ 0x40, -0x20, 0x100 } };
+    uint8_t *p[4];
+    for (unsigned mode = 1; mode < 4; mode++) {
+        fwd_copy c = { .old_pos = 0, .len = N, .out_pos = 0x30 };
+        p[mode] = malloc(N);
+        fwd_model_predict(&m, 0x08000000, mode, &c, img.p, 0, N, 0, N, p[mode]);
+    }
+    uint32_t changed = 0, wrong = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t both = p[1][i] != img.p[i] ? p[1][i] : p[2][i];
+        wrong += both != p[3][i];
+        changed += p[3][i] != img.p[i];
+    }
+    CHECK(wrong == 0 && changed > 1000, "both kinds = branches over pointers: %u bytes differ (%u predicted)", wrong,
+          changed);
+    for (unsigned mode = 1; mode < 4; mode++)
+        free(p[mode]);
+    free(img.p);
+}
+
 static void test_moved_code(void)
 {
     tl_buf old_img = make_firmware(400, 0, 5), new_img = make_firmware(400, 300, 5);
@@ -371,6 +437,8 @@ int main(void)
     test_branch_bytes();
     test_xtensa_bytes();
     test_model_parse();
+    test_shift_lookup();
+    test_thumb_modes_compose();
     test_model_fit();
     test_moved_code();
     test_thread_count();
