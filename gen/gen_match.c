@@ -226,7 +226,7 @@ static int match_range(const match_in *in, uint32_t start, uint32_t end, gen_ops
  * size, so the patch does not depend on the thread count. A match does not
  * cross a part's end (corpus: sizes within 0.0x %; the pass took half of
  * P13's matching time on one core). */
-#define PART_MIN (64u << 10)
+#define PART_MIN (32u << 10)
 #define MAX_PARTS 8u
 
 typedef struct match_job {
