@@ -25,6 +25,17 @@ int gen_buf_reserve(gen_buf *b, size_t extra)
     return FWD_OK;
 }
 
+void *gen_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? *cap * 2 : first;
+    void *p = c <= SIZE_MAX / size ? realloc(v, c * size) : NULL;
+    if (p)
+        *cap = c;
+    return p;
+}
+
 /* Gives back a buffer's unused capacity: the segments' payloads are kept
  * until the patch is assembled, each in the buffer its trial coded (up to
  * the operations' size; P16: 2.6 MB for 300 KB of payload). */
@@ -117,6 +128,7 @@ static int encode_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *
 
 #define MODES 4u           /* FWD_PREDICT_* combinations */
 #define MODE_SPAN 1024u    /* output bytes a prediction choice covers */
+#define MODE_CHUNK (64u * MODE_SPAN) /* bytes of a copy predicted at once */
 #define SWITCH_COST 6u     /* an EXT operation plus the split copy's tag and delta, in residual bytes */
 
 /* Picks the prediction mode for each MODE_SPAN of a copy by dynamic
@@ -125,28 +137,37 @@ static int encode_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *
 static uint32_t choose_modes(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_model_use *mu,
                              unsigned mode, uint32_t new_off, uint32_t old_off, uint32_t len, uint8_t **modes_out)
 {
-    uint32_t spans = (len + MODE_SPAN - 1) / MODE_SPAN;
-    uint8_t *pred = malloc((size_t)len * MODES);
+    uint32_t spans = (len + MODE_SPAN - 1) / MODE_SPAN, chunk = len < MODE_CHUNK ? len : MODE_CHUNK;
+    uint8_t *pred = malloc((size_t)chunk * MODES);
     uint32_t *cost = calloc((size_t)spans * MODES, sizeof(*cost));
     uint8_t *from = malloc((size_t)spans * MODES), *modes = malloc(spans);
     if (!pred || !cost || !from || !modes) {
         free(pred), free(cost), free(from), free(modes);
         return 0;
     }
-    for (unsigned m = 0; m < MODES; m++) {
-        uint8_t *pm = pred + (size_t)m * len;
-        const uint8_t *b = pred + (size_t)FWD_PREDICT_BRANCHES * len, *p = pred + (size_t)FWD_PREDICT_POINTERS * len;
-        if (m == (FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS) && mu->model->arch == FWD_MODEL_THUMB2) {
-            /* Thumb-2 predicts no pointer over a branch's bytes: both
-             * together are each one where it changed the old bytes. */
-            for (uint32_t i = 0; i < len; i++)
-                pm[i] = b[i] != old_img[old_off + i] ? b[i] : p[i];
-        } else {
-            fwd_copy c = { .old_pos = old_off, .len = len, .out_pos = new_off, .insn = old_off };
-            fwd_model_predict(mu->model, mu->load_address, m, &c, old_img, 0, old_len, old_off, old_off + len, pm);
+    /* A chunk at a time (a copy of the whole image took 4 bytes per byte):
+     * any window of a copy predicts what the whole copy does (Xtensa carries
+     * the instruction it stopped in through its fwd_copy). */
+    fwd_copy c[MODES];
+    for (unsigned m = 0; m < MODES; m++)
+        c[m] = (fwd_copy){ .old_pos = old_off, .len = len, .out_pos = new_off, .insn = old_off };
+    for (uint32_t a = 0; a < len; a += chunk) {
+        uint32_t n = len - a < chunk ? len - a : chunk;
+        const uint8_t *b = pred + (size_t)FWD_PREDICT_BRANCHES * chunk, *p = pred + (size_t)FWD_PREDICT_POINTERS * chunk;
+        for (unsigned m = 0; m < MODES; m++) {
+            uint8_t *pm = pred + (size_t)m * chunk;
+            if (m == (FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS) && mu->model->arch == FWD_MODEL_THUMB2) {
+                /* Thumb-2 predicts no pointer over a branch's bytes: both
+                 * together are each one where it changed the old bytes. */
+                for (uint32_t i = 0; i < n; i++)
+                    pm[i] = b[i] != old_img[old_off + a + i] ? b[i] : p[i];
+            } else {
+                fwd_model_predict(mu->model, mu->load_address, m, &c[m], old_img, 0, old_len, old_off + a,
+                                  old_off + a + n, pm);
+            }
+            for (uint32_t i = 0; i < n; i++)
+                cost[((a + i) / MODE_SPAN) * MODES + m] += pm[i] != new_img[new_off + a + i];
         }
-        for (uint32_t i = 0; i < len; i++)
-            cost[(i / MODE_SPAN) * MODES + m] += pm[i] != new_img[new_off + i];
     }
     /* best[m]: cheapest cost of spans so far ending in mode m */
     uint64_t best[MODES], next[MODES];
@@ -249,14 +270,10 @@ static int add_mark(gen_range *r, const gen_range_mark *m)
 {
     if (r->n && m->new_off < r->marks[r->n - 1].new_off + MARK_SPACING)
         return FWD_OK;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 64;
-        gen_range_mark *v = realloc(r->marks, cap * sizeof(*v));
-        if (!v)
-            return FWD_ERR_INTERNAL;
-        r->marks = v;
-        r->cap = cap;
-    }
+    gen_range_mark *v = gen_grow(r->marks, &r->cap, r->n, sizeof(*v), 64);
+    if (!v)
+        return FWD_ERR_INTERNAL;
+    r->marks = v;
     r->marks[r->n++] = *m;
     return FWD_OK;
 }

@@ -112,14 +112,10 @@ static int push(gen_ops *ops, uint8_t kind, uint32_t new_off, uint32_t len, uint
 {
     if (len == 0)
         return FWD_OK;
-    if (ops->n == ops->cap) {
-        size_t cap = ops->cap ? ops->cap * 2 : 1024;
-        gen_op *v = realloc(ops->v, cap * sizeof(*v));
-        if (!v)
-            return FWD_ERR_INTERNAL;
-        ops->v = v;
-        ops->cap = cap;
-    }
+    gen_op *v = gen_grow(ops->v, &ops->cap, ops->n, sizeof(*v), 1024);
+    if (!v)
+        return FWD_ERR_INTERNAL;
+    ops->v = v;
     ops->v[ops->n++] = (gen_op){ .kind = kind, .new_off = new_off, .len = len, .old_off = old_off };
     return FWD_OK;
 }

@@ -32,14 +32,10 @@ static int add_pair(pairs *p, uint32_t addr, int64_t shift)
 {
     if (shift < -(1 << 24) || shift > (1 << 24))
         return 0; /* not a plausible move: a changed value, not a moved one */
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 4096;
-        ref_pair *v = realloc(p->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        p->v = v;
-        p->cap = cap;
-    }
+    ref_pair *v = gen_grow(p->v, &p->cap, p->n, sizeof(*v), 4096);
+    if (!v)
+        return -1;
+    p->v = v;
     p->v[p->n++] = (ref_pair){ addr, (int32_t)shift };
     return 0;
 }
@@ -218,7 +214,7 @@ typedef struct fit {
     uint32_t nshifts, zero;
     obs_group *g;
     obs_hit *h;
-    size_t ng, nh;
+    size_t ng, nh, gcap, hcap;
     uint8_t *switched;  /* per group, a bit per state: entered by a switch */
     uint16_t *argmin;   /* per group, the cheapest state before it */
     uint32_t *best, *cnt; /* 32-bit: see FIT_MAX_REFS */
@@ -298,12 +294,11 @@ static int candidate_shifts(const pairs *p, uint32_t new_len, fit *f)
     return 0;
 }
 
+/* The observations by address: a group per address, a hit per shift seen
+ * there. The arrays grow as they fill (sized for every pair, they were the
+ * generator's peak on P15). */
 static int build_groups(const pairs *p, fit *f)
 {
-    f->g = malloc((p->n + 1) * sizeof(*f->g));
-    f->h = malloc((p->n + 1) * sizeof(*f->h));
-    if (!f->g || !f->h)
-        return -1;
     f->ng = f->nh = 0;
     for (size_t i = 0; i < p->n;) {
         size_t j = i;
@@ -313,8 +308,13 @@ static int build_groups(const pairs *p, fit *f)
             while (k < p->n && p->v[k].addr == g.addr && p->v[k].shift == p->v[j].shift)
                 k++;
             long s = shift_index(f, p->v[j].shift);
-            if (s >= 0)
+            if (s >= 0) {
+                obs_hit *h = gen_grow(f->h, &f->hcap, f->nh, sizeof(*h), 1024);
+                if (!h)
+                    return -1;
+                f->h = h;
                 f->h[f->nh++] = (obs_hit){ (uint16_t)s, (uint32_t)(k - j) }, g.count++;
+            }
             g.total += (uint32_t)(k - j);
             j = k;
         }
@@ -328,6 +328,10 @@ static int build_groups(const pairs *p, fit *f)
             f->nh--;
             continue;
         }
+        obs_group *v = gen_grow(f->g, &f->gcap, f->ng, sizeof(*v), 1024);
+        if (!v)
+            return -1;
+        f->g = v;
         f->g[f->ng++] = g;
     }
     return 0;
