@@ -12,13 +12,14 @@
 
 /* Bits of the chains' head table, which lives only while the index is built:
  * about four positions per head, 16 bits at least (the chains of small
- * images keep their order) and 22 at most (16 MiB for the head). With 16 bits
- * on a 16 MiB image every chain was CHAIN_STEPS hash collisions long, each a
- * cache miss: unrelated 16 MiB images took minutes. */
+ * images keep their order) and 26 at most (256 MiB for the head of a 256 MiB
+ * image, one byte per byte of it). With too few bits every chain is
+ * CHAIN_STEPS hash collisions long, each a cache miss: 16 bits made
+ * unrelated 16 MiB images take minutes, 22 unrelated 256 MiB ones over 15. */
 static unsigned hash_bits(uint32_t len)
 {
     unsigned bits = 16;
-    while (bits < 22 && (1u << (bits + 2)) < len)
+    while (bits < 26 && (1u << (bits + 2)) < len)
         bits++;
     return bits;
 }
