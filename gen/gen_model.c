@@ -9,7 +9,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* FWD_GEN_NO_AVX2: the SSE2 (x86-64) or plain (i386) step only, which the
+ * sanitizer suites build so that every step is tested on this machine. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(FWD_GEN_NO_AVX2)
 #include <immintrin.h>
 #define FIT_AVX2 1 /* an eight-state step, used where the CPU has it */
 #endif
@@ -382,8 +384,8 @@ static uint32_t step_tail(fit *f, uint32_t s, uint32_t sw, uint32_t total, uint8
 static uint32_t step_states(fit *f, uint32_t sw, uint32_t total, uint8_t *bits)
 {
     uint32_t k = f->nshifts, s = 0, min = UINT32_MAX, *best = f->best;
-    const uint32_t *cnt = f->cnt;
 #ifdef __SSE2__
+    const uint32_t *cnt = f->cnt;
     /* Unsigned compares as signed ones on values with the top bit flipped. */
     const __m128i flip = _mm_set1_epi32(INT32_MIN), swv = _mm_set1_epi32((int32_t)sw);
     const __m128i swf = _mm_xor_si128(swv, flip), tot = _mm_set1_epi32((int32_t)total);
