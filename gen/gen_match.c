@@ -40,7 +40,12 @@ typedef struct match_in {
 /* Longest match of s[0..s_len) among the suffixes of old (binary search over
  * the suffix array sa[lo..hi]). Every suffix between two that share k bytes
  * with s shares them too, so each comparison starts after the smaller of
- * the two bounds' common prefixes; the result is the plain binary search's. */
+ * the two bounds' common prefixes; the result is the plain binary search's.
+ * A suffix that is a proper prefix of s sorts below it, as in the array:
+ * bsdiff's compare (and ours until now) took it for "not below", so a
+ * search for a run that the end of old began stopped on the end of old, a
+ * 2-byte match, after comparing the old run at every level (P05: 36 MB
+ * compared for 9,411 searches, now 0.15 MB; no corpus patch grew). */
 static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_t old_len, uint32_t lo, uint32_t hi,
                               const uint8_t *s, uint32_t s_len, uint32_t *pos)
 {
@@ -53,7 +58,7 @@ static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_
         uint32_t n = old_len - off < s_len ? old_len - off : s_len;
         uint32_t k = l_lo < l_hi ? l_lo : l_hi;
         uint32_t l = k + gen_common_prefix(old_img + off + k, s + k, n - k);
-        if (l < n && old_img[off + l] < s[l]) {
+        if (l < n ? old_img[off + l] < s[l] : n < s_len) {
             lo = mid;
             l_lo = l;
         } else {
@@ -70,9 +75,7 @@ static uint32_t suffix_search(const saidx_t *sa, const uint8_t *old_img, uint32_
  * the neighbours of s's pair, not over the whole array: the levels it skips
  * were the same for every search, but each cost a compare (whole generator:
  * P12 1.77 -> 1.44 x bsdiff's time, P13 1.64 -> 1.48). It ends where the
- * whole search does but where the end of old, a suffix shorter than s, lies
- * in the bracket (the compare counts it as not below s): corpus P08 -2.1 %,
- * P19 +0.09 %, others within 2 bytes. */
+ * whole search does. */
 #define PAIRS 65536u
 
 static uint32_t *pair_starts(const uint8_t *old_img, uint32_t old_len)
