@@ -305,6 +305,8 @@ int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *ne
     gen_range_mark at; /* segments are independent: the old cursor and the mode restart */
     if (resume(r, ops, mu, *op_index, start, end, &at) != FWD_OK)
         return FWD_ERR_INTERNAL;
+    if (at.raw < r->stable)
+        r->stable = at.raw;
     uint32_t cursor = at.cursor;
     unsigned mode = at.mode;
     size_t i = at.op;

@@ -86,6 +86,7 @@ typedef struct gen_range {
     uint32_t start;
     gen_range_mark *marks;
     size_t n, cap;
+    size_t stable; /* raw's first bytes unchanged since the coder last read them */
 } gen_range;
 
 /* gen_encode.c: the decoded payload of the segment covering [start, end)
@@ -104,16 +105,20 @@ typedef struct gen_rc_index {
 } gen_rc_index;
 int gen_rc_index_build(gen_rc_index *ix, const uint8_t *img, uint32_t len);
 void gen_rc_index_free(gen_rc_index *ix);
-/* A candidate's own cache of the matches found in the index (segment trials
- * code the same inserts again); free() it. */
+/* A candidate's own cache for its segment trials, which code the same
+ * operations again: the matches found in the index, and the coder's states
+ * on the last trial's operations. */
 typedef struct gen_rc_memo gen_rc_memo;
 gen_rc_memo *gen_rc_memo_new(void);
+void gen_rc_memo_free(gen_rc_memo *memo);
 /* Codes the operation stream ops[0..n) of the segment whose output starts at
- * out_pos, with `contexts` residual context sets. memo may be NULL. Returns
- * the coded length, 0 when it does not fit cap; *used (used may be NULL): the
- * operation bytes coded before it stopped. */
+ * out_pos, with `contexts` residual context sets. memo may be NULL; kept:
+ * how many bytes of ops are those of the last call with this memo (0: a new
+ * segment). Returns the coded length, 0 when it does not fit cap; *used
+ * (used may be NULL): the operation bytes coded before it stopped. The
+ * bytes are the same whatever the memo and kept. */
 size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, unsigned contexts, uint32_t out_pos, const uint8_t *ops,
-                     size_t n, uint8_t *out, size_t cap, size_t *used);
+                     size_t n, size_t kept, uint8_t *out, size_t cap, size_t *used);
 /* Codes bytes with the literal model (the model segment). */
 size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap);
 

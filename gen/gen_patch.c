@@ -86,7 +86,7 @@ typedef struct seg_ctx {
     const fwd_gen_options *opt;
     ZSTD_CCtx *cctx;
     const gen_rc_index *rcix; /* output matches of the range coder: read only, shared by the threads */
-    gen_rc_memo *memo;        /* this candidate's matches found in rcix; allocated on first use */
+    gen_rc_memo *memo;        /* this candidate's trial cache (gen_rc_memo_new); allocated on first use */
     gen_range range; /* the current segment's trials */
     uint32_t model_size; /* decoded model bytes, once encoded */
     const uint8_t *old_sha256, *new_sha256; /* the images' hashes, computed once */
@@ -101,9 +101,11 @@ typedef struct candidate {
 } candidate;
 
 typedef struct plain_job {
-    seg_ctx c; /* its own codec context and buffer */
+    seg_ctx c; /* its own codec context and buffers */
     const fwd_gen_key *key;
     candidate out;
+    pthread_t th;
+    int threaded;
 } plain_job;
 
 /* Progress may come from two threads; the caller's callback need not be
@@ -132,7 +134,12 @@ static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, siz
         return gen_rc_encode_bytes(raw->p, raw->n, out, limit);
     if (!c->memo)
         c->memo = gen_rc_memo_new(); /* NULL: slower, same bytes */
-    return gen_rc_encode(c->rcix, c->memo, c->opt->rc_contexts, out_pos, raw->p, raw->n, out, limit, used);
+    int trial = raw == &c->range.raw; /* the coder resumes where the last trial's operations differ */
+    size_t n = gen_rc_encode(c->rcix, c->memo, c->opt->rc_contexts, out_pos, raw->p, raw->n,
+                             trial ? c->range.stable : 0, out, limit, used);
+    if (trial)
+        c->range.stable = raw->n;
+    return n;
 }
 
 /* Runs a decoded payload through the patch's codec: the coded bytes, or
@@ -424,6 +431,13 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
  * time to 0.99 x. */
 #define MODEL_MIN_GAIN 200
 
+/* Below this many bytes of input (old + new) stages run side by side that
+ * hold their own large tables: the two architectures' fits, and the plain
+ * candidate beside the fit and re-match. Above it they take turns, for
+ * memory: two fits at once hold two sets of observations (P19 had 7.6 B
+ * per input byte at its peak instead of 4.6). */
+#define SIDE_BY_SIDE_MAX (1u << 20)
+
 /* One architecture's fit; the two run on two threads when both are tried. */
 typedef struct fit_job {
     const seg_ctx *c;
@@ -443,7 +457,6 @@ static void *fit_thread(void *arg)
     return NULL;
 }
 
-#define FIT_TOGETHER_MAX (1u << 20)
 
 static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
 {
@@ -464,10 +477,7 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
     }
     gen_progress(opt, "model fitting", 0, n);
     pthread_t th;
-    /* Two fits at once hold two sets of observations: above FIT_TOGETHER_MAX
-     * bytes of input that was the generator's peak (P19 7.6 B per input
-     * byte instead of 4.6). */
-    int threaded = rc == FWD_OK && n == 2 && opt->threads != 1 && (uint64_t)c->old_len + c->new_len < FIT_TOGETHER_MAX &&
+    int threaded = rc == FWD_OK && n == 2 && opt->threads != 1 && (uint64_t)c->old_len + c->new_len < SIDE_BY_SIDE_MAX &&
                    pthread_create(&th, NULL, fit_thread, &jobs[1]) == 0;
     for (size_t i = 0; i < n && rc == FWD_OK; i++)
         if (i == 0 || !threaded)
@@ -513,39 +523,36 @@ static int build_model_patch(seg_ctx *c, const fwd_gen_key *key, const fwd_model
 static void *plain_thread(void *arg)
 {
     plain_job *j = arg;
-    j->out.rc = build_patch(&j->c, j->key, &j->out.patch, &j->out.len, &j->out.stats);
+    j->out.rc = create_cctx(&j->c);
+    if (j->out.rc == FWD_OK)
+        j->out.rc = build_patch(&j->c, j->key, &j->out.patch, &j->out.len, &j->out.stats);
     return NULL;
 }
 
-/* The plain candidate is built on a second thread while the model candidate
- * (model->n > 0: a map was chosen, renorm holds the re-match through it) is
- * built on this one: the two share only read-only inputs, and the choice
- * below does not depend on which finishes first. */
-static int build_candidates(seg_ctx *c, const fwd_gen_key *key, candidate *plain, candidate *model_out,
-                            const fwd_model *model, uint32_t load, const gen_ops *renorm)
+/* Starts the plain candidate (the first matches, no model) with its own
+ * codec context and buffers: on a second thread when `threaded` and one can
+ * be started, else here and now. It shares only read-only inputs with the
+ * model candidate, so the choice does not depend on which finishes first. */
+static void plain_start(const seg_ctx *c, const fwd_gen_key *key, int threaded, plain_job *job)
 {
-    const fwd_gen_options *opt = c->opt;
-    int want_model = model->n > 0;
-    int want_plain = opt->model != FWD_GEN_MODEL_ON;
-    plain_job job = { .c = *c, .key = key };
-    job.c.range = (gen_range){ 0 };
-    job.c.cctx = NULL;
-    job.c.memo = NULL;
-    pthread_t th;
-    int threaded = want_plain && want_model && opt->threads != 1 && create_cctx(&job.c) == FWD_OK &&
-                   pthread_create(&th, NULL, plain_thread, &job) == 0;
-    if (want_plain && !threaded)
-        plain->rc = build_patch(c, key, &plain->patch, &plain->len, &plain->stats);
-    if (want_model)
-        build_model_patch(c, key, model, load, renorm, model_out);
-    if (threaded) {
-        pthread_join(th, NULL);
-        *plain = job.out;
-    }
-    gen_range_free(&job.c.range);
-    free(job.c.memo);
-    ZSTD_freeCCtx(job.c.cctx);
-    return plain->rc != FWD_OK ? plain->rc : model_out->rc;
+    *job = (plain_job){ .c = *c, .key = key };
+    job->c.range = (gen_range){ 0 };
+    job->c.cctx = NULL;
+    job->c.memo = NULL;
+    job->threaded = threaded && pthread_create(&job->th, NULL, plain_thread, job) == 0;
+    if (!job->threaded)
+        plain_thread(job);
+}
+
+static int plain_finish(plain_job *job, candidate *out)
+{
+    if (job->threaded)
+        pthread_join(job->th, NULL);
+    gen_range_free(&job->c.range);
+    gen_rc_memo_free(job->c.memo);
+    ZSTD_freeCCtx(job->c.cctx);
+    *out = job->out;
+    return out->rc;
 }
 
 /* On incompressible data zstd's frames cost a few bytes per segment over the
@@ -599,6 +606,24 @@ static void *side_work(void *arg)
     return NULL;
 }
 
+static void join_side(pthread_t *th, int *threaded)
+{
+    if (*threaded)
+        pthread_join(*th, NULL);
+    *threaded = 0;
+}
+
+/* What coding a candidate needs: the images' hashes (side work), the codec
+ * context, the range coder's index of the new image. */
+static int coding_setup(seg_ctx *c, gen_rc_index *rcix, pthread_t *side_th, int *side_threaded)
+{
+    join_side(side_th, side_threaded);
+    int rc = create_cctx(c);
+    if (rc == FWD_OK && c->opt->codec == FWD_CODEC_RC)
+        rc = gen_rc_index_build(rcix, c->new_img, c->new_len);
+    return rc;
+}
+
 static int sign_patch(const fwd_gen_key *key, uint8_t *patch)
 {
     uint8_t hash[FWD_HASH_SIZE];
@@ -630,22 +655,39 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     if (!side_threaded)
         side_work(&side);
     rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;
-    /* The model is chosen and the images re-matched through it before the
-     * index is built, so that the fit's tables, the re-match's suffix array
-     * and the index (4 bytes per new-image byte) never live together. Both
-     * candidates are then coded at once. */
+    /* Small inputs: the plain candidate is coded on a second thread from
+     * here on, beside the model's fit and re-match, which used the second
+     * core for only part of their time. Large ones: the model is chosen and
+     * the images re-matched before the index is built, so that the fit's
+     * tables, the re-match's suffix array and the index (4 bytes per
+     * new-image byte) never live together; both candidates are then coded
+     * at once. */
+    int early = (uint64_t)old_len + new_len < SIDE_BY_SIDE_MAX;
+    int want_plain = opt->model != FWD_GEN_MODEL_ON, plain_started = 0;
+    plain_job pj;
+    if (rc == FWD_OK && early) {
+        rc = coding_setup(&c, &rcix, &side_th, &side_threaded);
+        if (rc == FWD_OK && want_plain) {
+            plain_start(&c, key, opt->threads != 1 && opt->model != FWD_GEN_MODEL_OFF, &pj);
+            plain_started = 1;
+        }
+    }
     if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_OFF && new_len > 0)
         rc = choose_model(&c, model, &load);
     if (rc == FWD_OK && model->n > 0)
         rc = rematch(&c, model, load, &renorm);
-    if (side_threaded)
-        pthread_join(side_th, NULL);
-    if (rc == FWD_OK)
-        rc = create_cctx(&c);
-    if (rc == FWD_OK && opt->codec == FWD_CODEC_RC)
-        rc = gen_rc_index_build(&rcix, new_img, (uint32_t)new_len);
-    if (rc == FWD_OK)
-        rc = build_candidates(&c, key, &plain, &modelled, model, load, &renorm);
+    if (rc == FWD_OK && !early) {
+        rc = coding_setup(&c, &rcix, &side_th, &side_threaded);
+        if (rc == FWD_OK && want_plain) {
+            plain_start(&c, key, opt->threads != 1 && model->n > 0, &pj);
+            plain_started = 1;
+        }
+    }
+    if (rc == FWD_OK && model->n > 0)
+        rc = build_model_patch(&c, key, model, load, &renorm, &modelled);
+    if (plain_started && plain_finish(&pj, &plain) != FWD_OK && rc == FWD_OK)
+        rc = plain.rc;
+    join_side(&side_th, &side_threaded);
     /* The plain patch unless the model's is strictly smaller: what every
      * thread count gives. */
     candidate *pick = modelled.patch && (!plain.patch || modelled.len < plain.len) ? &modelled : &plain;
@@ -669,7 +711,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     free(ops.v);
     free(renorm.v);
     gen_range_free(&c.range);
-    free(c.memo);
+    gen_rc_memo_free(c.memo);
     ZSTD_freeCCtx(c.cctx);
     gen_rc_index_free(&rcix);
     if (rc != FWD_OK) {

@@ -4,6 +4,7 @@
  * image already rebuilt become output matches, found with hash chains over
  * the whole new image. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fwd_rc.h"
 #include "gen_internal.h"
@@ -89,11 +90,43 @@ static uint32_t chain_match(const gen_rc_index *ix, uint32_t q, uint32_t max, ui
 typedef struct memo_entry {
     uint32_t q, max, len, dist; /* max 0: empty */
 } memo_entry;
+
+/* A coder and its model: 3,888 bytes. */
+typedef struct rc_enc {
+    fwd_rc rc;
+    fwd_rc_model m;
+    fwd_prob residual[FWD_RC_MAX_CONTEXTS][256];
+} rc_enc;
+
+/* The coder's whole state where an operation starts: a segment's next trial
+ * codes the same operations up to where they differ, so it starts from the
+ * last state before that instead of from the segment's start (P13: each
+ * segment was coded 2.9 times). One every SNAP_SPACING bytes of new image. */
+#define SNAP_SPACING 1024u
+typedef struct rc_snap {
+    size_t i;         /* operation bytes coded */
+    uint32_t out_pos; /* new-image position reached */
+    rc_enc e;
+} rc_snap;
+
 struct gen_rc_memo {
     memo_entry e[MEMO_SIZE];
+    rc_snap *snap; /* by i, all made on operation bytes the caller says are unchanged */
+    size_t n, cap;
+    uint8_t *out; /* the trials' coded bytes, which the states' positions index */
+    size_t out_cap;
 };
 
 gen_rc_memo *gen_rc_memo_new(void) { return calloc(1, sizeof(gen_rc_memo)); }
+
+void gen_rc_memo_free(gen_rc_memo *memo)
+{
+    if (memo) {
+        free(memo->snap);
+        free(memo->out);
+    }
+    free(memo);
+}
 
 /* chain_match through the memo (NULL: none). A result found with another
  * bound max' stands for max too when it was not cut by max' (len < max') and
@@ -159,40 +192,59 @@ static void encode_copy_runs(fwd_rc *rc, fwd_rc_model *m, const uint8_t *ops, si
     }
 }
 
-/* A coder with a fresh model, on the heap: the model is 3,888 bytes. */
-typedef struct rc_enc {
-    fwd_rc rc;
-    fwd_rc_model m;
-    fwd_prob residual[FWD_RC_MAX_CONTEXTS][256];
-} rc_enc;
-
-static rc_enc *enc_begin(uint8_t *out, size_t cap, unsigned contexts)
+static void enc_init(rc_enc *e, uint8_t *out, size_t cap, unsigned contexts)
 {
-    rc_enc *e = malloc(sizeof(*e));
-    if (e) {
-        fwd_rc_encode_init(&e->rc, out, (uint32_t)cap);
-        fwd_rc_model_reset(&e->m, e->residual, contexts);
+    fwd_rc_encode_init(&e->rc, out, (uint32_t)cap);
+    fwd_rc_model_reset(&e->m, e->residual, contexts);
+}
+
+/* Keeps e's state (a state not kept costs time only). */
+static void snap_push(gen_rc_memo *memo, const rc_enc *e, size_t i, uint32_t out_pos)
+{
+    rc_snap *v = gen_grow(memo->snap, &memo->cap, memo->n, sizeof(*v), 16);
+    if (!v)
+        return;
+    memo->snap = v;
+    v[memo->n] = (rc_snap){ .i = i, .out_pos = out_pos };
+    memcpy(&v[memo->n].e, e, sizeof(*e));
+    memo->n++;
+}
+
+/* Starts e where the last state kept on ops[0..kept) left off, if that
+ * state had written at most cap bytes (a coder stopped at cap would have
+ * written the same ones), else afresh; the states after it are dropped.
+ * e codes into memo->out, which holds cap bytes. */
+static void resume(gen_rc_memo *memo, rc_enc *e, unsigned contexts, size_t kept, size_t cap, size_t *i,
+                   uint32_t *out_pos)
+{
+    while (memo->n && (memo->snap[memo->n - 1].i > kept || memo->snap[memo->n - 1].e.rc.pos > cap))
+        memo->n--;
+    if (memo->n == 0) {
+        enc_init(e, memo->out, cap, contexts);
+        return;
     }
-    return e;
+    const rc_snap *s = &memo->snap[memo->n - 1];
+    memcpy(e, &s->e, sizeof(*e));
+    e->m.residual = e->residual;
+    e->rc.out = memo->out;
+    e->rc.cap = (uint32_t)cap;
+    *i = s->i;
+    *out_pos = s->out_pos;
 }
 
-static size_t enc_end(rc_enc *e)
+/* Codes ops[i..n) (the segment's new-image position out_pos); returns the
+ * operation bytes coded. With a memo, keeps states for the next trial. */
+static size_t code_ops(rc_enc *e, const gen_rc_index *ix, gen_rc_memo *memo, const uint8_t *ops, size_t i, size_t n,
+                       uint32_t out_pos)
 {
-    size_t n = fwd_rc_encode_finish(&e->rc);
-    free(e);
-    return n;
-}
-
-size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, unsigned contexts, uint32_t out_pos, const uint8_t *ops,
-                     size_t n, uint8_t *out, size_t cap, size_t *used)
-{
-    rc_enc *e = enc_begin(out, cap, contexts);
-    if (!e)
-        return 0;
     fwd_rc *rc = &e->rc;
     fwd_rc_model *m = &e->m;
-    size_t i = 0;
+    uint32_t next_snap = out_pos + SNAP_SPACING;
     while (i < n && !rc->error) {
+        if (memo && out_pos >= next_snap) {
+            snap_push(memo, e, i, out_pos);
+            next_snap = out_pos + SNAP_SPACING;
+        }
         uint32_t tag = next_varint(ops, &i);
         unsigned kind = fwd_rc_kind(rc, m, tag & 3u);
         uint32_t len = fwd_rc_len(rc, m, kind, tag >> 2);
@@ -207,17 +259,48 @@ size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, unsigned context
         }
         out_pos += kind == FWD_OP_EXT ? 0 : len;
     }
+    return i;
+}
+
+size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, unsigned contexts, uint32_t out_pos, const uint8_t *ops,
+                     size_t n, size_t kept, uint8_t *out, size_t cap, size_t *used)
+{
+    rc_enc *e = malloc(sizeof(*e));
+    if (!e)
+        return 0;
+    size_t i = 0;
+    if (memo && memo->out_cap < cap) {
+        uint8_t *p = realloc(memo->out, cap);
+        if (p) {
+            memo->out = p;
+            memo->out_cap = cap;
+        }
+    }
+    if (memo && memo->out_cap >= cap)
+        resume(memo, e, contexts, kept, cap, &i, &out_pos);
+    else {
+        enc_init(e, out, cap, contexts);
+        memo = NULL;
+    }
+    i = code_ops(e, ix, memo, ops, i, n, out_pos);
     if (used)
         *used = i;
-    return enc_end(e);
+    size_t len = fwd_rc_encode_finish(&e->rc);
+    if (memo && len)
+        memcpy(out, memo->out, len);
+    free(e);
+    return len;
 }
 
 size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
 {
-    rc_enc *e = enc_begin(out, cap, 1); /* literals only: any context count codes them alike */
+    rc_enc *e = malloc(sizeof(*e));
     if (!e)
         return 0;
+    enc_init(e, out, cap, 1); /* literals only: any context count codes them alike */
     for (size_t i = 0; i < n && !e->rc.error; i++)
         fwd_rc_literal(&e->rc, &e->m, p[i]);
-    return enc_end(e);
+    size_t len = fwd_rc_encode_finish(&e->rc);
+    free(e);
+    return len;
 }

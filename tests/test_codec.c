@@ -169,7 +169,7 @@ static void test_golden_ops(void)
     gen_rc_index ix;
     CHECK_STATUS(gen_rc_index_build(&ix, img, sizeof(img)), FWD_OK, "index");
     uint8_t out[128];
-    size_t n = gen_rc_encode(&ix, NULL, FWD_RC_MAX_CONTEXTS, 0, ops.p, ops.n, out, sizeof(out), NULL);
+    size_t n = gen_rc_encode(&ix, NULL, FWD_RC_MAX_CONTEXTS, 0, ops.p, ops.n, 0, out, sizeof(out), NULL);
     gen_rc_index_free(&ix);
     static const uint8_t want[] = {
         0x4b, 0xff, 0xfa, 0xa1, 0x6a, 0xb0, 0x11, 0xd4, 0x4d, 0x84, 0x8f, 0x9a,
@@ -181,6 +181,51 @@ static void test_golden_ops(void)
             printf("0x%02x,%s", out[i], i % 12 == 11 ? "\n" : " ");
     CHECK(n == sizeof(want) && memcmp(out, want, n) == 0, "golden operation stream: %zu bytes", n);
     free(ops.p);
+}
+
+/* A segment's trials code the same operations again up to where they
+ * differ: the coder resumes from its last state before that point (and
+ * before the output cap), and must give the fresh coder's bytes. */
+static size_t inserts(gen_buf *ops, const tl_buf *img, size_t first, size_t count)
+{
+    ops->n = 0;
+    for (size_t k = first; k < first + count; k++) {
+        gen_buf_varint(ops, 256 << 2 | FWD_OP_INSERT);
+        gen_buf_put(ops, img->p + k * 256, 256);
+    }
+    return ops->n;
+}
+
+static void test_trial_resume(void)
+{
+    tl_buf img = tl_code_like(64 * 256, 9);
+    gen_rc_index ix;
+    CHECK_STATUS(gen_rc_index_build(&ix, img.p, (uint32_t)img.n), FWD_OK, "index");
+    gen_rc_memo *memo = gen_rc_memo_new();
+    gen_buf ops = { 0 };
+    static uint8_t fresh[32768], resumed[32768];
+    /* (ops, operation bytes unchanged since the last trial, cap) */
+    static const struct { size_t count, kept_ops, cap; } trial[] = {
+        { 64, 0, sizeof(fresh) },  /* a new segment */
+        { 40, 40, sizeof(fresh) }, /* shorter: from the last state in the first 40 */
+        { 64, 40, sizeof(fresh) }, /* longer again */
+        { 64, 20, 3000 },          /* stops at the cap: states past it are not used */
+        { 64, 64, 3000 },          /* the same stream and cap */
+        { 10, 0, sizeof(fresh) },  /* a new segment: no state of the last one */
+    };
+    for (size_t t = 0; t < sizeof(trial) / sizeof(trial[0]); t++) {
+        size_t kept = trial[t].kept_ops * (256 + 2); /* a 2-byte tag per insert */
+        size_t n = inserts(&ops, &img, 0, trial[t].count);
+        size_t used_f = 0, used_r = 0;
+        size_t nf = gen_rc_encode(&ix, NULL, 2, 0, ops.p, n, 0, fresh, trial[t].cap, &used_f);
+        size_t nr = gen_rc_encode(&ix, memo, 2, 0, ops.p, n, kept, resumed, trial[t].cap, &used_r);
+        CHECK(nr == nf && used_r == used_f && memcmp(fresh, resumed, nf) == 0,
+              "trial %zu: resumed %zu bytes (%zu coded), fresh %zu (%zu)", t, nr, used_r, nf, used_f);
+    }
+    free(ops.p);
+    gen_rc_memo_free(memo);
+    gen_rc_index_free(&ix);
+    free(img.p);
 }
 
 static void apply_all_chunkings(const char *name, const tl_buf *old_img, const tl_buf *new_img, const tl_buf *p)
@@ -202,7 +247,7 @@ static void apply_all_chunkings(const char *name, const tl_buf *old_img, const t
 static void test_matches(void)
 {
     tl_buf old_img = tl_code_like(32768, 41), fresh = tl_random(4096, 42);
-    tl_buf new_img = { malloc(40960), 40960 };
+    tl_buf new_img = { calloc(1, 40960), 40960 }; /* the last 12 KiB: zeros */
     memcpy(new_img.p, old_img.p, 16384);
     memcpy(new_img.p + 16384, fresh.p, 4096);
     memcpy(new_img.p + 20480, fresh.p, 4096); /* the previous block again */
@@ -265,6 +310,7 @@ int main(void)
     test_golden_fields();
     test_decode_literals();
     test_golden_ops();
+    test_trial_resume();
     test_matches();
     test_stored_fallback_and_zstd();
     return tl_finish();

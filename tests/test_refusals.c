@@ -169,7 +169,7 @@ static void rc_cases(const fixture *fx, tl_device *d, const gen_buf *raw)
     gen_rc_index ix;
     gen_rc_index_build(&ix, fx->new_img.p, (uint32_t)fx->new_img.n);
     uint8_t out[16384];
-    size_t n = gen_rc_encode(&ix, NULL, FWD_RC_MAX_CONTEXTS, 0, raw->p, raw->n, out, sizeof(out) - 1, NULL);
+    size_t n = gen_rc_encode(&ix, NULL, FWD_RC_MAX_CONTEXTS, 0, raw->p, raw->n, 0, out, sizeof(out) - 1, NULL);
     gen_rc_index_free(&ix);
     p = craft_rc(fx, out, n);
     CHECK_STATUS(tl_apply(d, &ctx, &p, 0), FWD_OK, "crafted range-coded segment");
