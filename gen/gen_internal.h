@@ -123,7 +123,7 @@ size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, unsigned context
 size_t gen_rc_encode_bytes(const uint8_t *p, size_t n, uint8_t *out, size_t cap);
 
 /* gen_model.c */
-uint32_t gen_model_load_address(const uint8_t *img, uint32_t len);
+int gen_model_load_address(const uint8_t *img, uint32_t len, uint32_t *load);
 /* What a fitted map is worth without building a patch: the mispredicted
  * references it removes (its entries' cost deducted) out of all it saw. */
 typedef struct gen_fit_gain {

@@ -53,9 +53,13 @@ static int prologue_at(const uint8_t *img, uint32_t len, uint32_t off)
 /* Cortex-M images start with a vector table: initial SP, then handler
  * addresses with the Thumb bit, so the load address lies where every handler
  * falls inside the image. Among those 4 KiB-aligned candidates, the right one
- * makes the most code pointers (odd words) land on function prologues. */
-uint32_t gen_model_load_address(const uint8_t *img, uint32_t len)
+ * makes the most code pointers (odd words) land on function prologues.
+ * Returns whether the image looks like one: a load address above 0, or
+ * code pointers that land on prologues at 0 (an nRF52 softdevice: P10-P13,
+ * 172 to 306 of them; the Xtensa fit those images also got never won). */
+int gen_model_load_address(const uint8_t *img, uint32_t len, uint32_t *load)
 {
+    *load = 0;
     if (len < 64)
         return 0;
     uint32_t sp = fwd_load32(img), reset = fwd_load32(img + 4);
@@ -89,7 +93,8 @@ uint32_t gen_model_load_address(const uint8_t *img, uint32_t len)
         }
     }
     free(ptr);
-    return best;
+    *load = best;
+    return best != 0 || best_hits > 0;
 }
 
 /* The pairs' sort key: by address, then shift (offset to sort as unsigned),

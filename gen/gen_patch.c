@@ -466,10 +466,11 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
     fit_job jobs[NARCH];
     size_t n = 0;
     /* A Cortex-M vector table gives the Thumb-2 load address and rules Xtensa out. */
-    uint32_t vectors = gen_model_load_address(c->new_img, c->new_len);
+    uint32_t vectors;
+    int cortex_m = gen_model_load_address(c->new_img, c->new_len, &vectors);
     int rc = FWD_OK;
     for (size_t a = 0; a < NARCH; a++) {
-        if (archs[a] == FWD_MODEL_XTENSA && vectors != 0)
+        if (archs[a] == FWD_MODEL_XTENSA && cortex_m)
             continue;
         uint32_t at = opt->load_address_set ? opt->load_address : archs[a] == FWD_MODEL_THUMB2 ? vectors : 0;
         jobs[n] = (fit_job){ c, archs[a], at, gen_model_new(), { 0, 1 }, FWD_ERR_INTERNAL };
