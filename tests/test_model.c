@@ -287,6 +287,34 @@ static void test_thumb_modes_compose(void)
     free(img.p);
 }
 
+/* The vector-table probe: a Cortex-M image at 0 is one when its code
+ * pointers land on function prologues (the Xtensa fit is then skipped);
+ * the same table over other bytes is not. */
+static void test_load_address(void)
+{
+    tl_buf img = { calloc(1, 8192), 8192 };
+    uint32_t sp = 0x20000400, reset = 0x101;
+    memcpy(img.p, &sp, 4);
+    memcpy(img.p + 4, &reset, 4);
+    for (uint32_t f = 1; f < 16; f++) {
+        img.p[f * 0x100] = 0x10, img.p[f * 0x100 + 1] = 0xB5; /* push {r4, lr} */
+        uint32_t v = f * 0x100 + 1;
+        memcpy(img.p + 0x1000 + 4 * f, &v, 4);
+    }
+    uint32_t load = 1;
+    CHECK(gen_model_load_address(img.p, (uint32_t)img.n, &load) == 1 && load == 0,
+          "prologues at 0: a Cortex-M image loaded at 0 (load 0x%x)", load);
+    for (uint32_t f = 1; f < 16; f++)
+        img.p[f * 0x100 + 1] = 0;
+    CHECK(gen_model_load_address(img.p, (uint32_t)img.n, &load) == 0 && load == 0,
+          "no prologue: not taken for a Cortex-M image (load 0x%x)", load);
+    tl_buf fw = make_firmware(64, 0, 3);
+    CHECK(gen_model_load_address(fw.p, (uint32_t)fw.n, &load) == 1 && load == 0x08000000,
+          "an image at 0x08000000 (load 0x%x)", load);
+    free(fw.p);
+    free(img.p);
+}
+
 static void test_moved_code(void)
 {
     tl_buf old_img = make_firmware(400, 0, 5), new_img = make_firmware(400, 300, 5);
@@ -440,6 +468,7 @@ int main(void)
     test_shift_lookup();
     test_thumb_modes_compose();
     test_model_fit();
+    test_load_address();
     test_moved_code();
     test_thread_count();
     test_model_refusals();
