@@ -171,8 +171,12 @@ static uint32_t choose_modes(const uint8_t *old_img, uint32_t old_len, const uin
                 fwd_model_predict(mu->model, mu->load_address, m, &c[m], old_img, 0, old_len, old_off + a,
                                   old_off + a + n, pm);
             }
-            for (uint32_t i = 0; i < n; i++)
-                cost[((a + i) / MODE_SPAN) * MODES + m] += pm[i] != new_img[new_off + a + i];
+            for (uint32_t i = 0; i < n; i += MODE_SPAN) { /* a is a multiple of MODE_SPAN */
+                uint32_t e = n - i < MODE_SPAN ? n - i : MODE_SPAN, miss = 0;
+                for (uint32_t k = 0; k < e; k++) /* vectorised: a count per span */
+                    miss += pm[i + k] != new_img[new_off + a + i + k];
+                cost[((a + i) / MODE_SPAN) * MODES + m] += miss;
+            }
         }
     }
     /* best[m]: cheapest cost of spans so far ending in mode m */
