@@ -99,9 +99,7 @@ static int encode_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *
     }
     uint32_t i = 0;
     while (i < len && rc == FWD_OK) {
-        uint32_t z = 0;
-        while (i + z < len && o[i + z] == n[i + z])
-            z++;
+        uint32_t z = gen_common_prefix(o + i, n + i, len - i);
         uint32_t r = 0, zeros = 0; /* raw run, with the zeros that trail it so far */
         while (i + z + r + zeros < len) {
             uint32_t k = i + z + r + zeros;
