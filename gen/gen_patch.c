@@ -105,7 +105,7 @@ typedef struct plain_job {
     const fwd_gen_key *key;
     candidate out;
     pthread_t th;
-    int threaded;
+    int started, threaded; /* plain_start ran; on th */
 } plain_job;
 
 /* Progress may come from two threads; the caller's callback need not be
@@ -536,7 +536,7 @@ static void *plain_thread(void *arg)
  * model candidate, so the choice does not depend on which finishes first. */
 static void plain_start(const seg_ctx *c, const fwd_gen_key *key, int threaded, plain_job *job)
 {
-    *job = (plain_job){ .c = *c, .key = key };
+    *job = (plain_job){ .c = *c, .key = key, .started = 1 };
     job->c.range = (gen_range){ 0 };
     job->c.cctx = NULL;
     job->c.memo = NULL;
@@ -545,8 +545,11 @@ static void plain_start(const seg_ctx *c, const fwd_gen_key *key, int threaded, 
         plain_thread(job);
 }
 
+/* Waits for the plain candidate, if started, and frees what it used. */
 static int plain_finish(plain_job *job, candidate *out)
 {
+    if (!job->started)
+        return FWD_OK;
     if (job->threaded)
         pthread_join(job->th, NULL);
     gen_range_free(&job->c.range);
@@ -596,6 +599,8 @@ typedef struct side_job {
     const uint8_t *old_img, *new_img;
     size_t old_len, new_len;
     uint8_t old_sha256[FWD_HASH_SIZE], new_sha256[FWD_HASH_SIZE];
+    pthread_t th;
+    int threaded; /* th runs side_work until join_side */
 } side_job;
 
 static void *side_work(void *arg)
@@ -607,21 +612,25 @@ static void *side_work(void *arg)
     return NULL;
 }
 
-static void join_side(pthread_t *th, int *threaded)
+static void join_side(side_job *side)
 {
-    if (*threaded)
-        pthread_join(*th, NULL);
-    *threaded = 0;
+    if (side->threaded)
+        pthread_join(side->th, NULL);
+    side->threaded = 0;
 }
 
-/* What coding a candidate needs: the images' hashes (side work), the codec
- * context, the range coder's index of the new image. */
-static int coding_setup(seg_ctx *c, gen_rc_index *rcix, pthread_t *side_th, int *side_threaded)
+/* Readies coding (the images' hashes from the side work, the codec context,
+ * the range coder's index of the new image) and starts the plain candidate
+ * when it is wanted, on a second thread when `threaded`. */
+static int start_coding(seg_ctx *c, gen_rc_index *rcix, side_job *side, const fwd_gen_key *key, int threaded,
+                        plain_job *pj)
 {
-    join_side(side_th, side_threaded);
+    join_side(side);
     int rc = create_cctx(c);
     if (rc == FWD_OK && c->opt->codec == FWD_CODEC_RC)
         rc = gen_rc_index_build(rcix, c->new_img, c->new_len);
+    if (rc == FWD_OK && c->opt->model != FWD_GEN_MODEL_ON)
+        plain_start(c, key, threaded, pj);
     return rc;
 }
 
@@ -642,7 +651,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     if (rc != FWD_OK)
         return rc;
     gen_ops ops = { 0 }, renorm = { 0 };
-    side_job side = { key, old_img, new_img, old_len, new_len, { 0 }, { 0 } };
+    side_job side = { .key = key, .old_img = old_img, .new_img = new_img, .old_len = old_len, .new_len = new_len };
     seg_ctx c = { .old_img = old_img, .new_img = new_img, .old_len = (uint32_t)old_len,
                   .new_len = (uint32_t)new_len, .ops = &ops, .opt = opt, .old_sha256 = side.old_sha256,
                   .new_sha256 = side.new_sha256 };
@@ -651,9 +660,8 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     uint32_t load = 0;
     gen_rc_index rcix = { 0 };
     c.rcix = &rcix;
-    pthread_t side_th;
-    int side_threaded = opt->threads != 1 && pthread_create(&side_th, NULL, side_work, &side) == 0;
-    if (!side_threaded)
+    side.threaded = opt->threads != 1 && pthread_create(&side.th, NULL, side_work, &side) == 0;
+    if (!side.threaded)
         side_work(&side);
     rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;
     /* Small inputs: the plain candidate is coded on a second thread from
@@ -664,31 +672,20 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
      * new-image byte) never live together; both candidates are then coded
      * at once. */
     int early = (uint64_t)old_len + new_len < SIDE_BY_SIDE_MAX;
-    int want_plain = opt->model != FWD_GEN_MODEL_ON, plain_started = 0;
-    plain_job pj;
-    if (rc == FWD_OK && early) {
-        rc = coding_setup(&c, &rcix, &side_th, &side_threaded);
-        if (rc == FWD_OK && want_plain) {
-            plain_start(&c, key, opt->threads != 1 && opt->model != FWD_GEN_MODEL_OFF, &pj);
-            plain_started = 1;
-        }
-    }
+    plain_job pj = { 0 };
+    if (rc == FWD_OK && early)
+        rc = start_coding(&c, &rcix, &side, key, opt->threads != 1 && opt->model != FWD_GEN_MODEL_OFF, &pj);
     if (rc == FWD_OK && opt->model != FWD_GEN_MODEL_OFF && new_len > 0)
         rc = choose_model(&c, model, &load);
     if (rc == FWD_OK && model->n > 0)
         rc = rematch(&c, model, load, &renorm);
-    if (rc == FWD_OK && !early) {
-        rc = coding_setup(&c, &rcix, &side_th, &side_threaded);
-        if (rc == FWD_OK && want_plain) {
-            plain_start(&c, key, opt->threads != 1 && model->n > 0, &pj);
-            plain_started = 1;
-        }
-    }
+    if (rc == FWD_OK && !early)
+        rc = start_coding(&c, &rcix, &side, key, opt->threads != 1 && model->n > 0, &pj);
     if (rc == FWD_OK && model->n > 0)
         rc = build_model_patch(&c, key, model, load, &renorm, &modelled);
-    if (plain_started && plain_finish(&pj, &plain) != FWD_OK && rc == FWD_OK)
+    if (plain_finish(&pj, &plain) != FWD_OK && rc == FWD_OK)
         rc = plain.rc;
-    join_side(&side_th, &side_threaded);
+    join_side(&side);
     /* The plain patch unless the model's is strictly smaller: what every
      * thread count gives. */
     candidate *pick = modelled.patch && (!plain.patch || modelled.len < plain.len) ? &modelled : &plain;

@@ -214,8 +214,8 @@ static void snap_push(gen_rc_memo *memo, const rc_enc *e, size_t i, uint32_t out
  * state had written at most cap bytes (a coder stopped at cap would have
  * written the same ones), else afresh; the states after it are dropped.
  * e codes into memo->out, which holds cap bytes. */
-static void resume(gen_rc_memo *memo, rc_enc *e, unsigned contexts, size_t kept, size_t cap, size_t *i,
-                   uint32_t *out_pos)
+static void resume_coder(gen_rc_memo *memo, rc_enc *e, unsigned contexts, size_t kept, size_t cap, size_t *i,
+                         uint32_t *out_pos)
 {
     while (memo->n && (memo->snap[memo->n - 1].i > kept || memo->snap[memo->n - 1].e.rc.pos > cap))
         memo->n--;
@@ -277,7 +277,7 @@ size_t gen_rc_encode(const gen_rc_index *ix, gen_rc_memo *memo, unsigned context
         }
     }
     if (memo && memo->out_cap >= cap)
-        resume(memo, e, contexts, kept, cap, &i, &out_pos);
+        resume_coder(memo, e, contexts, kept, cap, &i, &out_pos);
     else {
         enc_init(e, out, cap, contexts);
         memo = NULL;
