@@ -74,6 +74,9 @@ $(BUILD)/tests/%: $(call obj,tests/%.c $(TEST_LIB)) $(BUILD)/libfwdsim.a $(LIB_B
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# test_fit includes the fit's source to test its static Viterbi.
+$(BUILD)/obj/tests/test_fit.o: gen/gen_model.c
+
 # The CLI suite is a script run against build/fwdelta: installed beside the
 # test binaries, so that run.sh runs and counts it like them.
 $(BUILD)/tests/test_cli: tests/test_cli.sh

@@ -6,15 +6,6 @@
  * map read off the copy offsets also follows spurious matches in fill areas. */
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-/* FWD_GEN_NO_AVX2: the SSE2 (x86-64) or plain (i386) step only, which the
- * sanitizer suites build so that every step is tested on this machine. */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(FWD_GEN_NO_AVX2)
-#include <immintrin.h>
-#define FIT_AVX2 1 /* an eight-state step, used where the CPU has it */
-#endif
 
 #include "fwd_assert.h"
 #include "gen_internal.h"
@@ -208,13 +199,37 @@ typedef struct obs_hit {
 } obs_hit;
 
 #define MAX_SHIFTS 1024u /* candidate shifts, most frequent first */
-/* Addresses x shifts, one bit each: at least 8 MiB, else 2 bytes per byte of
- * the new image, which keeps the generator under 8 bytes of RAM per input
- * byte while large images still get enough shifts (16 MiB: 128). */
+/* Addresses x shifts at most 2^26, else 16 per byte of the new image (16 MiB:
+ * 128 shifts). It bounded the switch table (a bit per address and shift) of
+ * the Viterbi that stepped every state; the linear one needs no bound, but
+ * lifting it made P18's large-profile patch 0.2 % larger and changed no
+ * other corpus patch, so it stays, as a rule for choosing shifts. */
 #define FIT_BUDGET_MIN ((uint64_t)1 << 26)
 #define FIT_BITS_PER_BYTE 16u
 #define MIN_SHIFT_USES 3u
 #define ENTRY_COST 3u    /* an entry costs about as much as this many mispredicted references */
+
+/* The Viterbi over the groups (state = the shift in force; staying costs the
+ * observations a shift mispredicts, switching costs the entry cost) in time
+ * linear in groups + hits instead of groups x states (9 of P09's 75 ms of
+ * CPU with 214 and 301 states, AVX2 eight states a step). A step switches every state dearer than the cheapest
+ * plus the entry cost down to it (a ceiling common to all states) and then
+ * charges each state total - hits: both are kept global, so that a state's
+ * cost is min(a[s], ceil) + offset and only the states with hits are
+ * written. The costs, the cheapest state (the first of equals) and the
+ * switches are the full table's exactly. */
+typedef struct lazy {
+    int64_t *a;         /* per state: its own cost, before the ceiling and offset */
+    uint32_t *last;     /* per state: its last hit so far, or NO_HIT */
+    int64_t *post;      /* per hit: a[s] after it */
+    uint32_t *prev;     /* per hit: the same state's hit before, or NO_HIT */
+    uint32_t *hit_group;
+    uint32_t *rec_g;    /* the groups where the ceiling fell, in order */
+    int64_t *rec_d;     /* and its value there */
+    uint32_t nrec;
+    int64_t ceil, offset, mina; /* mina: min of a[], first at state arg */
+    uint32_t arg;
+} lazy;
 
 typedef struct fit {
     int32_t *shifts;   /* candidate shifts, sorted */
@@ -222,9 +237,8 @@ typedef struct fit {
     obs_group *g;
     obs_hit *h;
     size_t ng, nh, gcap, hcap;
-    uint8_t *switched;  /* per group, a bit per state: entered by a switch */
     uint16_t *argmin;   /* per group, the cheapest state before it */
-    uint32_t *best, *cnt; /* 32-bit: see FIT_MAX_REFS */
+    lazy z;             /* the Viterbi's state (viterbi) */
     uint64_t final_cost; /* the cheapest path's cost, entries included */
 } fit;
 
@@ -344,159 +358,138 @@ static int build_groups(const pairs *p, fit *f)
     return 0;
 }
 
-/* Path costs are 32-bit, so that SSE2 steps four states at once: under 2^29
- * observations every path costs under 2^31, entries included (an entry
- * dearer than all the mispredictions is never taken, which ends the entry
- * cost's escalation first). Larger fits (images of gigabytes) get no map. */
+/* Fits over this many observations (images of gigabytes) get no map: the
+ * groups' counts stay 32-bit. */
 #define FIT_MAX_REFS (1u << 29)
-#define UNREACHED (UINT32_MAX / 4)
+#define UNREACHED (UINT32_MAX / 4) /* every state but shift 0's, before the first group */
+#define NO_HIT UINT32_MAX
 
-/* The first state from s on whose cost is min. */
-static uint32_t first_at(const uint32_t *best, uint32_t s, uint32_t k, uint32_t min)
+static void lazy_free(lazy *z)
 {
-#ifdef __SSE2__
-    const __m128i mv = _mm_set1_epi32((int32_t)min);
-    for (; s + 4 <= k; s += 4) {
-        int eq = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(best + s)), mv)));
-        if (eq)
-            return s + (uint32_t)__builtin_ctz((unsigned)eq);
-    }
-#endif
-    while (s < k && best[s] != min)
-        s++;
-    return s;
+    free(z->a);
+    free(z->last);
+    free(z->post);
+    free(z->prev);
+    free(z->hit_group);
+    free(z->rec_g);
+    free(z->rec_d);
+    *z = (lazy){ 0 };
 }
 
-/* step_states for states [s, k), one at a time; returns the smaller of min
- * and their cheapest cost. */
-static uint32_t step_tail(fit *f, uint32_t s, uint32_t sw, uint32_t total, uint8_t *bits, uint32_t min)
+static int lazy_alloc(lazy *z, size_t states, size_t groups, size_t hits)
 {
-    for (; s < f->nshifts; s++) {
-        uint32_t v = f->best[s];
-        unsigned lt = sw < v;
-        bits[s / 8] |= (uint8_t)(lt << (s % 8));
-        v = (lt ? sw : v) + total - f->cnt[s];
-        f->best[s] = v;
-        min = v < min ? v : min;
-    }
-    return min;
+    z->a = malloc((states + 1) * sizeof(*z->a));
+    z->last = malloc((2 * states + 1) * sizeof(*z->last)); /* and a copy: viterbi */
+    z->post = malloc((hits + 1) * sizeof(*z->post));
+    z->prev = malloc((hits + 1) * sizeof(*z->prev));
+    z->hit_group = malloc((hits + 1) * sizeof(*z->hit_group));
+    z->rec_g = malloc((groups + 1) * sizeof(*z->rec_g));
+    z->rec_d = malloc((groups + 1) * sizeof(*z->rec_d));
+    if (z->a && z->last && z->post && z->prev && z->hit_group && z->rec_g && z->rec_d)
+        return 0;
+    lazy_free(z);
+    return -1;
 }
 
-/* One group's step for every state without branches (the fit's inner loop):
- * switch in at cost sw where that is cheaper (a bit per state in bits, which
- * is zero), then pay the observations the state's shift mispredicts. Returns
- * the cheapest state after the step (the first of equals). */
-static uint32_t step_states(fit *f, uint32_t sw, uint32_t total, uint8_t *bits)
+/* One group: the switch, then its hits. The cheapest state is never above
+ * the ceiling (the ceiling is the cheapest cost plus an entry, and hits only
+ * lower costs), so it is mina's state and costs mina + offset. */
+static void lazy_step(fit *f, size_t j, uint64_t entry_cost)
 {
-    uint32_t k = f->nshifts, s = 0, min = UINT32_MAX, *best = f->best;
-#ifdef __SSE2__
-    const uint32_t *cnt = f->cnt;
-    /* Unsigned compares as signed ones on values with the top bit flipped. */
-    const __m128i flip = _mm_set1_epi32(INT32_MIN), swv = _mm_set1_epi32((int32_t)sw);
-    const __m128i swf = _mm_xor_si128(swv, flip), tot = _mm_set1_epi32((int32_t)total);
-    __m128i minf = _mm_set1_epi32(INT32_MAX);
-    for (; s + 4 <= k; s += 4) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(best + s));
-        __m128i lt = _mm_cmpgt_epi32(_mm_xor_si128(v, flip), swf); /* sw < v */
-        v = _mm_or_si128(_mm_and_si128(lt, swv), _mm_andnot_si128(lt, v));
-        v = _mm_sub_epi32(_mm_add_epi32(v, tot), _mm_loadu_si128((const __m128i *)(cnt + s)));
-        _mm_storeu_si128((__m128i *)(best + s), v);
-        bits[s / 8] |= (uint8_t)(_mm_movemask_ps(_mm_castsi128_ps(lt)) << (s % 8));
-        __m128i vf = _mm_xor_si128(v, flip), gt = _mm_cmpgt_epi32(minf, vf);
-        minf = _mm_or_si128(_mm_and_si128(gt, vf), _mm_andnot_si128(gt, minf));
+    lazy *z = &f->z;
+    const obs_group *g = &f->g[j];
+    f->argmin[j] = (uint16_t)z->arg;
+    int64_t d = z->mina + (int64_t)entry_cost; /* a switch in, offset removed */
+    if (d < z->ceil) {
+        z->ceil = d;
+        z->rec_g[z->nrec] = (uint32_t)j;
+        z->rec_d[z->nrec++] = d;
     }
-    uint32_t lanes[4];
-    _mm_storeu_si128((__m128i *)lanes, _mm_xor_si128(minf, flip));
-    for (int i = 0; i < 4; i++)
-        min = lanes[i] < min ? lanes[i] : min;
-#endif
-    return first_at(best, 0, k, step_tail(f, s, sw, total, bits, min));
+    for (uint32_t i = 0; i < g->count; i++) {
+        uint32_t h = g->first + i, s = f->h[h].shift_index;
+        int64_t v = (z->a[s] < z->ceil ? z->a[s] : z->ceil) - f->h[h].n;
+        z->a[s] = v;
+        z->post[h] = v;
+        z->prev[h] = z->last[s];
+        z->hit_group[h] = (uint32_t)j;
+        z->last[s] = h;
+        if (v < z->mina || (v == z->mina && s < z->arg))
+            z->mina = v, z->arg = s;
+    }
+    z->offset += g->total;
 }
 
-#ifdef FIT_AVX2
-/* step_states eight states at a time (the fit was a fifth of P13's time
- * with SSE2's four). */
-__attribute__((target("avx2"))) static uint32_t step_states_avx2(fit *f, uint32_t sw, uint32_t total, uint8_t *bits)
+/* Walks the cheapest path back from state s after the last group: entries
+ * are counted, and written into m (back to front, n of them) when m is set. A state was
+ * entered by a switch at group j when the ceiling fell there below its own
+ * cost (its cost after its last hit before j); the groups visited only go
+ * down, so each state's hits and the records are each read once. */
+static uint32_t lazy_path(fit *f, uint32_t s, uint32_t n, fwd_model *m)
 {
-    uint32_t k = f->nshifts, s = 0, min = UINT32_MAX, *best = f->best;
-    const __m256i swv = _mm256_set1_epi32((int32_t)sw), tot = _mm256_set1_epi32((int32_t)total);
-    __m256i minv = _mm256_set1_epi32(-1);
-    for (; s + 8 <= k; s += 8) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(best + s));
-        __m256i m = _mm256_min_epu32(v, swv);
-        __m256i kept = _mm256_cmpeq_epi32(m, v); /* not sw < v */
-        v = _mm256_sub_epi32(_mm256_add_epi32(m, tot), _mm256_loadu_si256((const __m256i *)(f->cnt + s)));
-        _mm256_storeu_si256((__m256i *)(best + s), v);
-        bits[s / 8] = (uint8_t)~_mm256_movemask_ps(_mm256_castsi256_ps(kept)); /* s is a multiple of 8 */
-        minv = _mm256_min_epu32(minv, v);
+    lazy *z = &f->z;
+    uint32_t count = 0;
+    size_t r = z->nrec;
+    for (int64_t x = (int64_t)f->ng - 1; x >= 0;) {
+        int64_t found = -1;
+        for (;;) {
+            uint32_t h = z->last[s];
+            while (h != NO_HIT && z->hit_group[h] >= x)
+                h = z->prev[h];
+            z->last[s] = h;
+            int64_t own = h == NO_HIT ? (s == f->zero ? 0 : UNREACHED) : z->post[h];
+            int64_t lo = h == NO_HIT ? -1 : (int64_t)z->hit_group[h]; /* own holds over (lo, x] */
+            while (r > 0 && z->rec_g[r - 1] > x)
+                r--;
+            if (r > 0 && z->rec_g[r - 1] > lo && z->rec_d[r - 1] < own) { /* the latest record: the lowest */
+                found = z->rec_g[r - 1];
+                break;
+            }
+            if (h == NO_HIT)
+                break;
+            x = lo;
+        }
+        if (found < 0)
+            break;
+        count++;
+        if (m) {
+            m->start[n - count] = f->g[found].addr;
+            m->shift[n - count] = f->shifts[s];
+        }
+        s = f->argmin[found];
+        x = found - 1;
     }
-    uint32_t lanes[8];
-    _mm256_storeu_si256((__m256i *)lanes, minv);
-    for (int i = 0; i < 8; i++)
-        min = lanes[i] < min ? lanes[i] : min;
-    min = step_tail(f, s, sw, total, bits, min);
-    const __m256i mv = _mm256_set1_epi32((int32_t)min);
-    for (s = 0; s + 8 <= k; s += 8) {
-        int eq = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(best + s)), mv)));
-        if (eq)
-            return s + (uint32_t)__builtin_ctz((unsigned)eq);
-    }
-    return first_at(best, s, k, min);
-}
-#endif
-
-typedef uint32_t (*step_fn)(fit *f, uint32_t sw, uint32_t total, uint8_t *bits);
-
-static step_fn pick_step(void)
-{
-#ifdef FIT_AVX2
-    if (__builtin_cpu_supports("avx2"))
-        return step_states_avx2;
-#endif
-    return step_states;
+    return count;
 }
 
-/* Viterbi over the groups: state = the shift in force; staying costs the
- * observations a shift mispredicts, switching costs `entry_cost`. Returns the
- * entries of the cheapest path; only a path of at most max_entries replaces
- * m and final_cost (more are counted, for fit_within's next guess). */
+/* Runs the Viterbi for entry_cost; returns the entries of the cheapest path.
+ * Only a path of at most max_entries replaces m and final_cost (more are
+ * counted, for fit_within's next guess). */
 static uint32_t viterbi(fit *f, uint64_t entry_cost, uint32_t max_entries, fwd_model *m)
 {
-    uint32_t k = f->nshifts;
-    size_t row = (k + 7) / 8;
-    memset(f->switched, 0, f->ng * row);
-    for (uint32_t s = 0; s < k; s++)
-        f->best[s] = s == f->zero ? 0 : UNREACHED;
-    uint32_t bmin = f->zero;
-    step_fn step = pick_step();
-    for (size_t j = 0; j < f->ng; j++) {
-        const obs_group *g = &f->g[j];
-        for (uint32_t i = 0; i < g->count; i++)
-            f->cnt[f->h[g->first + i].shift_index] = f->h[g->first + i].n;
-        uint32_t sw = f->best[bmin] + (uint32_t)entry_cost;
-        f->argmin[j] = (uint16_t)bmin;
-        bmin = step(f, sw, g->total, f->switched + j * row);
-        for (uint32_t i = 0; i < g->count; i++)
-            f->cnt[f->h[g->first + i].shift_index] = 0;
+    lazy *z = &f->z;
+    for (uint32_t s = 0; s < f->nshifts; s++) {
+        z->a[s] = s == f->zero ? 0 : UNREACHED;
+        z->last[s] = NO_HIT;
     }
-    uint32_t n = 0, s = bmin;
-    for (size_t j = f->ng; j-- > 0;)
-        if (f->switched[j * row + s / 8] & (1u << (s % 8)))
-            n++, s = f->argmin[j];
+    z->nrec = 0;
+    z->ceil = INT64_MAX;
+    z->offset = 0;
+    z->mina = 0;
+    z->arg = f->zero;
+    FWD_ASSERT(entry_cost >= 1); /* keeps the cheapest state below the ceiling */
+    for (size_t j = 0; j < f->ng; j++)
+        lazy_step(f, j, entry_cost);
+    uint32_t end = z->arg;
+    uint32_t *last = z->last; /* lazy_path moves these back: a copy for the second walk */
+    memcpy(last + f->nshifts, last, f->nshifts * sizeof(*last));
+    uint32_t n = lazy_path(f, end, 0, NULL);
     if (n > max_entries)
         return n;
-    f->final_cost = f->best[bmin];
+    memcpy(last, last + f->nshifts, f->nshifts * sizeof(*last));
+    f->final_cost = (uint64_t)(z->mina + z->offset);
     m->n = n;
-    s = bmin;
-    for (size_t j = f->ng; j-- > 0;) { /* found back to front */
-        if (f->switched[j * row + s / 8] & (1u << (s % 8))) {
-            n--;
-            m->start[n] = f->g[j].addr;
-            m->shift[n] = f->shifts[s];
-            s = f->argmin[j];
-        }
-    }
-    return m->n;
+    lazy_path(f, end, n, m);
+    return n;
 }
 
 /* The cost of the map with no entry: every observation shift 0 mispredicts. */
@@ -592,11 +585,8 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
         f.ng = 0; /* no map */
     free(p.v); /* the groups hold what the Viterbi needs: the pairs' memory goes before its table comes */
     p.v = NULL;
-    f.switched = malloc(f.ng * ((f.nshifts + 7) / 8) + 1);
     f.argmin = malloc((f.ng + 1) * sizeof(*f.argmin));
-    f.best = malloc(f.nshifts * sizeof(*f.best));
-    f.cnt = calloc(f.nshifts, sizeof(*f.cnt));
-    if (!f.switched || !f.argmin || !f.best || !f.cnt)
+    if (!f.argmin || lazy_alloc(&f.z, f.nshifts, f.ng, f.nh) != 0)
         goto out;
     fit_within(&f, max_entries, m);
     if (gain)
@@ -609,10 +599,8 @@ out:
     free(f.shifts);
     free(f.g);
     free(f.h);
-    free(f.switched);
     free(f.argmin);
-    free(f.best);
-    free(f.cnt);
+    lazy_free(&f.z);
     return rc;
 }
 

@@ -30,15 +30,13 @@ stage() { # name, command...
 run() { "$@"; echo $? > "$log.rc"; }
 
 stage "tests" run make --no-print-directory test-run
-# The sanitizer builds take the model fit's SSE2 (x86-64) and plain (i386)
-# steps; the first stage, the AVX2 one this CPU has.
-stage "tests under ASan+UBSan" run make --no-print-directory test-run BUILD=build-san OPT="-O1 -g $san -DFWD_GEN_NO_AVX2"
+stage "tests under ASan+UBSan" run make --no-print-directory test-run BUILD=build-san OPT="-O1 -g $san"
 # The -m32 stage is for the i386 ABI (alignment, 32-bit size_t): the corpus
 # pairs and the power-cut suite's full fault-mode matrix already ran above,
 # so here the synthetic cases run, with sampled cuts.
 stage "tests built with -m32 under ASan+UBSan (synthetic cases)" run env FWDELTA_CORPUS=none \
   FWD_POWERCUT_CONFIGS=2 FWD_MODE_SAMPLE=20 \
-  make --no-print-directory test-run BUILD=build-m32 CC="gcc -m32" OPT="-O1 -g $san -DFWD_GEN_NO_AVX2"
+  make --no-print-directory test-run BUILD=build-m32 CC="gcc -m32" OPT="-O1 -g $san"
 stage "installed tree (make install, pkg-config, public headers)" run ./tests/test_install.sh build
 stage "Cortex-M4 under QEMU" run make --no-print-directory device-test
 stage "boot demo under QEMU" run make --no-print-directory boot-demo
