@@ -127,107 +127,62 @@ static int encode_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *
     return rc == FWD_OK ? FWD_OK : FWD_ERR_INTERNAL;
 }
 
-#define MODES 4u           /* FWD_PREDICT_* combinations */
-#define MODE_SPAN 1024u    /* output bytes a prediction choice covers */
-#define MODE_CHUNK (64u * MODE_SPAN) /* bytes of a copy predicted at once */
-#define SWITCH_COST 6u     /* an EXT operation plus the split copy's tag and delta, in residual bytes */
+#define SWITCH_COST 6u /* an EXT operation plus the split copy's tag and delta, in residual bytes */
 
-/* Picks the prediction mode for each MODE_SPAN of a copy by dynamic
- * programming over (mismatching bytes + switches), starting from `mode`.
- * Returns the number of spans; modes[] receives one mode per span, and
- * *pred_out (free it) each mode's prediction of the whole copy when the
- * copy was predicted in one chunk, else NULL. */
-static uint32_t choose_modes(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_model_use *mu,
-                             unsigned mode, uint32_t new_off, uint32_t old_off, uint32_t len, uint8_t **modes_out,
-                             uint8_t **pred_out)
+/* Picks the prediction mode for each GEN_MODE_SPAN of a copy by dynamic
+ * programming over (mispredicted bytes + switches), starting from `mode`:
+ * one mode per span into modes (spans of them), or -1. */
+static int pick_modes(const uint32_t *cost, uint32_t spans, unsigned mode, uint8_t *modes)
 {
-    uint32_t spans = (len + MODE_SPAN - 1) / MODE_SPAN, chunk = len < MODE_CHUNK ? len : MODE_CHUNK;
-    uint8_t *pred = malloc((size_t)chunk * MODES);
-    uint32_t *cost = calloc((size_t)spans * MODES, sizeof(*cost));
-    uint8_t *from = malloc((size_t)spans * MODES), *modes = malloc(spans);
-    if (!pred || !cost || !from || !modes) {
-        free(pred), free(cost), free(from), free(modes);
-        return 0;
-    }
-    /* A chunk at a time (a copy of the whole image took 4 bytes per byte):
-     * any window of a copy predicts what the whole copy does (Xtensa carries
-     * the instruction it stopped in through its fwd_copy). */
-    fwd_copy c[MODES];
-    for (unsigned m = 0; m < MODES; m++)
-        c[m] = (fwd_copy){ .old_pos = old_off, .len = len, .out_pos = new_off, .insn = old_off };
-    for (uint32_t a = 0; a < len; a += chunk) {
-        uint32_t n = len - a < chunk ? len - a : chunk;
-        const uint8_t *b = pred + (size_t)FWD_PREDICT_BRANCHES * chunk, *p = pred + (size_t)FWD_PREDICT_POINTERS * chunk;
-        for (unsigned m = 0; m < MODES; m++) {
-            uint8_t *pm = pred + (size_t)m * chunk;
-            if (m == (FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS) && mu->model->arch == FWD_MODEL_THUMB2) {
-                /* Thumb-2 predicts no pointer over a branch's bytes: both
-                 * together are each one where it changed the old bytes. */
-                for (uint32_t i = 0; i < n; i++)
-                    pm[i] = b[i] != old_img[old_off + a + i] ? b[i] : p[i];
-            } else {
-                fwd_model_predict(mu->model, mu->load_address, m, &c[m], old_img, 0, old_len, old_off + a,
-                                  old_off + a + n, pm);
-            }
-            for (uint32_t i = 0; i < n; i += MODE_SPAN) { /* a is a multiple of MODE_SPAN */
-                uint32_t e = n - i < MODE_SPAN ? n - i : MODE_SPAN, miss = 0;
-                for (uint32_t k = 0; k < e; k++) /* vectorised: a count per span */
-                    miss += pm[i + k] != new_img[new_off + a + i + k];
-                cost[((a + i) / MODE_SPAN) * MODES + m] += miss;
-            }
-        }
-    }
+    uint8_t *from = malloc((size_t)spans * GEN_MODES);
+    if (!from)
+        return -1;
     /* best[m]: cheapest cost of spans so far ending in mode m */
-    uint64_t best[MODES], next[MODES];
-    for (unsigned m = 0; m < MODES; m++)
+    uint64_t best[GEN_MODES], next[GEN_MODES];
+    for (unsigned m = 0; m < GEN_MODES; m++)
         best[m] = (m == mode ? 0 : SWITCH_COST) + cost[m];
     for (uint32_t s = 1; s < spans; s++) {
-        for (unsigned m = 0; m < MODES; m++) {
+        for (unsigned m = 0; m < GEN_MODES; m++) {
             unsigned arg = m;
             uint64_t b = best[m];
-            for (unsigned k = 0; k < MODES; k++)
+            for (unsigned k = 0; k < GEN_MODES; k++)
                 if (best[k] + SWITCH_COST < b)
                     b = best[k] + SWITCH_COST, arg = k;
-            next[m] = b + cost[s * MODES + m];
-            from[s * MODES + m] = (uint8_t)arg;
+            next[m] = b + cost[s * GEN_MODES + m];
+            from[s * GEN_MODES + m] = (uint8_t)arg;
         }
         memcpy(best, next, sizeof(best));
     }
     unsigned m = 0;
-    for (unsigned k = 1; k < MODES; k++)
+    for (unsigned k = 1; k < GEN_MODES; k++)
         if (best[k] < best[m])
             m = k;
     for (uint32_t s = spans; s-- > 0;) {
         modes[s] = (uint8_t)m;
         if (s > 0)
-            m = from[s * MODES + m];
+            m = from[s * GEN_MODES + m];
     }
-    if (len > chunk) {
-        free(pred);
-        pred = NULL;
-    }
-    free(cost);
     free(from);
-    *modes_out = modes;
-    *pred_out = pred;
-    return spans;
+    return 0;
 }
 
 /* A copy with a model: runs of spans sharing a mode become one copy each,
  * preceded by an EXT operation where the mode changes. */
 static int encode_modeled_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img,
-                               const gen_model_use *mu, unsigned *mode, uint32_t new_off, uint32_t old_off,
-                               uint32_t len, uint32_t *cursor, gen_buf *out, fwd_gen_stats *st)
+                               const gen_model_use *mu, const gen_prediction *made, unsigned *mode, uint32_t new_off,
+                               uint32_t old_off, uint32_t len, uint32_t *cursor, gen_buf *out, fwd_gen_stats *st)
 {
-    uint8_t *modes = NULL, *pred = NULL;
-    uint32_t spans = choose_modes(old_img, old_len, new_img, mu, *mode, new_off, old_off, len, &modes, &pred);
-    if (spans == 0)
+    gen_prediction own = { 0 };
+    if (!made && gen_predict_copy(old_img, old_len, new_img, mu, new_off, old_off, len, &own) != FWD_OK)
         return FWD_ERR_INTERNAL;
-    /* A copy in one mode is the copy choose_modes predicted: its prediction
-     * is used, not made again (a third of the model candidate's time). A
-     * copy split by modes starts each part afresh, as the applier does. */
-    uint32_t chunk = len < MODE_CHUNK ? len : MODE_CHUNK;
-    int rc = FWD_OK;
+    const gen_prediction *p = made ? made : &own;
+    uint32_t spans = (len + GEN_MODE_SPAN - 1) / GEN_MODE_SPAN;
+    uint8_t *modes = malloc(spans);
+    int rc = modes && pick_modes(p->cost, spans, *mode, modes) == 0 ? FWD_OK : FWD_ERR_INTERNAL;
+    /* A copy in one mode is the copy gen_predict_copy predicted: its
+     * prediction is used, not made again (a third of the model candidate's
+     * time). A copy split by modes starts each part afresh, as the applier
+     * does. */
     for (uint32_t s = 0; s < spans && rc == FWD_OK;) {
         uint32_t e = s + 1;
         while (e < spans && modes[e] == modes[s])
@@ -236,15 +191,15 @@ static int encode_modeled_copy(const uint8_t *old_img, uint32_t old_len, const u
             rc = gen_buf_varint(out, (uint32_t)modes[s] << 2 | FWD_OP_EXT);
             *mode = modes[s];
         }
-        uint32_t a = s * MODE_SPAN, b = e * MODE_SPAN < len ? e * MODE_SPAN : len;
-        const uint8_t *whole = pred && s == 0 && e == spans ? pred + (size_t)*mode * chunk : NULL;
+        uint32_t a = s * GEN_MODE_SPAN, b = e * GEN_MODE_SPAN < len ? e * GEN_MODE_SPAN : len;
+        const uint8_t *whole = p->pred && s == 0 && e == spans ? p->pred + (size_t)*mode * len : NULL;
         if (rc == FWD_OK)
             rc = encode_copy(old_img, old_len, new_img, mu, *mode, whole, new_off + a, old_off + a, b - a, cursor, out,
                              st);
         s = e;
     }
     free(modes);
-    free(pred);
+    gen_prediction_free(&own);
     return rc;
 }
 
@@ -344,9 +299,12 @@ int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *ne
         while (a < b) {
             uint32_t n = b - a < MAX_OP_LEN ? b - a : MAX_OP_LEN;
             uint32_t old_a = op->old_off + (a - op->new_off);
+            /* A whole copy's prediction may have been made ahead; a part's is its own. */
+            const gen_prediction *made = mode_used(mu) && a == op->new_off && n == op->len
+                                             ? gen_predictor_get(mu->ahead, i) : NULL;
             int rc = op->kind != FWD_OP_COPY ? encode_insert(new_img + a, n, out, stats)
-                     : mode_used(mu) ? encode_modeled_copy(old_img, old_len, new_img, mu, &mode, a, old_a, n, &cursor,
-                                                           out, stats)
+                     : mode_used(mu) ? encode_modeled_copy(old_img, old_len, new_img, mu, made, &mode, a, old_a, n,
+                                                           &cursor, out, stats)
                                      : encode_copy(old_img, old_len, new_img, NULL, 0, NULL, a, old_a, n, &cursor, out, stats);
             if (rc != FWD_OK)
                 return rc;

@@ -60,11 +60,40 @@ void gen_progress(const fwd_gen_options *opt, const char *stage, uint64_t done, 
 int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, uint32_t new_len,
               gen_ops *ops, const fwd_gen_options *opt);
 
-/* The prediction model a patch uses; model NULL for a plain patch. */
+typedef struct gen_predictor gen_predictor;
+
+/* The prediction model a patch uses (model NULL for a plain patch), and
+ * its copies' predictions made ahead (gen_predictor_start), or NULL. */
 typedef struct gen_model_use {
     const fwd_model *model;
     uint32_t load_address;
+    gen_predictor *ahead;
 } gen_model_use;
+
+/* gen_predict.c: a copy's prediction in each of the GEN_MODES modes
+ * (FWD_PREDICT_* combinations) and what each mispredicts per GEN_MODE_SPAN
+ * of output. */
+#define GEN_MODES 4u
+#define GEN_MODE_SPAN 1024u               /* output bytes a mode choice covers */
+#define GEN_MODE_CHUNK (64u * GEN_MODE_SPAN) /* bytes of a copy predicted at once */
+typedef struct gen_prediction {
+    uint8_t *pred;  /* GEN_MODES x len bytes, mode by mode; NULL for copies over GEN_MODE_CHUNK */
+    uint32_t *cost; /* mispredicted bytes per span, GEN_MODES per span */
+} gen_prediction;
+int gen_predict_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, const gen_model_use *mu,
+                     uint32_t new_off, uint32_t old_off, uint32_t len, gen_prediction *out);
+void gen_prediction_free(gen_prediction *p);
+/* The predictions of ops' copies, each made once: by whichever thread asks
+ * first, the encoder (gen_predictor_get) or, when `threaded`, a second
+ * thread that works ahead of it from the first operation. The same bytes
+ * whichever makes them. NULL when out of memory (the encoder then predicts
+ * as it goes). */
+gen_predictor *gen_predictor_start(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img,
+                                   const gen_model_use *mu, const gen_ops *ops, int threaded);
+/* Operation i's prediction, made now unless it was; NULL for anything but
+ * a copy, or when it could not be made. */
+const gen_prediction *gen_predictor_get(gen_predictor *p, size_t i);
+void gen_predictor_stop(gen_predictor *p); /* joins the thread and frees p */
 
 /* Where an encoding of a segment stood at the start of an operation. */
 typedef struct gen_range_mark {

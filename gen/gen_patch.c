@@ -511,11 +511,17 @@ static int build_model_patch(seg_ctx *c, const fwd_gen_key *key, const fwd_model
                              const gen_ops *renorm, candidate *out)
 {
     const gen_ops *first = c->ops;
-    c->mu = (gen_model_use){ model, load };
+    c->mu = (gen_model_use){ model, load, NULL };
+    /* Small inputs: the copies' predictions are made ahead on the second
+     * thread, idle once the plain candidate is done (they hold 4 bytes per
+     * new-image byte until the candidate is). */
+    if ((uint64_t)c->old_len + c->new_len < SIDE_BY_SIDE_MAX)
+        c->mu.ahead = gen_predictor_start(c->old_img, c->old_len, c->new_img, &c->mu, renorm, c->opt->threads != 1);
     c->ops = renorm;
     out->rc = build_patch(c, key, &out->patch, &out->len, &out->stats);
     if (out->rc == FWD_ERR_TOO_LARGE)
         out->rc = FWD_OK; /* a model too large to send is simply not used */
+    gen_predictor_stop(c->mu.ahead);
     c->mu = (gen_model_use){ 0 };
     c->ops = first;
     return out->rc;

@@ -375,6 +375,59 @@ static void test_thread_count(void)
     free(new_img.p);
 }
 
+/* Encodes [start, end) of new_img's operations through the model m. */
+static gen_buf encode_through(const tl_buf *old_img, const tl_buf *new_img, const gen_ops *ops,
+                              const gen_model_use *mu, uint32_t start, uint32_t end, fwd_gen_stats *st)
+{
+    gen_range r = { 0 };
+    size_t index = 0;
+    int rc = gen_encode_range(old_img->p, (uint32_t)old_img->n, new_img->p, ops, mu, &index, start, end, &r, st);
+    CHECK_STATUS(rc, FWD_OK, "encode");
+    gen_buf raw = r.raw;
+    r.raw = (gen_buf){ 0 };
+    gen_range_free(&r);
+    return raw;
+}
+
+/* Copies predicted ahead, on a second thread or on demand, encode to the
+ * bytes that predicting each copy as the encoder reaches it gives: over the
+ * whole image, and over a range that splits copies at both ends (whose
+ * parts are predicted afresh). */
+static void test_predict_ahead(void)
+{
+    tl_buf old_img = make_firmware(400, 0, 7), new_img = make_firmware(400, 300, 7);
+    fwd_gen_options o = tl_options();
+    gen_ops ops = { 0 };
+    CHECK_STATUS(gen_match(old_img.p, (uint32_t)old_img.n, new_img.p, (uint32_t)new_img.n, &ops, &o), FWD_OK, "match");
+    fwd_model *m = gen_model_new();
+    CHECK_STATUS(gen_model_fit(old_img.p, new_img.p, (uint32_t)new_img.n, &ops, 0x08000000, FWD_MODEL_THUMB2,
+                               FWD_MODEL_MAX_ENTRIES, m, NULL), FWD_OK, "fit");
+    CHECK(m->n > 0, "a map: %u entries", m->n);
+    const uint32_t ranges[2][2] = { { 0, (uint32_t)new_img.n }, { 1000, (uint32_t)new_img.n - 999 } };
+    for (int r = 0; r < 2; r++) {
+        gen_model_use inline_mu = { m, 0x08000000, NULL };
+        fwd_gen_stats want_st, got_st;
+        gen_buf want = encode_through(&old_img, &new_img, &ops, &inline_mu, ranges[r][0], ranges[r][1], &want_st);
+        for (int threaded = 0; threaded < 2; threaded++) {
+            gen_model_use mu = inline_mu;
+            mu.ahead = gen_predictor_start(old_img.p, (uint32_t)old_img.n, new_img.p, &mu, &ops, threaded);
+            CHECK(mu.ahead != NULL, "predictor");
+            gen_buf got = encode_through(&old_img, &new_img, &ops, &mu, ranges[r][0], ranges[r][1], &got_st);
+            CHECK(got.n == want.n && memcmp(got.p, want.p, want.n) == 0 &&
+                      got_st.residual_nonzero == want_st.residual_nonzero,
+                  "range %d, %s: %zu bytes, predicting as it goes %zu", r, threaded ? "threaded" : "on demand", got.n,
+                  want.n);
+            gen_predictor_stop(mu.ahead);
+            free(got.p);
+        }
+        free(want.p);
+    }
+    free(m);
+    free(ops.v);
+    free(old_img.p);
+    free(new_img.p);
+}
+
 /* Recomputes every chain link back to front and re-signs the header, so a
  * mutated patch is authentic and the applier's own checks must catch it. */
 static void rechain(tl_buf *p, void (*edit_header)(fwd_header *))
@@ -471,6 +524,7 @@ int main(void)
     test_load_address();
     test_moved_code();
     test_thread_count();
+    test_predict_ahead();
     test_model_refusals();
     return tl_finish();
 }
