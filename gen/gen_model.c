@@ -88,32 +88,74 @@ int gen_model_load_address(const uint8_t *img, uint32_t len, uint32_t *load)
     return best != 0 || best_hits > 0;
 }
 
-/* The pairs' sort key: by address, then shift (offset to sort as unsigned),
- * or by shift alone. */
-static uint64_t pair_key(const ref_pair *r, int by_shift)
+/* A pair's 32-bit radix key: its address, or its shift (offset to sort as
+ * unsigned). */
+static uint32_t pair_key(const ref_pair *r, int by_shift)
 {
-    uint32_t shift = (uint32_t)r->shift ^ 0x80000000u;
-    return by_shift ? shift : (uint64_t)r->addr << 32 | shift;
+    return by_shift ? (uint32_t)r->shift ^ 0x80000000u : r->addr;
 }
 
-/* Sorts pairs by pair_key, a byte at a time from the lowest (LSD radix; bytes
- * that every key shares are skipped). The order is the key's alone, as a
- * comparison sort's (qsort was a tenth of a fit). tmp holds n pairs. */
+/* Orders a short run of pairs with one address by shift. */
+static void sort_run(ref_pair *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        ref_pair x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1].shift > x.shift; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+static int by_shift_value(const void *a, const void *b)
+{
+    int32_t x = ((const ref_pair *)a)->shift, y = ((const ref_pair *)b)->shift;
+    return (x > y) - (x < y);
+}
+
+/* Sorts pairs by shift, stably, or by address and then shift: an LSD radix
+ * sort of the 32-bit key a byte at a time, the four counts made in one pass
+ * and bytes that every key shares skipped; by address, each address's pairs
+ * are then ordered by shift (few per address). The order is the key's alone,
+ * as a comparison sort's. tmp holds n pairs. (Sorting by the 64-bit address
+ * and shift, eight passes with a copy back each, was a tenth of P09's CPU.) */
 static void sort_pairs(ref_pair *v, ref_pair *tmp, size_t n, int by_shift)
 {
     if (n < 2)
         return;
-    for (unsigned byte = 0; byte < (by_shift ? 4u : 8u); byte++) {
-        size_t count[257] = { 0 };
-        for (size_t i = 0; i < n; i++)
-            count[((pair_key(&v[i], by_shift) >> (8 * byte)) & 0xFF) + 1]++;
-        if (count[((pair_key(&v[0], by_shift) >> (8 * byte)) & 0xFF) + 1] == n)
+    size_t count[4][257];
+    memset(count, 0, sizeof(count));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = pair_key(&v[i], by_shift);
+        for (unsigned byte = 0; byte < 4; byte++)
+            count[byte][((k >> (8 * byte)) & 0xFF) + 1]++;
+    }
+    ref_pair *from = v, *to = tmp;
+    for (unsigned byte = 0; byte < 4; byte++) {
+        size_t *c = count[byte];
+        if (c[((pair_key(&v[0], by_shift) >> (8 * byte)) & 0xFF) + 1] == n)
             continue;
         for (unsigned b = 0; b < 256; b++)
-            count[b + 1] += count[b];
+            c[b + 1] += c[b];
         for (size_t i = 0; i < n; i++)
-            tmp[count[(pair_key(&v[i], by_shift) >> (8 * byte)) & 0xFF]++] = v[i];
-        memcpy(v, tmp, n * sizeof(*v));
+            to[c[(pair_key(&from[i], by_shift) >> (8 * byte)) & 0xFF]++] = from[i];
+        ref_pair *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != v)
+        memcpy(v, from, n * sizeof(*v));
+    if (by_shift)
+        return;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && v[j].addr == v[i].addr)
+            j++;
+        if (j - i > 32)
+            qsort(v + i, j - i, sizeof(*v), by_shift_value); /* equal pairs are alike: stability does not matter */
+        else
+            sort_run(v + i, j - i);
+        i = j;
     }
 }
 
@@ -211,13 +253,14 @@ typedef struct obs_hit {
 
 /* The Viterbi over the groups (state = the shift in force; staying costs the
  * observations a shift mispredicts, switching costs the entry cost) in time
- * linear in groups + hits instead of groups x states (9 of P09's 75 ms of
- * CPU with 214 and 301 states, AVX2 eight states a step). A step switches every state dearer than the cheapest
- * plus the entry cost down to it (a ceiling common to all states) and then
- * charges each state total - hits: both are kept global, so that a state's
- * cost is min(a[s], ceil) + offset and only the states with hits are
- * written. The costs, the cheapest state (the first of equals) and the
- * switches are the full table's exactly. */
+ * linear in groups + hits instead of groups x states (that took 9 of P09's
+ * 75 ms of CPU, at 214 and 301 states and eight states a step with AVX2).
+ * A step switches every state dearer than the cheapest plus the entry cost
+ * down to it (a ceiling common to all states) and then charges each state
+ * total - hits: both are kept global, so that a state's cost is
+ * min(a[s], ceil) + offset and only the states with hits are written. The
+ * costs, the cheapest state (the first of equals) and the switches are the
+ * full table's exactly. */
 typedef struct lazy {
     int64_t *a;         /* per state: its own cost, before the ceiling and offset */
     uint32_t *last;     /* per state: its last hit so far, or NO_HIT */
@@ -234,6 +277,7 @@ typedef struct lazy {
 typedef struct fit {
     int32_t *shifts;   /* candidate shifts, sorted */
     uint32_t nshifts, zero;
+    uint32_t *table, bits; /* shift_index */
     obs_group *g;
     obs_hit *h;
     size_t ng, nh, gcap, hcap;
@@ -254,10 +298,39 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The shifts' states by shift: an open-addressing table of state + 1 (0:
+ * empty), at most a quarter full (a binary search per observation run was
+ * most of build_groups' time). */
+static uint32_t shift_slot(const fit *f, int32_t s)
+{
+    return ((uint32_t)s * 0x9E3779B1u) >> (32 - f->bits);
+}
+
 static long shift_index(const fit *f, int32_t s)
 {
-    const int32_t *r = bsearch(&s, f->shifts, f->nshifts, sizeof(*f->shifts), by_value);
-    return r ? r - f->shifts : -1;
+    for (uint32_t i = shift_slot(f, s);; i = (i + 1) & ((1u << f->bits) - 1)) {
+        uint32_t e = f->table[i];
+        if (e == 0)
+            return -1;
+        if (f->shifts[e - 1] == s)
+            return (long)e - 1;
+    }
+}
+
+static int index_shifts(fit *f)
+{
+    for (f->bits = 2; (1u << f->bits) < 4 * f->nshifts;)
+        f->bits++;
+    f->table = calloc((size_t)1 << f->bits, sizeof(*f->table));
+    if (!f->table)
+        return -1;
+    for (uint32_t k = 0; k < f->nshifts; k++) {
+        uint32_t i = shift_slot(f, f->shifts[k]);
+        while (f->table[i])
+            i = (i + 1) & ((1u << f->bits) - 1);
+        f->table[i] = k + 1;
+    }
+    return 0;
 }
 
 /* The shifts worth a state of the fit: used at least MIN_SHIFT_USES times,
@@ -310,8 +383,10 @@ static int candidate_shifts(const pairs *p, uint32_t new_len, fit *f)
     if (!has_zero)
         f->shifts[f->nshifts++] = 0;
     qsort(f->shifts, f->nshifts, sizeof(*f->shifts), by_value);
-    f->zero = (uint32_t)shift_index(f, 0);
     free(u);
+    if (index_shifts(f) != 0)
+        return -1;
+    f->zero = (uint32_t)shift_index(f, 0);
     return 0;
 }
 
@@ -597,6 +672,7 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
 out:
     free(p.v);
     free(f.shifts);
+    free(f.table);
     free(f.g);
     free(f.h);
     free(f.argmin);

@@ -144,8 +144,52 @@ static void test_viterbi_exact(void)
     CHECK(fitted > runs / 4 && fitted < runs, "%u of %u paths within the capacity", fitted, runs);
 }
 
+static int by_addr_shift(const void *a, const void *b)
+{
+    const ref_pair *x = a, *y = b;
+    if (x->addr != y->addr)
+        return (x->addr > y->addr) - (x->addr < y->addr);
+    return (x->shift > y->shift) - (x->shift < y->shift);
+}
+
+/* The pairs' radix sort against qsort: by address and shift, with runs of
+ * one address short and long (over the insertion sort's 32), negative and
+ * positive shifts, and addresses that share bytes; and by shift, stably. */
+static void test_sort_pairs(void)
+{
+    uint64_t rng = 0xa11;
+    for (int t = 0; t < 200; t++) {
+        size_t n = 1 + tl_rand(&rng) % 3000;
+        ref_pair *v = malloc(n * sizeof(*v)), *want = malloc(n * sizeof(*v)), *tmp = malloc(n * sizeof(*v));
+        uint32_t addr_mask = t % 3 == 0 ? 0xFFu : t % 3 == 1 ? 0x000FFF00u : 0xFFFFFFFFu;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = tl_rand(&rng);
+            v[i].addr = (uint32_t)r & addr_mask;
+            v[i].shift = (int32_t)((r >> 32) % 2001) - 1000;
+            if (t % 4 == 0 && i % 2)
+                v[i].addr = 0x08000000; /* a run of hundreds */
+        }
+        memcpy(want, v, n * sizeof(*v));
+        qsort(want, n, sizeof(*want), by_addr_shift);
+        sort_pairs(v, tmp, n, 0);
+        int ok = memcmp(v, want, n * sizeof(*v)) == 0;
+        CHECK(ok, "trial %d: %zu pairs by address and shift", t, n);
+        /* By shift, stably: the address order stays within a shift. */
+        for (size_t i = 0; i < n; i++)
+            v[i].shift = (int32_t)(tl_rand(&rng) % 7) - 3;
+        memcpy(want, v, n * sizeof(*v));
+        sort_pairs(v, tmp, n, 1);
+        ok = 1;
+        for (size_t i = 1; i < n && ok; i++)
+            ok = v[i - 1].shift < v[i].shift || (v[i - 1].shift == v[i].shift && v[i - 1].addr <= v[i].addr);
+        CHECK(ok, "trial %d: %zu pairs by shift, stably", t, n);
+        free(v), free(want), free(tmp);
+    }
+}
+
 int main(void)
 {
     test_viterbi_exact();
+    test_sort_pairs();
     return tl_finish();
 }
