@@ -85,7 +85,7 @@ int gen_predict_copy(const uint8_t *old_img, uint32_t old_len, const uint8_t *ne
 void gen_prediction_free(gen_prediction *p);
 /* The predictions of ops' copies, each made once: by whichever thread asks
  * first, the encoder (gen_predictor_get) or, when `threaded`, a second
- * thread that works ahead of it from the first operation. The same bytes
+ * thread that works from the last operation down. The same bytes
  * whichever makes them. NULL when out of memory (the encoder then predicts
  * as it goes). */
 gen_predictor *gen_predictor_start(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img,

@@ -94,10 +94,14 @@ static int take(gen_predictor *p, size_t i)
 
 static int is_copy(const gen_op *op) { return op->kind == FWD_OP_COPY && op->len > 0; }
 
+/* From the last operation down, while the encoder takes them from the
+ * first up: they meet once. (Working from the first, just ahead of the
+ * encoder, made the encoder wait for nearly every copy, since predicting
+ * one takes longer than coding it.) */
 static void *ahead(void *arg)
 {
     gen_predictor *p = arg;
-    for (size_t i = 0; i < p->ops->n && !atomic_load(&p->stop); i++)
+    for (size_t i = p->ops->n; i-- > 0 && !atomic_load(&p->stop);)
         if (is_copy(&p->ops->v[i]))
             take(p, i);
     return NULL;
