@@ -157,6 +157,7 @@ int gen_model_load_address(const uint8_t *img, uint32_t len, uint32_t *load);
  * references it removes (its entries' cost deducted) out of all it saw. */
 typedef struct gen_fit_gain {
     uint64_t saved, refs;
+    int64_t over_plain; /* mispredictions removed against no prediction at all (the plain candidate's), entries deducted */
 } gen_fit_gain;
 /* gain may be NULL. */
 int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_len, const gen_ops *ops, uint32_t load,

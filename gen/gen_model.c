@@ -19,9 +19,12 @@ typedef struct ref_pair {
 typedef struct pairs {
     ref_pair *v;
     size_t n, cap;
+    uint64_t changed; /* observations whose bytes changed: what a patch without the model mispredicts */
 } pairs;
 
-static int add_pair(pairs *p, uint32_t addr, int64_t shift)
+/* An observation: the reference at old o, len bytes, read (addr, shift). */
+static int add_pair(pairs *p, uint32_t addr, int64_t shift, const uint8_t *old_ref, const uint8_t *new_ref,
+                    uint32_t len)
 {
     if (shift < -(1 << 24) || shift > (1 << 24))
         return 0; /* not a plausible move: a changed value, not a moved one */
@@ -30,6 +33,7 @@ static int add_pair(pairs *p, uint32_t addr, int64_t shift)
         return -1;
     p->v = v;
     p->v[p->n++] = (ref_pair){ addr, (int32_t)shift };
+    p->changed += memcmp(old_ref, new_ref, len) != 0;
     return 0;
 }
 
@@ -180,7 +184,7 @@ static int collect_thumb(const uint8_t *old_img, const uint8_t *new_img, uint32_
             if ((o & 1) == 0 && fwd_thumb_branch(old_img + o, &a)) {
                 if ((n & 1) == 0 && n + 4 <= new_len && fwd_thumb_branch(new_img + n, &b)) {
                     uint32_t t_old = load + o + 4 + (uint32_t)a, t_new = load + n + 4 + (uint32_t)b;
-                    if (add_pair(out, t_old, (int64_t)t_new - t_old) < 0)
+                    if (add_pair(out, t_old, (int64_t)t_new - t_old, old_img + o, new_img + n, 4) < 0)
                         return -1;
                 }
                 o += 3;
@@ -188,7 +192,7 @@ static int collect_thumb(const uint8_t *old_img, const uint8_t *new_img, uint32_
             }
             if ((o & 3) == 0 && n + 4 <= new_len && !(o + 6 <= end && fwd_thumb_branch(old_img + o + 2, &a))) {
                 uint32_t v = fwd_load32(old_img + o), w = fwd_load32(new_img + n);
-                if (add_pair(out, v, (int64_t)w - v) < 0)
+                if (add_pair(out, v, (int64_t)w - v, old_img + o, new_img + n, 4) < 0)
                     return -1;
             }
         }
@@ -213,13 +217,14 @@ static int collect_xtensa(const uint8_t *old_img, const uint8_t *new_img, uint32
             if (fwd_xtensa_length(old_img[o]) == 3 && fwd_xtensa_call(old_img + o, &a) && n + 3 <= new_len &&
                 fwd_xtensa_call(new_img + n, &b)) {
                 uint32_t t_old = fwd_xtensa_target(load + o, a), t_new = fwd_xtensa_target(load + n, b);
-                if (add_pair(out, t_old, (int64_t)t_new - t_old) < 0)
+                if (add_pair(out, t_old, (int64_t)t_new - t_old, old_img + o, new_img + n, 3) < 0)
                     return -1;
             }
         }
         for (uint32_t o = (op->old_off + 3) & ~3u; o + 4 <= end; o += 4) {
             uint32_t n = (uint32_t)(o + d), v = fwd_load32(old_img + o);
-            if (n + 4 <= new_len && add_pair(out, v, (int64_t)fwd_load32(new_img + n) - v) < 0)
+            if (n + 4 <= new_len &&
+                add_pair(out, v, (int64_t)fwd_load32(new_img + n) - v, old_img + o, new_img + n, 4) < 0)
                 return -1;
         }
     }
@@ -656,6 +661,7 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     if (candidate_shifts(&p, new_len, &f) != 0 || build_groups(&p, &f) != 0)
         goto out;
     size_t refs = p.n;
+    uint64_t changed = p.changed;
     if (refs >= FIT_MAX_REFS)
         f.ng = 0; /* no map */
     free(p.v); /* the groups hold what the Viterbi needs: the pairs' memory goes before its table comes */
@@ -664,8 +670,8 @@ int gen_model_fit(const uint8_t *old_img, const uint8_t *new_img, uint32_t new_l
     if (!f.argmin || lazy_alloc(&f.z, f.nshifts, f.ng, f.nh) != 0)
         goto out;
     fit_within(&f, max_entries, m);
-    if (gain)
-        *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, refs }; /* the empty map is a path: never negative */
+    if (gain) /* the empty map is a path: saved is never negative */
+        *gain = (gen_fit_gain){ zero_cost(&f) - f.final_cost, refs, (int64_t)changed - (int64_t)f.final_cost };
     m->flags = FWD_PREDICT_BRANCHES | FWD_PREDICT_POINTERS;
     m->arch = arch;
     rc = FWD_OK;

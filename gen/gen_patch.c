@@ -423,7 +423,14 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
  * map is fitted to the first matches (cheap next to a patch) and the one
  * that removes the larger share of mispredicted references wins. Building a
  * patch per architecture chose the same on the corpus but for P19 (+0.2 %)
- * at a re-match and a patch each. m->n is 0 when no map is worth it. */
+ * at a re-match and a patch each. m->n is 0 when no map is worth it.
+ * A map must also mispredict fewer references than no prediction (the old
+ * bytes, as in the plain candidate): against the empty map, an Xtensa map
+ * looked worth it on ESP32 and random images whose "calls" (any byte with
+ * the call opcode's bits) moved with their copies, and its candidate lost
+ * (P05 +7.8 %, the bench's S03 +4.7 %); P05 now builds no model candidate
+ * (0.65 x its time), P09 a Thumb-2 one that loses as the Xtensa one did,
+ * and no corpus patch changed. */
 /* A map that removes fewer than 1 in this many mispredictions is not worth
  * a re-match and a patch: on the corpus such models never made the smaller
  * patch (P04 0.42 %, P03 0.48 %, P11 0.07 %, P19 0.07 %, P20 0), the smallest
@@ -473,7 +480,7 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
         if (archs[a] == FWD_MODEL_XTENSA && cortex_m)
             continue;
         uint32_t at = opt->load_address_set ? opt->load_address : archs[a] == FWD_MODEL_THUMB2 ? vectors : 0;
-        jobs[n] = (fit_job){ c, archs[a], at, gen_model_new(), { 0, 1 }, FWD_ERR_INTERNAL };
+        jobs[n] = (fit_job){ c, archs[a], at, gen_model_new(), { 0, 1, 0 }, FWD_ERR_INTERNAL };
         rc = jobs[n++].trial ? rc : FWD_ERR_INTERNAL;
     }
     gen_progress(opt, "model fitting", 0, n);
@@ -487,13 +494,13 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
         pthread_join(th, NULL);
     gen_progress(opt, "model fitting", n, n);
     m->n = 0;
-    gen_fit_gain best = { 0, 1 };
+    gen_fit_gain best = { 0, 1, 0 };
     for (size_t i = 0; i < n; i++) { /* in the architectures' order: the same choice on one thread or two */
         const gen_fit_gain g = jobs[i].gain;
         rc = rc == FWD_OK ? jobs[i].rc : rc;
-        /* g.saved / g.refs > best.saved / best.refs, and worth a patch */
-        if (rc == FWD_OK && jobs[i].trial->n > 0 && (double)g.saved * best.refs > (double)best.saved * g.refs &&
-            g.saved * MODEL_MIN_GAIN >= g.refs) {
+        /* worth a patch, better than no prediction, and g.saved / g.refs > best.saved / best.refs */
+        if (rc == FWD_OK && jobs[i].trial->n > 0 && g.saved * MODEL_MIN_GAIN >= g.refs && g.over_plain > 0 &&
+            (double)g.saved * best.refs > (double)best.saved * g.refs) {
             best = g;
             gen_model_copy(m, jobs[i].trial);
             *load = jobs[i].load;

@@ -30,16 +30,29 @@ static void refused(const char *what, tl_device *d, const tl_buf *patch, int wan
     CHECK(flash_ops(d) == before, "%s: %llu flash operations", what, (unsigned long long)(flash_ops(d) - before));
 }
 
-/* Code whose every 512-byte stretch moved by another amount: a map needs an
- * entry per stretch, more than the profile holds. */
+/* Code whose every 512-byte stretch moved by another amount (4 bytes
+ * inserted before each), with pointers into every stretch relinked: a map
+ * needs an entry per stretch, more than the profile holds. (Without the
+ * pointers nothing was relinked, and no map predicts better than the old
+ * bytes.) */
 static void many_shifts(tl_buf *old_img, tl_buf *new_img)
 {
     *old_img = tl_code_like(160 * 512, 3);
+    for (uint32_t at = 0; at < old_img->n; at += 16) { /* every fourth word points into stretch t */
+        uint32_t t = (at / 16 * 7) % 160, v = 0x08000000u + t * 512 + (at % 512);
+        memcpy(old_img->p + at, &v, 4);
+    }
     *new_img = (tl_buf){ malloc(old_img->n + 160 * 4), 0 };
     for (uint32_t i = 0; i < 160; i++) {
         memcpy(new_img->p + new_img->n, "\x01\x02\x03\x04", 4);
         new_img->n += 4;
         memcpy(new_img->p + new_img->n, old_img->p + i * 512, 512);
+        for (uint32_t k = 0; k < 512; k += 16) {
+            uint32_t v;
+            memcpy(&v, new_img->p + new_img->n + k, 4);
+            v += 4 * ((v - 0x08000000u) / 512 + 1); /* where stretch t went */
+            memcpy(new_img->p + new_img->n + k, &v, 4);
+        }
         new_img->n += 512;
     }
 }
