@@ -300,8 +300,8 @@ int gen_encode_range(const uint8_t *old_img, uint32_t old_len, const uint8_t *ne
             uint32_t n = b - a < MAX_OP_LEN ? b - a : MAX_OP_LEN;
             uint32_t old_a = op->old_off + (a - op->new_off);
             /* A whole copy's prediction may have been made ahead; a part's is its own. */
-            const gen_prediction *made = mode_used(mu) && a == op->new_off && n == op->len
-                                             ? gen_predictor_get(mu->ahead, i) : NULL;
+            const gen_prediction *made = op->kind == FWD_OP_COPY && mode_used(mu) && a == op->new_off &&
+                                                 n == op->len ? gen_predictor_get(mu->ahead, i) : NULL;
             int rc = op->kind != FWD_OP_COPY ? encode_insert(new_img + a, n, out, stats)
                      : mode_used(mu) ? encode_modeled_copy(old_img, old_len, new_img, mu, made, &mode, a, old_a, n,
                                                            &cursor, out, stats)

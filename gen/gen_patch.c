@@ -426,8 +426,9 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
  * at a re-match and a patch each. m->n is 0 when no map is worth it.
  * A map must also mispredict fewer references than no prediction (the old
  * bytes, as in the plain candidate): against the empty map, an Xtensa map
- * looked worth it on ESP32 and random images whose "calls" (any byte with
- * the call opcode's bits) moved with their copies, and its candidate lost
+ * looked worth it on images that are not Xtensa code (P05, a VIA VL805) and
+ * on random ones, whose "calls" (any byte with the call opcode's bits)
+ * moved with their copies, and its candidate lost
  * (P05 +7.8 %, the bench's S03 +4.7 %); P05 now builds no model candidate
  * (0.65 x its time), P09 a Thumb-2 one that loses as the Xtensa one did,
  * and no corpus patch changed. */

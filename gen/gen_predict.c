@@ -78,18 +78,16 @@ struct gen_predictor {
     int threaded;
 };
 
-/* Makes operation i's prediction unless the other thread has taken it.
- * Returns 0 when it was taken. */
-static int take(gen_predictor *p, size_t i)
+/* Makes operation i's prediction unless a thread has taken it. */
+static void take(gen_predictor *p, size_t i)
 {
     unsigned char expect = FREE;
     if (!atomic_compare_exchange_strong(&p->state[i], &expect, BUSY))
-        return 0;
+        return;
     const gen_op *op = &p->ops->v[i];
     int rc = gen_predict_copy(p->old_img, p->old_len, p->new_img, &p->mu, op->new_off, op->old_off, op->len,
                               &p->v[i]);
     atomic_store(&p->state[i], rc == FWD_OK ? DONE : FAILED);
-    return 1;
 }
 
 static int is_copy(const gen_op *op) { return op->kind == FWD_OP_COPY && op->len > 0; }
