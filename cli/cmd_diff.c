@@ -41,8 +41,9 @@ static const char help[] =
     "  --content-key-out FILE  also write the content key (hex, mode 0600) for `fwdelta wrap --content-key`;\n"
     "                          anyone holding it can decrypt the patch\n"
     "  -j N                    threads: 1 does all the work on one; 2 runs the matching's parts, the\n"
-    "                          architectures' fits and the candidates side by side (default: 2, or 1\n"
-    "                          below 64 KiB of input); the patch is the same for any N\n"
+    "                          architectures' fits and the candidates side by side (default: 2; below\n"
+    "                          64 KiB of input only hashing and signing set-up run beside the rest);\n"
+    "                          the patch is the same for any N\n"
     "  -o -                    write the patch to stdout\n"
     "Also --json, -q, -v, -f (see `fwdelta --help`).\n"
     "Memory: peak about 5 bytes per input byte (old + new), at most 6, plus a few MiB.\n";

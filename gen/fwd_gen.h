@@ -34,10 +34,11 @@ typedef struct fwd_gen_options {
     uint32_t model_entries;       /* the device's FWD_APPLY_MODEL_ENTRIES: map entries at most; default 64 */
     uint32_t rc_contexts;         /* the device's FWD_APPLY_RC_CONTEXTS: residual context sets, 1..4; default 4 */
     /* Threads: 1 does all the work on the caller's thread; 2 or more, on
-     * two: the matching's parts, the architectures' fits, the plain
+     * two: the images' hashes and the signing key's set-up beside the
+     * matching, the matching's parts, the architectures' fits, the plain
      * candidate beside the model's and the model's predictions; 0 (default),
-     * two but on inputs under 64 KiB, where one is faster. The patch is the
-     * same. */
+     * two, but under 64 KiB of input only the hashes and the key's set-up
+     * run beside the rest, which is faster there. The patch is the same. */
     uint32_t threads;
     /* Called now and then during long work, from one thread at a time, for
      * each stage: suffix sorting, matching, model fitting, encoding; may be

@@ -2,6 +2,7 @@
 #ifndef FWD_GEN_INTERNAL_H
 #define FWD_GEN_INTERNAL_H
 
+#include <pthread.h>
 #include <string.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -52,6 +53,10 @@ int gen_buf_reserve(gen_buf *b, size_t extra);
 int gen_buf_put(gen_buf *b, const void *p, size_t n);
 void gen_buf_trim(gen_buf *b);
 int gen_buf_varint(gen_buf *b, uint32_t v);
+
+/* gen_thread.c: starts fn(arg) on a new thread, on another CPU than the
+ * caller's where there is one; 1 if it started, 0 if it did not. */
+int gen_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 /* gen_patch.c: opt->progress, serialised (the generator runs two threads). */
 void gen_progress(const fwd_gen_options *opt, const char *stage, uint64_t done, uint64_t total);

@@ -301,7 +301,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     match_job job = { &in, parts, part_ops, st, &lock, &next };
     pthread_t th;
-    int threaded = parts > 1 && opt->threads != 1 && pthread_create(&th, NULL, match_parts, &job) == 0;
+    int threaded = parts > 1 && opt->threads != 1 && gen_thread_start(&th, match_parts, &job);
     match_parts(&job);
     if (threaded)
         pthread_join(th, NULL);

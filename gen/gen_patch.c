@@ -446,9 +446,11 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
  * per input byte at its peak instead of 4.6). */
 #define SIDE_BY_SIDE_MAX (1u << 20)
 
-/* Below this many bytes of input, starting threads costs more than they
- * save: the default (threads 0) is then one (P03, 8 KiB: 3.7 ms on two,
- * 3.3 on one; P01, 76 KiB: the same on both). */
+/* Below this many bytes of input, the stages' helper threads cost more than
+ * they save, all but the side job's, whose signing-key table (0.7 ms)
+ * overlaps the whole diff: the default (threads 0) then runs the stages on
+ * one thread beside it (P03, 8 KiB, median of 31: 3.7 ms with every helper,
+ * 3.7 with none, 3.0 with the side job's alone). */
 #define ONE_THREAD_MAX (64u << 10)
 
 /* One architecture's fit; the two run on two threads when both are tried. */
@@ -492,7 +494,7 @@ static int choose_model(const seg_ctx *c, fwd_model *m, uint32_t *load)
     gen_progress(opt, "model fitting", 0, n);
     pthread_t th;
     int threaded = rc == FWD_OK && n == 2 && opt->threads != 1 && (uint64_t)c->old_len + c->new_len < SIDE_BY_SIDE_MAX &&
-                   pthread_create(&th, NULL, fit_thread, &jobs[1]) == 0;
+                   gen_thread_start(&th, fit_thread, &jobs[1]);
     for (size_t i = 0; i < n && rc == FWD_OK; i++)
         if (i == 0 || !threaded)
             fit_thread(&jobs[i]);
@@ -559,7 +561,7 @@ static void plain_start(const seg_ctx *c, const fwd_gen_key *key, int threaded, 
     job->c.range = (gen_range){ 0 };
     job->c.cctx = NULL;
     job->c.memo = NULL;
-    job->threaded = threaded && pthread_create(&job->th, NULL, plain_thread, job) == 0;
+    job->threaded = threaded && gen_thread_start(&job->th, plain_thread, job);
     if (!job->threaded)
         plain_thread(job);
 }
@@ -686,6 +688,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     if (rc != FWD_OK)
         return rc;
     fwd_gen_options own = *opt;
+    int side_thread = opt->threads != 1;
     if (own.threads == 0 && (uint64_t)old_len + new_len < ONE_THREAD_MAX)
         own.threads = 1;
     opt = &own;
@@ -700,7 +703,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     uint32_t load = 0;
     gen_rc_index rcix = { 0 };
     c.rcix = &rcix;
-    side.threaded = opt->threads != 1 && pthread_create(&side.th, NULL, side_work, &side) == 0;
+    side.threaded = side_thread && gen_thread_start(&side.th, side_work, &side);
     if (!side.threaded)
         side_work(&side);
     rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;

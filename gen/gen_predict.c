@@ -124,7 +124,7 @@ gen_predictor *gen_predictor_start(const uint8_t *old_img, uint32_t old_len, con
     atomic_init(&p->stop, 0);
     for (size_t i = 0; i < ops->n; i++)
         atomic_init(&p->state[i], FREE);
-    p->threaded = threaded && pthread_create(&p->th, NULL, ahead, p) == 0;
+    p->threaded = threaded && gen_thread_start(&p->th, ahead, p);
     return p;
 }
 
