@@ -194,7 +194,8 @@ int cli_write_output(const char *path, const void *data, size_t len)
     /* Without -f, link() refuses a file that appeared since cli_check_output. */
     int ok = cli.force ? rename(tmp, path) == 0 : link(tmp, path) == 0;
     int e = errno;
-    remove(tmp);
+    if (!ok || !cli.force) /* a rename took the temporary name with it */
+        remove(tmp);
     free(tmp);
     if (ok)
         return 0;
