@@ -15,7 +15,7 @@ export FWD_FUZZ_KEY="$build/fuzz-key.pem"
 # (a fraction of a millisecond per input). A run over it is run again with
 # three times as long (AFL_HANG_TMOUT) and saved as a hang only if it times
 # out again: a shared CI machine that stalls for a second once made one
-# input of a 0.2 ms target a "hang" that replayed cleanly (decode, 23700da).
+# input of a 0.2 ms target (decode) a "hang" that replayed cleanly.
 timeout_of() { case $1 in roundtrip) echo 3000 ;; *) echo 1000 ;; esac; }
 
 stat_of() { sed -n "s/^$2 *: *//p" "$1" | head -n 1; }
