@@ -26,7 +26,8 @@ static int start_elsewhere(pthread_t *th, void *(*fn)(void *), void *arg)
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0)
         return 0;
-    int ok = pthread_attr_setaffinity_np(&attr, sizeof(others), &others) == 0 && pthread_create(th, &attr, fn, arg) == 0;
+    int ok = pthread_attr_setaffinity_np(&attr, sizeof(others), &others) == 0 &&
+             pthread_create(th, &attr, fn, arg) == 0;
     pthread_attr_destroy(&attr);
     if (ok)
         pthread_setaffinity_np(*th, sizeof(mine), &mine); /* fails only if it has already ended */
