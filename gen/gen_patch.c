@@ -425,7 +425,8 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
  * patch per architecture chose the same on the corpus but for P19 (+0.2 %)
  * at a re-match and a patch each. m->n is 0 when no map is worth it.
  * A map must also mispredict fewer references than no prediction (the old
- * bytes, as in the plain candidate): against the empty map, an Xtensa map
+ * bytes, as in the plain candidate), by MODEL_MIN_REMOVED at least:
+ * against the empty map, an Xtensa map
  * looked worth it on images that are not Xtensa code (P05, a VIA VL805) and
  * on random ones, whose "calls" (any byte with the call opcode's bits)
  * moved with their copies, and its candidate lost
