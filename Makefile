@@ -102,7 +102,7 @@ test-run: $(TESTS) $(TEST_SCRIPTS) $(CLI)
 # The fast inner loop (about a minute): the host suite without sanitizers,
 # the corpus, QEMU or fuzzing. `make test` is what CI runs.
 check:
-	@./scripts/setup.sh build
+	@./scripts/setup.sh check
 	@$(MAKE) --no-print-directory -j2 $(TESTS) $(TEST_SCRIPTS) $(CLI)
 	@FWDELTA_CORPUS=none ./tests/run.sh $(BUILD)
 

@@ -155,8 +155,9 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-/* The temporary file, in path's directory so that the rename stays atomic. */
-static int write_temp(const char *path, const void *data, size_t len, char **tmp_out)
+/* The temporary file, in path's directory so that the rename stays atomic;
+ * synced to disk first when `sync`. */
+static int write_temp(const char *path, const void *data, size_t len, int sync, char **tmp_out)
 {
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
@@ -168,7 +169,7 @@ static int write_temp(const char *path, const void *data, size_t len, char **tmp
         free(tmp);
         return -1;
     }
-    int ok = write_all(fd, data, len) == 0 && fsync(fd) == 0;
+    int ok = write_all(fd, data, len) == 0 && (!sync || fsync(fd) == 0);
     int e = errno;
     ok &= close(fd) == 0;
     if (!ok) {
@@ -188,8 +189,16 @@ int cli_write_output(const char *path, const void *data, size_t len)
             return cli_fail(FWD_ERR_IO, "cannot write to stdout: %s", strerror(errno));
         return 0;
     }
+    /* Only an output that replaces a file is synced before the rename: a crash
+     * then leaves the old file or the new one, never neither (xz's rule for
+     * the input it deletes). A new file is written as compilers and bsdiff
+     * write theirs: a crash can lose it, never older data, and a patch cut
+     * short is refused by its length and signature. The fsync was a quarter
+     * of the time of a small pair's diff (0.35 ms of P03's 2.5). */
+    struct stat st;
+    int replaces = cli.force && stat(path, &st) == 0;
     char *tmp;
-    if (write_temp(path, data, len, &tmp) != 0)
+    if (write_temp(path, data, len, replaces, &tmp) != 0)
         return cli_fail(FWD_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     /* Without -f, link() refuses a file that appeared since cli_check_output. */
     int ok = cli.force ? rename(tmp, path) == 0 : link(tmp, path) == 0;

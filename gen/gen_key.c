@@ -107,6 +107,7 @@ static int read_key_file(const char *path, unsigned char **out, size_t *len, fwd
     FILE *f = fopen(path, "rb");
     if (!f)
         return key_fail(err, FWD_GEN_KEY_FILE, errno, "cannot open %s: %s", path, strerror(errno));
+    setvbuf(f, NULL, _IONBF, 0); /* no copy of the key in a stdio buffer freed unzeroed */
     unsigned char *buf = calloc(1, KEY_FILE_MAX + 1);
     size_t n = buf ? fread(buf, 1, KEY_FILE_MAX + 1, f) : 0;
     int e = !buf ? ENOMEM : ferror(f) ? errno : 0;
@@ -115,6 +116,7 @@ static int read_key_file(const char *path, unsigned char **out, size_t *len, fwd
              : n > KEY_FILE_MAX ? key_fail(err, FWD_GEN_KEY_FORMAT, 0, "%s is larger than any key file", path)
                                 : FWD_OK;
     if (st != FWD_OK) {
+        mbedtls_platform_zeroize(buf, n);
         free(buf);
         return st;
     }
@@ -157,7 +159,7 @@ int fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key
         mbedtls_pk_init(&k->pk);
         st = parse_private(&k->pk, buf, len, path, passphrase, err);
     }
-    mbedtls_platform_zeroize(buf, KEY_FILE_MAX + 1);
+    mbedtls_platform_zeroize(buf, len); /* what was read; the rest is calloc's zeros */
     free(buf);
     if (st != FWD_OK) {
         fwd_gen_key_free(k);
@@ -222,7 +224,7 @@ int fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[
     if (st == FWD_OK && (st = point_of(&pk, point)) != FWD_OK)
         key_fail(err, FWD_GEN_KEY_FORMAT, 0, "%s: the public point cannot be encoded", path);
     mbedtls_pk_free(&pk);
-    mbedtls_platform_zeroize(buf, KEY_FILE_MAX + 1);
+    mbedtls_platform_zeroize(buf, len); /* what was read; the rest is calloc's zeros */
     free(buf);
     return st;
 }

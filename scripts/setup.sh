@@ -8,18 +8,21 @@ PKGS_BUILD="build-essential pkg-config libzstd-dev libmbedtls-dev libxxhash-dev 
 PKGS_PEERS="bsdiff xdelta3 zstd gnuplot-nox time python3"
 PKGS_DEVICE="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev"
 PKGS_FUZZ="afl++ clang"
+# The CLI's tests trace which outputs are synced to disk.
+PKGS_TEST="strace"
 # The suite built with -m32 (i386) under ASan+UBSan: struct alignment differs there.
 PKGS_M32="gcc-multilib libmbedtls-dev:i386 libzstd-dev:i386 libxxhash-dev:i386 libdivsufsort-dev:i386"
 
 case "${1:-all}" in
   build)  want="$PKGS_BUILD" ;;
+  check)  want="$PKGS_BUILD $PKGS_TEST" ;;
   device) want="$PKGS_BUILD $PKGS_DEVICE" ;;
   bench)  want="$PKGS_BUILD $PKGS_PEERS" ;;
   fuzz)   want="$PKGS_BUILD $PKGS_FUZZ" ;;
-  test)   want="$PKGS_BUILD $PKGS_DEVICE $PKGS_FUZZ $PKGS_M32" ;;
+  test)   want="$PKGS_BUILD $PKGS_TEST $PKGS_DEVICE $PKGS_FUZZ $PKGS_M32" ;;
   demo)   want="$PKGS_BUILD $PKGS_DEVICE $PKGS_PEERS" ;;
-  all)    want="$PKGS_BUILD $PKGS_PEERS $PKGS_DEVICE $PKGS_FUZZ $PKGS_M32" ;;
-  *) echo "usage: $0 [build|device|bench|fuzz|test|demo|all]" >&2; exit 2 ;;
+  all)    want="$PKGS_BUILD $PKGS_TEST $PKGS_PEERS $PKGS_DEVICE $PKGS_FUZZ $PKGS_M32" ;;
+  *) echo "usage: $0 [build|check|device|bench|fuzz|test|demo|all]" >&2; exit 2 ;;
 esac
 
 SUDO=""

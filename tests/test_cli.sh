@@ -126,6 +126,25 @@ expect "unwritable output" 4 "$fw" diff --key k.pem old.bin new.bin -o "$ro/x.fw
 has err "cannot write $ro/x.fwd: Permission denied" "unwritable output message"
 ls | grep -q tmp && bad "temporary files left: $(ls)" || ok
 
+# ---- durability: an output that replaces a file is synced before the rename ------
+# (a new one is not: a crash can lose it, never older data). Traced with strace,
+# which scripts/setup.sh installs for the suite.
+synced() { # NAME WANT CMD...: the fsync and rename/link calls CMD makes, in order
+  name=$1 want=$2; shift 2
+  strace -f -qq -e trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat -o trace "$@" </dev/null >out 2>err
+  got=$(sed -n 's/^[0-9]* *\([a-z0-9]*\)(.*/\1/p' trace | tr '\n' ' ')
+  [ "$got" = "$want" ] && ok || bad "$name: system calls '$got', wanted '$want'; stderr: $(cat err)"
+}
+if command -v strace >/dev/null; then
+  rm -f d.fwd d2.fwd
+  synced "new output" "link " "$fw" diff -q --key k.pem old.bin new.bin -o d.fwd
+  synced "new output -f" "rename " "$fw" diff -q -f --key k.pem old.bin old.bin -o d2.fwd
+  synced "replaced output" "fsync rename " "$fw" diff -q -f --key k.pem old.bin new.bin -o d2.fwd
+  cmp -s d.fwd d2.fwd && ok || bad "the replacing diff did not write its patch"
+else
+  bad "strace is not installed (scripts/setup.sh check installs it)"
+fi
+
 # ---- keys: passphrases, wrong types, missing files ----------------------------
 openssl ecparam -genkey -name prime256v1 2>/dev/null | openssl ec -aes256 -passout pass:xyz -out enc.pem 2>/dev/null
 openssl ec -in enc.pem -passin pass:xyz -pubout -out enc.pub.pem 2>/dev/null
