@@ -1,10 +1,11 @@
 #!/bin/sh
 # The fwdelta command as a release pipeline runs it: exit codes, one JSON
 # object per run (parsed, also for paths with quotes, backslashes, newlines
-# and non-UTF-8 bytes), streams through - , -f, the messages that name what is
-# wrong (wrong base, unwritable output, keys), and `key --c` output that
-# compiles. The Makefile installs this as build/tests/test_cli; it finds the
-# CLI beside its own directory. Ends with "N passed, N failed".
+# and non-UTF-8 bytes), streams through - , -f, which outputs are synced to
+# disk, the messages that name what is wrong (wrong base, unwritable output,
+# keys), and `key --c` output that compiles. The Makefile installs this as
+# build/tests/test_cli; it finds the CLI beside its own directory. Ends with
+# "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 fw=${FWDELTA:-$here/../fwdelta}
