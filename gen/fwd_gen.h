@@ -75,7 +75,8 @@ void fwd_gen_options_default(fwd_gen_options *opt);
  * FWD_OK, or FWD_ERR_ARGUMENT for another name. */
 int fwd_gen_options_profile(fwd_gen_options *opt, const char *name);
 
-/* Writes a new P-256 private key (PEM) and its public key (PEM). */
+/* Writes a new P-256 private key (PEM, mode 0600) and its public key (PEM),
+ * each a new file (an existing one is refused) synced to disk. */
 int fwd_gen_keygen(const char *private_path, const char *public_path);
 int fwd_gen_key_load(const char *private_path, fwd_gen_key **key);
 void fwd_gen_key_free(fwd_gen_key *key);

@@ -22,14 +22,16 @@ struct fwd_gen_key {
     mbedtls_pk_context pk;
 };
 
-/* Creates path (never overwriting a key); a private key is readable by its owner only. */
+/* Creates path (never overwriting a key); a private key is readable by its
+ * owner only. Synced before it returns: a public key copied into firmware
+ * right after keygen must not outlive its private key in a crash. */
 static int write_file(const char *path, const unsigned char *pem, int private_key)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, private_key ? 0600 : 0644);
     if (fd < 0)
         return FWD_ERR_IO;
     size_t n = strlen((const char *)pem);
-    int ok = write(fd, pem, n) == (ssize_t)n;
+    int ok = write(fd, pem, n) == (ssize_t)n && fsync(fd) == 0;
     ok &= close(fd) == 0;
     return ok ? FWD_OK : FWD_ERR_IO;
 }

@@ -142,6 +142,7 @@ if command -v strace >/dev/null; then
   synced "new output -f" "rename " "$fw" diff -q -f --key k.pem old.bin old.bin -o d2.fwd
   synced "replaced output" "fsync rename " "$fw" diff -q -f --key k.pem old.bin new.bin -o d2.fwd
   cmp -s d.fwd d2.fwd && ok || bad "the replacing diff did not write its patch"
+  synced "keygen" "fsync fsync " "$fw" keygen -q -o sync.pem # key files always
 else
   bad "strace is not installed (scripts/setup.sh check installs it)"
 fi
