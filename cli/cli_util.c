@@ -155,8 +155,24 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-/* The temporary file, in path's directory so that the rename stays atomic;
- * synced to disk first when `sync`. */
+/* Creates path (refusing an existing file) holding data, synced to disk
+ * first when `sync`; on failure removes it and keeps errno. */
+static int write_new(const char *path, mode_t mode, const void *data, size_t len, int sync)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    if (fd < 0)
+        return -1;
+    int ok = write_all(fd, data, len) == 0 && (!sync || fsync(fd) == 0);
+    int e = errno;
+    ok &= close(fd) == 0;
+    if (!ok) {
+        remove(path);
+        errno = e;
+    }
+    return ok ? 0 : -1;
+}
+
+/* The temporary file, in path's directory so that the rename stays atomic. */
 static int write_temp(const char *path, const void *data, size_t len, int sync, char **tmp_out)
 {
     size_t n = strlen(path) + 32;
@@ -164,16 +180,8 @@ static int write_temp(const char *path, const void *data, size_t len, int sync, 
     if (!tmp)
         return -1;
     snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (fd < 0) {
-        free(tmp);
-        return -1;
-    }
-    int ok = write_all(fd, data, len) == 0 && (!sync || fsync(fd) == 0);
-    int e = errno;
-    ok &= close(fd) == 0;
-    if (!ok) {
-        remove(tmp);
+    if (write_new(tmp, 0666, data, len, sync) != 0) {
+        int e = errno;
         free(tmp);
         errno = e;
         return -1;
@@ -216,17 +224,7 @@ int cli_write_output(const char *path, const void *data, size_t len)
 
 int cli_write_secret(const char *path, const void *data, size_t len)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0)
-        return -1;
-    int ok = write_all(fd, data, len) == 0 && fsync(fd) == 0;
-    int e = errno;
-    ok &= close(fd) == 0;
-    if (!ok) {
-        remove(path);
-        errno = e;
-    }
-    return ok ? 0 : -1;
+    return write_new(path, 0600, data, len, 1);
 }
 
 void cli_hex(const uint8_t *p, size_t n, char *out)

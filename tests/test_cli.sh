@@ -215,6 +215,17 @@ json "wrap --json" command=wrap status=ok patch=enc2.fwd encryption=aes128ctr-ec
 python3 -c 'import json; assert len(json.load(open("out"))["recipient_key_ids"]) == 2' && ok || bad "wrap recipients"
 expect "apply wrapped for dev2" 0 "$fw" apply -q --pubkey k.pub.pem --device-key dev2.pem old.bin enc2.fwd -o n2.bin
 cmp -s n2.bin new.bin && ok || bad "wrapped patch rebuilt a different image"
+expect "diff --content-key-out" 0 "$fw" diff -q --key k.pem --encrypt-for dev.pub.pem --content-key-out ck.hex \
+  old.bin new.bin -o enc3.fwd
+[ "$(stat -c %a ck.hex)" = 600 ] && [ "$(size ck.hex)" = 33 ] && ok || bad "content key file: $(ls -l ck.hex)"
+expect "wrap --content-key" 0 "$fw" wrap -q --content-key ck.hex --key-for dev2.pub.pem enc3.fwd -o enc4.fwd
+expect "apply with the content key's entry" 0 "$fw" apply -q --pubkey k.pub.pem --device-key dev2.pem old.bin \
+  enc4.fwd -o n3.bin
+cmp -s n3.bin new.bin && ok || bad "patch wrapped from the content key rebuilt a different image"
+expect "content key file exists" 4 "$fw" diff -q -f --key k.pem --encrypt-for dev.pub.pem --content-key-out ck.hex \
+  old.bin new.bin -o enc3.fwd
+has err "cannot write ck.hex: File exists (an existing content key file is never overwritten)" \
+  "content key file is never overwritten"
 
 # ---- strings in JSON: quotes, backslashes, newlines, other bytes ------------------
 for d in 'q"uote' 'back\slash' 'new
