@@ -164,6 +164,18 @@ expect "missing key" 4 "$fw" verify --pubkey nokey.pem p.fwd
 has err "cannot open nokey.pem: No such file or directory" "missing key message"
 expect "public key as private" 4 "$fw" diff --key k.pub.pem old.bin new.bin -o e2.fwd
 has err "k.pub.pem is a public key" "public key given as private"
+# The key is read into a buffer of its file's size; a pipe gets the most a
+# key file can hold.
+expect "key through a pipe" 0 sh -c '"$0" diff -q --key /dev/stdin old.bin new.bin -o e3.fwd <k.pem' "$fw"
+"$fw" diff -q --key k.pem old.bin new.bin -o e4.fwd
+cmp -s e3.fwd e4.fwd && ok || bad "a key through a pipe signs as the key file does"
+{ cat k.pem; head -c 65536 /dev/zero; } >big.pem
+expect "oversized key file" 4 "$fw" diff --key big.pem old.bin new.bin -o e2.fwd
+has err "big.pem is larger than any key file" "oversized key file message"
+expect "oversized key through a pipe" 4 sh -c '"$0" diff --key /dev/stdin old.bin new.bin -o e2.fwd <big.pem' "$fw"
+has err "/dev/stdin is larger than any key file" "oversized piped key message"
+expect "key is a directory" 4 "$fw" diff --key . old.bin new.bin -o e2.fwd
+has err "cannot read .: Is a directory" "directory as key message"
 
 # ---- key: C arrays for firmware ------------------------------------------------
 expect "key pub --c" 0 "$fw" key pub --c --name signer k.pem
