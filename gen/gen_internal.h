@@ -143,7 +143,7 @@ void gen_rc_index_free(gen_rc_index *ix);
  * operations again: the matches found in the index, and the coder's states
  * on the last trial's operations. */
 typedef struct gen_rc_memo gen_rc_memo;
-gen_rc_memo *gen_rc_memo_new(void);
+gen_rc_memo *gen_rc_memo_new(uint32_t new_len); /* positions 0..new_len */
 void gen_rc_memo_free(gen_rc_memo *memo);
 /* Codes the operation stream ops[0..n) of the segment whose output starts at
  * out_pos, with `contexts` residual context sets. memo may be NULL; kept:

@@ -133,7 +133,7 @@ static size_t code_payload(seg_ctx *c, const gen_buf *raw, uint32_t out_pos, siz
     if (out_pos == UINT32_MAX)
         return gen_rc_encode_bytes(raw->p, raw->n, out, limit);
     if (!c->memo)
-        c->memo = gen_rc_memo_new(); /* NULL: slower, same bytes */
+        c->memo = gen_rc_memo_new(c->new_len); /* NULL: slower, same bytes */
     int trial = raw == &c->range.raw; /* the coder resumes where the last trial's operations differ */
     size_t n = gen_rc_encode(c->rcix, c->memo, c->opt->rc_contexts, out_pos, raw->p, raw->n,
                              trial ? c->range.stable : 0, out, limit, used);

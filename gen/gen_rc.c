@@ -85,7 +85,9 @@ static uint32_t chain_match(const gen_rc_index *ix, uint32_t q, uint32_t max, ui
 
 /* Segment trials code a segment's inserts again with each length tried, so
  * the matches found are kept, direct-mapped by position (at most MEMO_SIZE
- * positions of a segment apart never collide). */
+ * positions of a segment apart never collide). A smaller image gets the
+ * power of two that holds all its positions: the whole table was 64 fresh
+ * pages zeroed for a 4 KiB image, a tenth of its run on the bench machine. */
 #define MEMO_SIZE (1u << 14) /* 256 KiB a candidate; 2^15 cost P16 0.25 B per input byte for no measurable time */
 typedef struct memo_entry {
     uint32_t q, max, len, dist; /* max 0: empty */
@@ -110,14 +112,24 @@ typedef struct rc_snap {
 } rc_snap;
 
 struct gen_rc_memo {
-    memo_entry e[MEMO_SIZE];
     rc_snap *snap; /* by i, all made on operation bytes the caller says are unchanged */
     size_t n, cap;
     uint8_t *out; /* the trials' coded bytes, which the states' positions index */
     size_t out_cap;
+    uint32_t mask; /* entries - 1 */
+    memo_entry e[];
 };
 
-gen_rc_memo *gen_rc_memo_new(void) { return calloc(1, sizeof(gen_rc_memo)); }
+gen_rc_memo *gen_rc_memo_new(uint32_t new_len)
+{
+    uint32_t n = 1;
+    while (n < MEMO_SIZE && n < new_len)
+        n <<= 1;
+    gen_rc_memo *memo = calloc(1, sizeof(*memo) + n * sizeof(memo_entry));
+    if (memo)
+        memo->mask = n - 1;
+    return memo;
+}
 
 void gen_rc_memo_free(gen_rc_memo *memo)
 {
@@ -137,7 +149,7 @@ static uint32_t find_match(const gen_rc_index *ix, gen_rc_memo *memo, uint32_t q
         return 0;
     if (!memo)
         return chain_match(ix, q, max, dist);
-    memo_entry *e = &memo->e[q & (MEMO_SIZE - 1)];
+    memo_entry *e = &memo->e[q & memo->mask];
     if (e->max && e->q == q && (e->max == max || (e->len < e->max && e->len < max))) {
         *dist = e->dist;
         return e->len;

@@ -201,9 +201,10 @@ static void test_trial_resume(void)
     tl_buf img = tl_code_like(64 * 256, 9);
     gen_rc_index ix;
     CHECK_STATUS(gen_rc_index_build(&ix, img.p, (uint32_t)img.n), FWD_OK, "index");
-    gen_rc_memo *memo = gen_rc_memo_new();
+    /* Sized for the image, and 128 entries whose positions collide. */
+    gen_rc_memo *memo = gen_rc_memo_new((uint32_t)img.n), *small = gen_rc_memo_new(100);
     gen_buf ops = { 0 };
-    static uint8_t fresh[32768], resumed[32768];
+    static uint8_t fresh[32768], resumed[32768], collided[32768];
     /* (ops, operation bytes unchanged since the last trial, cap) */
     static const struct { size_t count, kept_ops, cap; } trial[] = {
         { 64, 0, sizeof(fresh) },  /* a new segment */
@@ -221,8 +222,13 @@ static void test_trial_resume(void)
         size_t nr = gen_rc_encode(&ix, memo, 2, 0, ops.p, n, kept, resumed, trial[t].cap, &used_r);
         CHECK(nr == nf && used_r == used_f && memcmp(fresh, resumed, nf) == 0,
               "trial %zu: resumed %zu bytes (%zu coded), fresh %zu (%zu)", t, nr, used_r, nf, used_f);
+        size_t used_c = 0;
+        size_t nc = gen_rc_encode(&ix, small, 2, 0, ops.p, n, kept, collided, trial[t].cap, &used_c);
+        CHECK(nc == nf && used_c == used_f && memcmp(fresh, collided, nf) == 0,
+              "trial %zu: with a 128-entry memo %zu bytes (%zu coded), fresh %zu (%zu)", t, nc, used_c, nf, used_f);
     }
     free(ops.p);
+    gen_rc_memo_free(small);
     gen_rc_memo_free(memo);
     gen_rc_index_free(&ix);
     free(img.p);
