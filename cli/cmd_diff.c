@@ -99,7 +99,7 @@ static const char help[] =
     "                          anyone holding it can decrypt the patch\n"
     "  -j N                    threads: 1 does all the work on one; 2 runs the matching's parts, the\n"
     "                          architectures' fits and the candidates side by side (default: 2; below\n"
-    "                          64 KiB of input only hashing and signing set-up run beside the rest);\n"
+    "                          64 KiB of input 1);\n"
     "                          the patch is the same for any N\n"
     "  -o -                    write the patch to stdout\n"
     "Also --json, -q, -v, -f (see `fwdelta --help`).\n"

@@ -453,11 +453,14 @@ static int build_patch(seg_ctx *c, const fwd_gen_key *key, uint8_t **patch, size
  * per input byte at its peak instead of 4.6). */
 #define SIDE_BY_SIDE_MAX (1u << 20)
 
-/* Below this many bytes of input, the stages' helper threads cost more than
- * they save, all but the side job's, whose signing-key table (0.7 ms)
- * overlaps the whole diff: the default (threads 0) then runs the stages on
- * one thread beside it (P03, 8 KiB, medians of 41 interleaved runs: 3.0 ms
- * with every helper, 3.0 with none, 2.6 with the side job's alone). */
+/* Below this many bytes of input, helper threads cost more than they save:
+ * the default (threads 0) then runs everything on one thread. The side
+ * job's signing-key table (0.7 ms) could overlap the whole diff, and on one
+ * VM it did (P03, 8 KiB, 41 interleaved runs: 3.0 ms with every helper, 3.0
+ * with none, 2.6 with the side job's alone); on another a new thread took a
+ * millisecond or two to run beside its parent (two 1.2 ms loops: 2.6 ms
+ * together), and the side job lost as much (150 runs: 7.01 ms with it, 6.52
+ * without). Without it the time does not hang on the scheduler. */
 #define ONE_THREAD_MAX (64u << 10)
 
 /* One architecture's fit; the two run on two threads when both are tried. */
@@ -695,9 +698,9 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     if (rc != FWD_OK)
         return rc;
     fwd_gen_options own = *opt;
-    int side_thread = opt->threads != 1;
     if (own.threads == 0 && (uint64_t)old_len + new_len < ONE_THREAD_MAX)
         own.threads = 1;
+    int side_thread = own.threads != 1;
     opt = &own;
     gen_ops ops = { 0 }, renorm = { 0 };
     side_job side = { .key = key, .old_img = old_img, .new_img = new_img, .old_len = old_len, .new_len = new_len,
