@@ -638,16 +638,20 @@ typedef struct side_job {
     int threaded; /* th runs side_work until join_side */
 } side_job;
 
-static void *side_work(void *arg)
+static void side_hash(side_job *j)
 {
-    side_job *j = arg;
     fwd_sha256(j->old_img, j->old_len, j->old_sha256);
     fwd_sha256(j->new_img, j->new_len, j->new_sha256);
     pthread_mutex_lock(&j->lock);
     j->hashed = 1;
     pthread_cond_signal(&j->hashes_done);
     pthread_mutex_unlock(&j->lock);
-    gen_key_warm(j->key); /* on failure gen_sign computes it, or fails itself */
+}
+
+static void *side_work(void *arg)
+{
+    side_hash(arg);
+    gen_key_warm(((side_job *)arg)->key); /* on failure gen_sign computes it, or fails itself */
     return NULL;
 }
 
@@ -714,8 +718,8 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     gen_rc_index rcix = { 0 };
     c.rcix = &rcix;
     side.threaded = side_thread && gen_thread_start(&side.th, side_work, &side);
-    if (!side.threaded)
-        side_work(&side);
+    if (!side.threaded) /* and signing builds the key's table: warming it here added a multiplication */
+        side_hash(&side);
     rc = model ? gen_match(old_img, (uint32_t)old_len, new_img, (uint32_t)new_len, &ops, opt) : FWD_ERR_INTERNAL;
     /* Small inputs: the plain candidate is coded on a second thread from
      * here on, beside the model's fit and re-match, which used the second
