@@ -35,7 +35,10 @@
  * P06 32.8 -> 30.2). The generator's peak heap was 256 KiB plus 7 to 9
  * bytes per input byte (P02..P14 with -j 1; P01 14, P03 41): too much costs
  * a tenth of what too little does. Linux before 5.14 refuses the advice;
- * the pages then fault in as they are used. The helper threads allocate
+ * the pages then fault in as they are used. Whole 2 MiB ranges of it are
+ * mapped as huge pages where the kernel grants them, one fault for 512
+ * (15 runs: P14 0.79 -> 0.73 x bsdiff's time, P10 0.72 -> 0.63; P06's
+ * 2.4 MiB held no aligned range). The helper threads allocate
  * from that heap too (one arena), not each from fresh pages of its own, and
  * reuse what another freed (30 interleaved runs against the same build with
  * an arena per thread: P02 0.88 -> 0.79 x bsdiff's time, P05 0.75 -> 0.67,
@@ -43,16 +46,29 @@
  * P01 1.04 -> 1.06, within its noise). */
 #define PREFAULT_BASE (256u << 10)
 #define PREFAULT_PER_BYTE 8u
+#define HUGE_PAGE (2u << 20)
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+/* The advice for the whole `align`-aligned units inside [p, p + n). */
+static void advise_inside(void *p, size_t n, size_t align, int advice)
+{
+    uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)(align - 1);
+    if (b > a)
+        madvise((void *)a, b - a, advice);
+}
+#endif
+
 static void prefault_heap(uint64_t in_bytes)
 {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-    size_t n = PREFAULT_BASE + (size_t)in_bytes * PREFAULT_PER_BYTE, page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t n = PREFAULT_BASE + (size_t)in_bytes * PREFAULT_PER_BYTE;
     uint8_t *p = malloc(n);
     if (!p)
         return;
-    uintptr_t a = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1), b = ((uintptr_t)p + n) & ~(uintptr_t)(page - 1);
-    if (b > a)
-        madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#ifdef MADV_HUGEPAGE
+    advise_inside(p, n, HUGE_PAGE, MADV_HUGEPAGE);
+#endif
+    advise_inside(p, n, (size_t)sysconf(_SC_PAGESIZE), MADV_POPULATE_WRITE);
     free(p); /* into the heap's top, which is never trimmed here */
 #else
     (void)in_bytes;

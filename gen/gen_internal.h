@@ -49,6 +49,9 @@ static inline uint32_t gen_common_prefix(const uint8_t *a, const uint8_t *b, uin
 /* Room for element n of an array that doubles (from `first` elements): the
  * array, moved or not, or NULL (and *cap unchanged) when memory runs out. */
 void *gen_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
+/* gen_mem.c: malloc for an array the caller writes in full, backed by huge
+ * pages where the kernel offers them. */
+void *gen_alloc_filled(size_t n);
 int gen_buf_reserve(gen_buf *b, size_t extra);
 int gen_buf_put(gen_buf *b, const void *p, size_t n);
 void gen_buf_trim(gen_buf *b);

@@ -280,7 +280,7 @@ int gen_match(const uint8_t *old_img, uint32_t old_len, const uint8_t *new_img, 
 {
     if (old_len == 0)
         return push(ops, FWD_OP_INSERT, 0, new_len, 0);
-    saidx_t *sa = malloc((size_t)old_len * sizeof(*sa));
+    saidx_t *sa = gen_alloc_filled((size_t)old_len * sizeof(*sa));
     gen_progress(opt, "suffix sorting", 0, old_len);
     if (!sa || divsufsort(old_img, sa, (saidx_t)old_len) != 0) {
         free(sa);

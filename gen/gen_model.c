@@ -352,7 +352,7 @@ static int candidate_shifts(const pairs *p, uint32_t new_len, fit *f)
         budget = FIT_BUDGET_MIN;
     uint64_t max_shifts = budget / addrs;
     max_shifts = max_shifts < 8 ? 8 : max_shifts > MAX_SHIFTS ? MAX_SHIFTS : max_shifts;
-    ref_pair *u = malloc((p->n + 1) * sizeof(*u)), *tmp = malloc((p->n + 1) * sizeof(*tmp));
+    ref_pair *u = gen_alloc_filled((p->n + 1) * sizeof(*u)), *tmp = gen_alloc_filled((p->n + 1) * sizeof(*tmp));
     if (!u || !tmp) {
         free(u);
         free(tmp);

@@ -36,8 +36,8 @@ int gen_rc_index_build(gen_rc_index *ix, const uint8_t *img, uint32_t len)
     ix->img = img;
     ix->len = len;
     unsigned bits = hash_bits(len);
-    int32_t *head = malloc(sizeof(int32_t) << bits);
-    ix->prev = malloc(sizeof(int32_t) * (len ? len : 1));
+    int32_t *head = gen_alloc_filled(sizeof(int32_t) << bits);
+    ix->prev = gen_alloc_filled(sizeof(int32_t) * (len ? len : 1));
     if (!head || !ix->prev) {
         free(head);
         gen_rc_index_free(ix);
