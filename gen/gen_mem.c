@@ -8,7 +8,11 @@
  * (page faults 8,231 -> 4,635), P16 0.81 -> 0.77. Only the whole 2 MiB
  * units inside the array are advised, and the array is written in full, so
  * no page is backed that would not be; the alignment's lead is never
- * touched (peak RSS P15 11.4 -> 11.5 MB, P16 11.8 -> 11.7). */
+ * touched (peak RSS P15 11.4 -> 11.5 MB, P16 11.8 -> 11.7). Up to
+ * HUGE_MAX: on the 256 MiB pair, whose suffix array is 1 GiB, huge pages
+ * made the run slower, not faster (single runs, base 96-106 s, with huge
+ * pages 110-156 s: user time 113 -> 144-148 s), while the 16 MiB pair (64
+ * MiB arrays) went 5.5 -> 4.5 s and the 64 MiB one stayed at 17-19 s. */
 #define _DEFAULT_SOURCE /* madvise, posix_memalign */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,12 +23,13 @@
 #include "gen_internal.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_MAX ((size_t)64 << 20)
 
 void *gen_alloc_filled(size_t n)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     void *p;
-    if (n < HUGE_PAGE)
+    if (n < HUGE_PAGE || n > HUGE_MAX)
         return malloc(n);
     if (posix_memalign(&p, HUGE_PAGE, n) != 0)
         return NULL;
