@@ -37,8 +37,8 @@ typedef struct fwd_gen_options {
      * two: the images' hashes and the signing key's set-up beside the
      * matching, the matching's parts, the architectures' fits, the plain
      * candidate beside the model's and the model's predictions; 0 (default),
-     * two, but under 64 KiB of input only the hashes and the key's set-up
-     * run beside the rest, which is faster there. The patch is the same. */
+     * two, but under 64 KiB of input one, which is faster there. The patch
+     * is the same. */
     uint32_t threads;
     /* Called now and then during long work, from one thread at a time, for
      * each stage: suffix sorting, matching, model fitting, encoding; may be
