@@ -107,7 +107,7 @@ static int check_p256(const mbedtls_pk_context *pk, const char *path, fwd_gen_ke
 /* The file as mbedtls_pk_load_file gives it: PEM text with its NUL counted.
  * The buffer is the file's size, not KEY_FILE_MAX: 64 KiB of fresh pages
  * cost a fifth of a 4 KiB pair's run on the bench machine (17 page faults,
- * P03 0.32 -> 0.05 ms to read the key); a pipe or device still gets the
+ * P03 0.32 -> 0.12 ms to read the key); a pipe or device still gets the
  * most a key file can hold. Read with read(2): no copy of the key in a stdio
  * buffer freed unzeroed. */
 static int read_key_file(const char *path, unsigned char **out, size_t *len, fwd_gen_key_error *err)

@@ -650,8 +650,9 @@ static void side_hash(side_job *j)
 
 static void *side_work(void *arg)
 {
-    side_hash(arg);
-    gen_key_warm(((side_job *)arg)->key); /* on failure gen_sign computes it, or fails itself */
+    side_job *j = arg;
+    side_hash(j);
+    gen_key_warm(j->key); /* on failure gen_sign computes it, or fails itself */
     return NULL;
 }
 
