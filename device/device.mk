@@ -10,7 +10,7 @@
 #   make sample-fw     the demo firmware pair: build/sample/v1.bin, v2.bin
 #
 # zstd and mbedTLS are Debian's source packages at the versions the host links
-# (device/fetch_src.sh), fetched at build time into build-device/src.
+# (scripts/fetch_src.sh), fetched at build time into build-device/src.
 
 DEVB        ?= build-device
 DEV_CROSS   ?= arm-none-eabi-
@@ -82,7 +82,7 @@ DEV_COMMA := ,
 
 device:
 	@./scripts/setup.sh device
-	@./device/fetch_src.sh $(DEV_SRCROOT)
+	@./scripts/fetch_src.sh $(DEV_SRCROOT) zstd mbedtls
 	@$(MAKE) --no-print-directory device-build
 
 device-test: device
@@ -163,7 +163,7 @@ $(DEVB)/include/xxhash.h: /usr/include/xxhash.h
 	ln -sf $< $@
 
 $(DEV_FETCHED) &:
-	./device/fetch_src.sh $(DEV_SRCROOT)
+	./scripts/fetch_src.sh $(DEV_SRCROOT) zstd mbedtls
 
 # ---- QEMU test firmware (mps2-an386, Cortex-M4) ----------------------------
 # fw.elf runs the real applier and reports; fw-prof.elf adds the per-part

@@ -4,9 +4,11 @@
 # and `make demo` can call it on every run at almost no cost.
 set -eu
 
-PKGS_BUILD="build-essential pkg-config libzstd-dev libmbedtls-dev libxxhash-dev libdivsufsort-dev"
+# dpkg-dev and cmake: the command links libdivsufsort built from its Debian
+# source package (Debian ships it shared only; see the Makefile).
+PKGS_BUILD="build-essential pkg-config libzstd-dev libmbedtls-dev libxxhash-dev libdivsufsort-dev dpkg-dev cmake"
 PKGS_PEERS="bsdiff xdelta3 zstd gnuplot-nox time python3"
-PKGS_DEVICE="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev"
+PKGS_DEVICE="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 PKGS_FUZZ="afl++ clang"
 # The CLI's tests trace which outputs are synced to disk.
 PKGS_TEST="strace"
@@ -29,7 +31,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # The device build compiles zstd and mbedTLS from Debian's source packages,
-# which needs a deb-src entry mirroring the binary one.
+# the command libdivsufsort: that needs a deb-src entry mirroring the binary
+# one.
 add_deb_src() {
   src=/etc/apt/sources.list.d/debian.sources
   dst=/etc/apt/sources.list.d/fwdelta-deb-src.sources

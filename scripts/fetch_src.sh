@@ -1,15 +1,17 @@
 #!/bin/sh
-# Fetches Debian's source packages of zstd and mbedTLS, at exactly the
-# versions of libzstd-dev and libmbedtls-dev installed on this host, into
-# DIR/zstd and DIR/mbedtls (Debian's patches applied). The device build
-# compiles the same code the host links, for the target.
+# Fetches Debian's source packages of the named libraries (zstd, mbedtls,
+# divsufsort), at exactly the versions of their -dev packages installed on
+# this host, into DIR/NAME (Debian's patches applied). The device build
+# compiles the zstd and mbedTLS the host links, for the target; the host's
+# static command links libdivsufsort, which Debian ships shared only.
 # Idempotent: a tree whose recorded version matches is left alone.
 # When the archive no longer has that exact version's source (a point
 # release replaced it), the archive's version of the same upstream release
 # is taken instead, and said; another upstream release is refused, since the
 # device would then run other code than the host tests.
 set -eu
-dir=${1:?usage: fetch_src.sh DIR}
+dir=${1:?usage: fetch_src.sh DIR NAME...}
+shift
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
@@ -21,7 +23,7 @@ fetch() { # fetch NAME SOURCE-PACKAGE BINARY-PACKAGE
   # One line per installed architecture (i386 beside amd64, say): the
   # native one is what the host links.
   ver=$(dpkg-query -W -f='${Version}\n' "$bin:$(dpkg --print-architecture)" 2>/dev/null | head -n 1) || ver=""
-  [ -n "$ver" ] || { echo "fetch_src: $bin is not installed (run ./scripts/setup.sh device)" >&2; exit 1; }
+  [ -n "$ver" ] || { echo "fetch_src: $bin is not installed (run ./scripts/setup.sh build)" >&2; exit 1; }
   if [ -f "$dir/$name/.fwd-version" ] && [ "$(cat "$dir/$name/.fwd-version")" = "$src=$ver" ]; then
     return 0
   fi
@@ -34,7 +36,7 @@ fetch() { # fetch NAME SOURCE-PACKAGE BINARY-PACKAGE
     if [ -z "$got" ] || [ "$(upstream "$got")" != "$(upstream "$ver")" ]; then
       cat "$tmp.log" >&2
       echo "fetch_src: no source for $src=$ver${got:+ (the archive has $got, another upstream release)};" \
-        "is there a deb-src entry (scripts/setup.sh device adds one)?" >&2
+        "is there a deb-src entry (scripts/setup.sh build adds one)?" >&2
       exit 1
     fi
     echo "fetch_src: $src=$ver has no source in the archive; using $got (same upstream release)" >&2
@@ -47,5 +49,11 @@ fetch() { # fetch NAME SOURCE-PACKAGE BINARY-PACKAGE
   rm -rf "$tmp" "$tmp.log"
 }
 
-fetch zstd libzstd libzstd-dev
-fetch mbedtls mbedtls libmbedtls-dev
+for name in "$@"; do
+  case $name in
+    zstd)       fetch zstd libzstd libzstd-dev ;;
+    mbedtls)    fetch mbedtls mbedtls libmbedtls-dev ;;
+    divsufsort) fetch divsufsort libdivsufsort libdivsufsort-dev ;;
+    *) echo "fetch_src: unknown library $name (zstd, mbedtls, divsufsort)" >&2; exit 2 ;;
+  esac
+done
