@@ -39,6 +39,11 @@ prog mismatch tests/install/device_prog.c fwdelta-apply -DFWD_APPLY_MAX_PAYLOAD=
 expect "device program, other capacities" FWD_ERR_BUILD_MISMATCH "$("$tmp/mismatch" 2>&1)"
 prog host tests/install/host_prog.c fwdelta
 expect "host program" "4096 FWD_ERR_WRONG_BASE" "$("$tmp/host" 2>&1)"
+# The command: one static executable (the Makefile's CLI_STATIC), so it
+# needs no library at all where it is copied.
+got=$(env -i "$tmp/prefix/bin/fwdelta" --version 2>&1)
+case $got in "fwdelta "*" (patch format "*")") ok ;; *) bad "installed fwdelta --version: $got" ;; esac
+expect "installed fwdelta needs no shared library" "" "$(readelf -d "$tmp/prefix/bin/fwdelta" | grep NEEDED)"
 # The device library alone: nothing of the generator is linked.
 expect "fwdelta-apply links the applier only" "" "$(pkg-config --libs fwdelta-apply | grep -o fwdgen)"
 if nm -D "$tmp/device" 2>/dev/null | grep -q fwd_gen_; then bad "device program references the generator"; else ok; fi
