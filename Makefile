@@ -85,7 +85,8 @@ $(CLI): $(call obj,$(CLI_SRC)) $(BUILD)/libfwdsim.a $(LIB_GEN) $(LIB_APPLY) $(CL
 	$(CC) $(CFLAGS) -o $@ $(filter-out $(CLI_DEPS),$^) $(CLI_LDLIBS)
 
 $(DSS_LIB):
-	@./scripts/fetch_src.sh $(BUILD)/deps divsufsort
+	@./scripts/fetch_src.sh $(BUILD)/deps divsufsort || { echo "make: the static command needs" \
+	  "libdivsufsort's source (above); make CLI_STATIC=0 links the shared library instead" >&2; exit 1; }
 	@cmake -S $(DSS_DIR) -B $(DSS_DIR)/build -Wno-dev -Wno-deprecated -DCMAKE_BUILD_TYPE=Release \
 	  -DBUILD_SHARED_LIBS=OFF -DBUILD_EXAMPLES=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
 	  -DCMAKE_C_COMPILER=$(firstword $(CC)) -DCMAKE_C_FLAGS="$(wordlist 2,99,$(CC))" \
