@@ -41,12 +41,11 @@
  * them: one fault for 512 pages and no first-write cost per page (60
  * interleaved runs against small pages: P03 7.10 -> 6.32 ms, P01 13.2 ->
  * 11.0, P12 35.4 -> 31.7), for up to 2 MiB more resident memory. The
- * helper threads allocate
- * from that heap too (one arena), not each from fresh pages of its own, and
- * reuse what another freed (30 interleaved runs against the same build with
- * an arena per thread: P02 0.88 -> 0.79 x bsdiff's time, P05 0.75 -> 0.67,
- * P06 1.09 -> 0.98, P07 0.95 -> 0.86, P09 0.92 -> 0.88, P14 0.81 -> 0.75;
- * P01 1.04 -> 1.06, within its noise). */
+ * helper threads allocate from that heap too (one arena), not each from
+ * fresh pages of its own, and reuse what another freed (30 interleaved runs
+ * against the same build with an arena per thread: P02 0.88 -> 0.79 x
+ * bsdiff's time, P05 0.75 -> 0.67, P06 1.09 -> 0.98, P07 0.95 -> 0.86, P09
+ * 0.92 -> 0.88, P14 0.81 -> 0.75; P01 1.04 -> 1.06, within its noise). */
 #define PREFAULT_BASE (256u << 10)
 #define PREFAULT_PER_BYTE 8u
 #define HUGE_PAGE (2u << 20)
