@@ -72,6 +72,11 @@ SHAPES = [("unrelated", "two unrelated random images"), ("runs", "runs of one by
           ("rotate", "a random image and its rotation by a third")]
 SHAPE_TOOLS = ["fwdelta"]
 SHAPE_SEED = 2000
+# Pairs of this many MiB and more run BENCH_BIG_REPS times (default once):
+# bsdiff takes about 25 minutes on one 256 MiB pair.
+BIG_MIB = 256
+# The speed run's ceiling on back-to-back runs per pair, whatever the time floor.
+SPEED_MAX_REPS = 1001
 
 TARGET_GEOMEAN = 0.85      # fwdelta geomean <= this x best peer's
 TARGET_PROFILE_DEFAULT = 5.6  # corpus geomean, percent of the new image (issue 13)
@@ -215,12 +220,14 @@ def run_pairs(pairs, tools, reps, workdir, pub, label, verbose=False):
     return results
 
 
-def speed_run(pairs, tools, reps, workdir):
+def speed_run(pairs, tools, reps, seconds, workdir):
     """fwdelta's default generator and bsdiff, back to back on each pair
-    (which goes first alternates), reps times: per pair the two medians. The
+    (which goes first alternates), reps times and on until `seconds` have
+    passed on the pair: per pair the two medians and the number of runs. The
     main run's repetitions are spread over every tool and pair, and a pair's
     ratio moved by up to 25 % between runs on a shared machine; back to back,
-    drift hits both alike."""
+    drift hits both alike. The time floor is for the small pairs: eleven runs
+    of 10 ms left a ratio near 1 within ±5 % of itself between runs (P03)."""
     by_name = {t.name: t for t in tools}
     fw, bsd = by_name.get(FWDELTA_CONFIGS[0][0]), by_name.get("bsdiff")
     out = {}
@@ -229,20 +236,23 @@ def speed_run(pairs, tools, reps, workdir):
     t0 = time.time()
     for p in pairs:
         times = {fw.name: [], bsd.name: []}
+        start = time.time()
+        rep = 0
         try:
-            for rep in range(reps):
+            while rep < reps or (time.time() - start < seconds and rep < SPEED_MAX_REPS):
                 for t in (fw, bsd) if rep % 2 == 0 else (bsd, fw):
                     patch = os.path.join(workdir, "%s.%s.speed" % (p.id, t.name))
                     if os.path.exists(patch):  # as in run_one: fwdelta refuses to overwrite
                         os.remove(patch)
                     kw = dict(old=p.old, new=p.new, patch=patch, out="")
                     times[t.name].append(measure(t.argv(t.gen, **kw), workdir)[0])
+                rep += 1
         except ToolError as e:
             log("  speed %s: %s" % (p.id, str(e).splitlines()[0]))
             continue
-        out[p.id] = (statistics.median(times[fw.name]), statistics.median(times[bsd.name]))
-    log("  speed: %d pairs x %d back-to-back repetitions (%.0f s, load %s)" % (len(out), reps, time.time() - t0,
-                                                                            loadavg()))
+        out[p.id] = (statistics.median(times[fw.name]), statistics.median(times[bsd.name]), rep)
+    log("  speed: %d pairs x at least %d back-to-back repetitions and %g s (%.0f s, load %s)" % (
+        len(out), reps, seconds, time.time() - t0, loadavg()))
     return out
 
 
@@ -386,8 +396,9 @@ def analyse(pairs, tools, results, speed):
             s = r.med("size") if not r.error else None
             row[name] = (s / best[0]) if (s is not None and best[0]) else None
         f = results[(p.id, fw)]
-        ft, bt = speed.get(p.id, (None, None))
+        ft, bt, runs = speed.get(p.id, (None, None, 0))
         row["gen_ms"] = (ft * 1000, bt * 1000) if ft else None
+        row["speed_runs"] = runs
         row["faster_than_bsdiff"] = None if not ft else ft <= bt
         row["time_vs_bsdiff"] = None if not ft else ft / bt
         row["rss_per_byte"] = (f.med("gen_rss") / (p.old_size + p.new_size)) if f.gen_rss else None
@@ -430,7 +441,8 @@ def shape_run(sizes, reps, gendata, tools, workdir, pub):
 
 def large_run(name, specs, tool_names, reps, gendata, tools, workdir, pub):
     """Large generated pairs, (id, gendata kind, MiB, seed, description) each,
-    measured and deleted afterwards."""
+    measured and deleted afterwards: reps = (repetitions below BIG_MIB,
+    repetitions from it)."""
     sdir = os.path.join(workdir, name)
     os.makedirs(sdir, exist_ok=True)
     by_name = {t.name: t for t in tools}
@@ -440,8 +452,12 @@ def large_run(name, specs, tool_names, reps, gendata, tools, workdir, pub):
         log("%s: generating %s (%s)" % (name, pid, desc))
         old, new = gen_pair(gendata, sdir, pid, kind, "major", "%dM" % mb, seed)
         pairs.append(Pair(pid, name, old, new, desc, kind))
-    log("%s: %d pairs x %d tools x %d repetitions" % (name, len(pairs), len(stools), reps))
-    results = run_pairs(pairs, stools, reps, sdir, pub, name, verbose=True)
+    results = {}
+    for big in (False, True):
+        sel = [p for p, spec in zip(pairs, specs) if (spec[2] >= BIG_MIB) == big]
+        if sel:
+            log("%s: %d pairs x %d tools x %d repetitions" % (name, len(sel), len(stools), reps[big]))
+            results.update(run_pairs(sel, stools, reps[big], sdir, pub, name, verbose=True))
     for p in pairs:  # the inputs are large and cheap to regenerate
         for f in (p.old, p.new):
             os.remove(f)
@@ -618,7 +634,7 @@ def report(args, pairs, skipped, tools, results, per_pair, groups, scale, meta):
             L.append("- `%s`: `%s`; `%s`" % (t.name, show(t.gen), show(t.app)))
     L.append("")
     L += summary_lines(pairs, tools, results, per_pair, groups, scale, markdown=True)
-    L += speed_lines(pairs, results, per_pair, meta.get("prev_sizes", {}), args.speed_reps)
+    L += speed_lines(pairs, results, per_pair, meta.get("prev_sizes", {}), args.speed_reps, args.speed_seconds)
     # ratio table
     L.append("## Patch ratio (patch / new image), median")
     L.append("")
@@ -721,9 +737,9 @@ def report(args, pairs, skipped, tools, results, per_pair, groups, scale, meta):
     else:
         spairs, stools, sres = scale
         L.append("`gendata code major`: insertions early (everything after them moves), changed constants, "
-                 "edited and deleted functions, a relinked block; %d repetitions, median. Shapes (fwdelta only; "
+                 "edited and deleted functions, a relinked block; %s. Shapes (fwdelta only; "
                  "`patch − new` is what the patch costs over storing the new image): %s." % (
-                     args.scale_reps, "; ".join("`%s` %s" % kd for kd in SHAPES)))
+                     scale_reps_text(args), "; ".join("`%s` %s" % kd for kd in SHAPES)))
         L.append("")
         L += scale_table(spairs, stools, sres)
     notes = ["- %s %s: %s" % (p.id, t.name, results[(p.id, t.name)].note)
@@ -748,25 +764,26 @@ def table_lines(rows, markdown):
     return ["  " + "  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
 
 
-def speed_lines(pairs, results, per_pair, prev, reps):
+def speed_lines(pairs, results, per_pair, prev, reps, seconds):
     """Per pair: generator time against bsdiff's, RSS per input byte, and the
     default patch's size against the previous run's table."""
     fw = FWDELTA_CONFIGS[0][0]
     L = ["## Generator speed and memory per pair", "",
-         "`÷ bsdiff` is fwdelta's median generator wall time over bsdiff's, the two run back to back %d times "
-         "per pair (which first alternating); `previous` is the size in the latest.csv this run replaced." % reps,
+         "`÷ bsdiff` is fwdelta's median generator wall time over bsdiff's, the two run back to back `runs` "
+         "times per pair (which first alternating): at least %d times, and on until %g s had passed on the pair; "
+         "`previous` is the size in the latest.csv this run replaced." % (reps, seconds),
          "",
-         "| pair | fwdelta gen ms | bsdiff gen ms | ÷ bsdiff | RSS B per input B | patch | previous | change |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|"]
+         "| pair | fwdelta gen ms | bsdiff gen ms | ÷ bsdiff | runs | RSS B per input B | patch | previous | change |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in pairs:
         f = results[(p.id, fw)]
         row = per_pair[p.id]
         size = f.med("size") if not f.error else None
         old = prev.get(p.id)
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             p.id, ms(row["gen_ms"][0] / 1000) if row["gen_ms"] else "—",
             ms(row["gen_ms"][1] / 1000) if row["gen_ms"] else "—",
-            "%.2f" % row["time_vs_bsdiff"] if row["time_vs_bsdiff"] else "—",
+            "%.2f" % row["time_vs_bsdiff"] if row["time_vs_bsdiff"] else "—", row["speed_runs"] or "—",
             "%.2f" % row["rss_per_byte"] if row["rss_per_byte"] else "—", size or "—", old or "—",
             "%+.2f %%" % (100.0 * (size - old) / old) if (size and old) else "—"))
     L.append("")
@@ -872,15 +889,20 @@ def summary_lines(pairs, tools, results, per_pair, groups, scale, markdown):
     return L
 
 
+def scale_reps_text(args):
+    return "%d repetitions, median (pairs of %d MiB and more: %d)" % (
+        args.scale_reps[False], BIG_MIB, args.scale_reps[True])
+
+
 def write_scale(args, meta, scale):
     """scale.md and scale.csv: the latest scale run, from either target."""
     spairs, stools, sres = scale
     lines = ["# fwdelta scale run", "",
-             "Generated by `make %s` on %s; %s; load average %s → %s; %d repetitions, median. Inputs: "
+             "Generated by `make %s` on %s; %s; load average %s → %s; %s. Inputs: "
              "`gendata code major <N>M <%d+N>` for N MiB (insertions early, changed constants, edited and deleted "
              "functions, a relinked block); shapes `gendata SHAPE major <N>M <%d+N>`, fwdelta only: %s." % (
                  "bench-scale" if args.scale == "only" else "bench", meta["date"], meta["machine"], meta["load0"],
-                 loadavg(), args.scale_reps, SCALE_SEED, SHAPE_SEED, "; ".join("`%s` %s" % kd for kd in SHAPES)),
+                 loadavg(), scale_reps_text(args), SCALE_SEED, SHAPE_SEED, "; ".join("`%s` %s" % kd for kd in SHAPES)),
              ""] + scale_table(spairs, stools, sres)
     with open(os.path.join(args.out, "scale.md"), "w") as f:
         f.write("\n".join(lines).rstrip("\n") + "\n")
@@ -895,12 +917,16 @@ def main():
     ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "3")))
     ap.add_argument("--speed-reps", type=int, default=int(os.environ.get("BENCH_SPEED_REPS", "11")),
                     help="back-to-back runs of fwdelta's and bsdiff's generator per pair for the time ratio")
+    ap.add_argument("--speed-seconds", type=float, default=float(os.environ.get("BENCH_SPEED_SECONDS", "3")),
+                    help="and more runs until this many seconds have passed on the pair")
     ap.add_argument("--scale", choices=["yes", "no", "only"], default="yes")
     ap.add_argument("--scale-reps", type=int, default=int(os.environ.get("BENCH_SCALE_REPS", "0") or 0),
                     help="repetitions of the scale run (default: --reps)")
-    ap.add_argument("--scale-sizes", default=os.environ.get("BENCH_SCALE_SIZES", "16 64"),
+    ap.add_argument("--big-reps", type=int, default=int(os.environ.get("BENCH_BIG_REPS", "1") or 1),
+                    help="repetitions of the scale run's pairs of %d MiB and more" % BIG_MIB)
+    ap.add_argument("--scale-sizes", default=os.environ.get("BENCH_SCALE_SIZES", "16 64 256"),
                     help="MiB, space-separated")
-    ap.add_argument("--shape-sizes", default=os.environ.get("BENCH_SHAPE_SIZES", "16"),
+    ap.add_argument("--shape-sizes", default=os.environ.get("BENCH_SHAPE_SIZES", "16 64 256"),
                     help="MiB of the pathological shapes (part of the scale run), space-separated")
     ap.add_argument("--pairs", default=os.environ.get("BENCH_PAIRS", ""),
                     help="only these pair ids (space-separated), for quick runs")
@@ -908,7 +934,7 @@ def main():
     args = ap.parse_args()
     if args.reps < 1:
         ap.error("--reps must be at least 1")
-    args.scale_reps = args.scale_reps if args.scale_reps > 0 else args.reps
+    args.scale_reps = {False: args.scale_reps if args.scale_reps > 0 else args.reps, True: max(1, args.big_reps)}
     for exe in (GNU_TIME, args.fwdelta, args.gendata):
         if not os.access(exe, os.X_OK):
             sys.exit("bench: %s not found (run through `make bench`, which installs and builds it)" % exe)
@@ -953,7 +979,8 @@ def main():
     pdir = os.path.join(work, "pairs")
     os.makedirs(pdir)
     results = run_pairs(pairs, tools, args.reps, pdir, pub, "main")
-    speed = speed_run([p for p in pairs if not results[(p.id, "bsdiff")].error], tools, args.speed_reps, pdir)
+    speed = speed_run([p for p in pairs if not results[(p.id, "bsdiff")].error], tools, args.speed_reps,
+                      args.speed_seconds, pdir)
     scale = None
     if args.scale == "yes":
         scale = large()
