@@ -161,12 +161,21 @@ static int range_erased(fwd_apply_state *ctx, uint32_t off, uint32_t len)
     return 1;
 }
 
-/* Programs one slot (already padded with 0xFF in ctx->payload) and reads it back. */
+/* Every piece but the last is FWD_APPLY_PROG_MAX bytes: a whole number of
+ * any program unit the applier accepts. */
+_Static_assert(FWD_APPLY_PROG_MAX % FWD_APPLY_PROG_BUF == 0, "a prog piece must be whole program units");
+
+/* Programs one slot (already padded with 0xFF in ctx->payload), in pieces
+ * the prog callback takes (an anchor with a model map is up to 2.5 KiB),
+ * and reads it back. */
 static int jprog(fwd_apply_state *ctx, uint32_t off, uint32_t len)
 {
     const fwd_apply_config *cfg = ctx->cfg;
-    if (cfg->prog(cfg->user, FWD_AREA_JOURNAL, off, ctx->payload, len) != 0)
-        return FWD_ERR_FLASH_IO;
+    for (uint32_t done = 0; done < len; done += FWD_APPLY_PROG_MAX) {
+        uint32_t n = len - done < FWD_APPLY_PROG_MAX ? len - done : FWD_APPLY_PROG_MAX;
+        if (cfg->prog(cfg->user, FWD_AREA_JOURNAL, off + done, ctx->payload + done, n) != 0)
+            return FWD_ERR_FLASH_IO;
+    }
     for (uint32_t done = 0; done < len; done += FWD_APPLY_CHECK_BUF) {
         uint32_t n = len - done < FWD_APPLY_CHECK_BUF ? len - done : FWD_APPLY_CHECK_BUF;
         if (jread(ctx, off + done, ctx->check_buf, n) != FWD_OK)

@@ -8,8 +8,10 @@
 #include "fwd_assert.h"
 
 /* A chunk padded to any supported program unit fits the buffer. */
-_Static_assert((FWD_APPLY_PROG_BUF & (FWD_APPLY_PROG_BUF - 1)) == 0 && FWD_APPLY_PROG_BUF >= 256,
-               "the program buffer must be a power of two of at least the largest program unit");
+_Static_assert((FWD_APPLY_PROG_BUF & (FWD_APPLY_PROG_BUF - 1)) == 0 && FWD_APPLY_PROG_BUF >= 256 &&
+                   FWD_APPLY_PROG_BUF <= FWD_APPLY_PROG_MAX,
+               "the program buffer must be a power of two of at least the largest program unit, and at most "
+               "what one prog call may be given");
 
 void fwd_out_begin(fwd_apply_state *ctx, uint32_t start, uint32_t end)
 {

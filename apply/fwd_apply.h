@@ -61,6 +61,7 @@
 #endif
 #define FWD_APPLY_PRED_CHUNK 64u /* old bytes predicted at a time */
 #define FWD_APPLY_PROG_BUF 256u  /* program chunk; a multiple of every supported program unit */
+#define FWD_APPLY_PROG_MAX 512u  /* most bytes one prog call is given (journal anchors are longer) */
 #define FWD_APPLY_OLD_BUF 128u   /* read-ahead window into bank A */
 #define FWD_APPLY_CHECK_BUF 64u  /* read-back comparison piece */
 #define FWD_APPLY_MAX_RESUMES 16u /* resumes without progress before init says FWD_ERR_RESUME_LIMIT */
@@ -84,7 +85,8 @@ typedef struct fwd_apply_config {
      *   handler note the ECC flag (STM32: FLASH_ECCR.ECCD) and skip the load,
      *   then check that note after the copy. The applier treats an unreadable
      *   journal slot as invalid, and an unreadable bank as FWD_ERR_FLASH_IO.
-     * prog: off and len are multiples of prog_size, len <= 512; the range
+     * prog: off and len are multiples of prog_size, len <= FWD_APPLY_PROG_MAX
+     *   (512); the range
      *   is erased (each byte programmed at most once between erases). Never
      *   called with FWD_AREA_OLD.
      * erase: exactly one erase sector (sector_size(), block_size, or

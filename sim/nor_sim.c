@@ -277,9 +277,14 @@ int sim_prog(void *user, fwd_area area, uint32_t off, const void *buf, uint32_t 
         d->old_writes++;
         return -1;
     }
+    nor_flash *f = area == FWD_AREA_NEW ? &d->bank_b : &d->journal;
+    if (d->prog_max && len > d->prog_max) {
+        f->violations++;
+        return -1;
+    }
     if (area == FWD_AREA_NEW && d->on_prog)
         d->on_prog(d->hook_user, off, len);
-    return nor_prog(area == FWD_AREA_NEW ? &d->bank_b : &d->journal, &d->power, off, buf, len);
+    return nor_prog(f, &d->power, off, buf, len);
 }
 
 int sim_erase(void *user, fwd_area area, uint32_t off, uint32_t len)
@@ -304,6 +309,7 @@ void sim_device_config(sim_device *dev, fwd_apply_config *cfg)
     cfg->erase = sim_erase;
     cfg->sector_size = sim_sector_size;
     cfg->user = dev;
+    dev->prog_max = FWD_APPLY_PROG_MAX; /* the prog contract (fwd_apply.h) */
     cfg->old_bank_size = dev->old_bank_size;
     cfg->new_bank_size = dev->bank_b.size;
     cfg->prog_size = dev->bank_b.prog_unit;

@@ -48,7 +48,8 @@ typedef struct nor_flash {
     uint32_t size, prog_unit, nsectors;
     uint32_t *sector_start;        /* nsectors + 1 entries: the last is the end */
     uint32_t *erases, *programs;   /* wear counters per sector */
-    uint32_t violations;  /* misaligned, double program, partial-sector erase, out of range */
+    uint32_t violations;  /* misaligned, double program, partial-sector erase, out of range, a prog
+                           * longer than the device's prog_max */
     nor_faults faults;
     uint8_t *unit_bad;    /* ecc: per program unit, reads fail */
     uint8_t *weak;        /* unstable: per byte, bits that may read 0 or 1 */
@@ -77,6 +78,8 @@ typedef struct sim_device {
     void (*on_prog)(void *hook_user, uint32_t off, uint32_t len);
     void *hook_user;
     int fail_readback;     /* simulate a failing flash: reads of bank B return flipped bits */
+    uint32_t prog_max;     /* longest prog call accepted, 0: any; sim_device_config sets the
+                            * applier's contract, FWD_APPLY_PROG_MAX */
 } sim_device;
 
 /* Uniform sectors of sector_size; mixed = STM32F4-style 16,16,16,16,64,128,128... KiB. */

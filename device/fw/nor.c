@@ -85,7 +85,8 @@ int nor_prog(void *user, fwd_area area, uint32_t off, const void *buf, uint32_t 
 {
     nor_board *b = user;
     nor_region *r = writable(b, area);
-    if (r == NULL || !in_range(r->size, off, len) || off % BOARD_PROG_UNIT || len % BOARD_PROG_UNIT)
+    if (r == NULL || !in_range(r->size, off, len) || off % BOARD_PROG_UNIT || len % BOARD_PROG_UNIT ||
+        len > FWD_APPLY_PROG_MAX)
         return violation(b);
     const uint8_t *src = buf;
     /* Check every unit before changing any, so a refused call leaves flash as it was. */
