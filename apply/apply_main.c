@@ -122,22 +122,19 @@ int fwd_begin_segments(fwd_apply_state *ctx)
 static int begin_segment(fwd_apply_state *ctx)
 {
     fwd_segment_header_decode(ctx->seg_raw, &ctx->seg);
-    /* Only the length is used before the chain check, to bound the buffering. */
-    if (ctx->seg.payload_len == 0 || ctx->seg.payload_len > ctx->hdr.max_payload ||
-        (ctx->seg.stored && ctx->hdr.codec == FWD_CODEC_STORED))
-        return FWD_ERR_BAD_SEGMENT;
+    int st = fwd_segment_payload_check(&ctx->hdr, &ctx->seg);
+    if (st != FWD_OK)
+        return st;
     fwd_sha256_start(&ctx->chain_sha);
     fwd_sha256_update(&ctx->chain_sha, ctx->seg_raw, FWD_SEGMENT_HEADER_SIZE);
     ctx->phase = PHASE_PAYLOAD;
     return FWD_OK;
 }
 
-/* Segment 0 of a model patch: it rebuilds no block and is never the last. */
+/* Segment 0 of a model patch (its place checked): the map. */
 static int model_segment(fwd_apply_state *ctx)
 {
 #if FWD_APPLY_MODEL
-    if (ctx->seg.out_blocks != 0 || ctx->hdr.segment_count < 2 || fwd_is_zero(ctx->seg.next_hash, FWD_HASH_SIZE))
-        return FWD_ERR_BAD_SEGMENT;
     fwd_decrypt_payload(ctx);
     int st = fwd_model_segment(ctx);
     if (st == FWD_OK && !ctx->journal_open)
@@ -166,14 +163,12 @@ static int end_segment(fwd_apply_state *ctx)
     if (memcmp(got, ctx->expect_hash, FWD_HASH_SIZE) != 0)
         return FWD_ERR_CHAIN;
 
-    uint32_t blocks = fwd_block_count(h->new_size, h->block_size);
     int last = ctx->seg_index + 1 == h->segment_count;
+    int st = fwd_segment_place_check(h, &ctx->seg, ctx->seg_index, ctx->out_block);
+    if (st != FWD_OK)
+        return signed_failure(ctx, st);
     if (ctx->seg_index == 0 && h->model_alg != FWD_MODEL_NONE)
         return signed_failure(ctx, model_segment(ctx));
-    if (ctx->seg.out_blocks == 0 || ctx->seg.out_blocks > h->max_segment_blocks ||
-        ctx->seg.out_blocks > blocks - ctx->out_block || last != (ctx->out_block + ctx->seg.out_blocks == blocks) ||
-        last != fwd_is_zero(ctx->seg.next_hash, FWD_HASH_SIZE))
-        return signed_failure(ctx, FWD_ERR_BAD_SEGMENT);
 
     if (ctx->chain_verdict != FWD_VERDICT_OK)
         return FWD_ERR_CHAIN; /* the chain's second check, before any output */
@@ -182,7 +177,7 @@ static int end_segment(fwd_apply_state *ctx)
     fwd_out_begin(ctx, start, end < h->new_size ? (uint32_t)end : h->new_size);
     fwd_ops_begin(ctx);
     fwd_decrypt_payload(ctx);
-    int st = fwd_decode_payload(ctx);
+    st = fwd_decode_payload(ctx);
     if (st == FWD_OK)
         st = fwd_ops_end(ctx);
     if (st == FWD_OK)

@@ -162,6 +162,29 @@ void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_se
     memcpy(s->next_hash, in + 8, FWD_HASH_SIZE);
 }
 
+int fwd_segment_payload_check(const fwd_header *h, const fwd_segment_header *s)
+{
+    return s->payload_len != 0 && s->payload_len <= h->max_payload && !(s->stored && h->codec == FWD_CODEC_STORED)
+               ? FWD_OK
+               : FWD_ERR_BAD_SEGMENT;
+}
+
+/* A model patch's segment 0 carries the map and rebuilds no block; every
+ * other segment rebuilds 1 to max_segment_blocks of the blocks left, the last
+ * one all of them, and only the last has no next hash. */
+int fwd_segment_place_check(const fwd_header *h, const fwd_segment_header *s, uint32_t index, uint32_t done)
+{
+    int last = index + 1 == h->segment_count;
+    if (index == 0 && h->model_alg != FWD_MODEL_NONE)
+        return s->out_blocks == 0 && !last && !fwd_is_zero(s->next_hash, FWD_HASH_SIZE) ? FWD_OK
+                                                                                      : FWD_ERR_BAD_SEGMENT;
+    uint32_t left = fwd_block_count(h->new_size, h->block_size) - done;
+    return s->out_blocks != 0 && s->out_blocks <= h->max_segment_blocks && s->out_blocks <= left &&
+                   last == (s->out_blocks == left) && last == fwd_is_zero(s->next_hash, FWD_HASH_SIZE)
+               ? FWD_OK
+               : FWD_ERR_BAD_SEGMENT;
+}
+
 int fwd_recipients_head_decode(const uint8_t head[FWD_RECIPIENTS_HEAD_SIZE], uint32_t *count)
 {
     *count = fwd_load16(head);

@@ -139,6 +139,14 @@ int fwd_header_decode(const uint8_t in[FWD_HEADER_SIZE], fwd_header *h);
 void fwd_segment_header_encode(const fwd_segment_header *s, uint8_t out[FWD_SEGMENT_HEADER_SIZE]);
 void fwd_segment_header_decode(const uint8_t in[FWD_SEGMENT_HEADER_SIZE], fwd_segment_header *s);
 
+/* The segment rules of FORMAT.md, the device's and `fwdelta verify`'s alike.
+ * Before a segment's chain check, only its length is used (it bounds what
+ * the device buffers): FWD_OK or FWD_ERR_BAD_SEGMENT. */
+int fwd_segment_payload_check(const fwd_header *h, const fwd_segment_header *s);
+/* After it, the segment's place: segment `index` of the chain, `done` blocks
+ * rebuilt before it (done <= the image's blocks). FWD_OK or FWD_ERR_BAD_SEGMENT. */
+int fwd_segment_place_check(const fwd_header *h, const fwd_segment_header *s, uint32_t index, uint32_t done);
+
 /* Reads the recipients area head: FWD_OK and the entry count, or
  * FWD_ERR_BAD_RECIPIENTS when the count is outside 1..64 or the entry size is
  * not FWD_RECIPIENT_SIZE. The area is FWD_RECIPIENTS_HEAD_SIZE + count entries. */

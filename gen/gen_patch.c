@@ -812,30 +812,25 @@ int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_
     uint8_t expect[FWD_HASH_SIZE];
     memcpy(expect, hdr->chain_head, FWD_HASH_SIZE);
     size_t pos = FWD_PREFIX_SIZE + area;
-    uint64_t blocks = 0;
-    for (uint32_t i = 0; i < hdr->segment_count; i++) {
+    uint32_t blocks = 0;
+    for (uint32_t i = 0; i < hdr->segment_count; i++) { /* the device's rules (fwd_format.h), in its order */
         if (len - pos < FWD_SEGMENT_HEADER_SIZE)
             return FWD_ERR_INCOMPLETE;
         fwd_segment_header sh;
         fwd_segment_header_decode(patch + pos, &sh);
-        if (sh.payload_len == 0 || sh.payload_len > hdr->max_payload || (sh.stored && hdr->codec == FWD_CODEC_STORED))
-            return FWD_ERR_BAD_SEGMENT;
+        if ((rc = fwd_segment_payload_check(hdr, &sh)) != FWD_OK)
+            return rc;
         if (len - pos - FWD_SEGMENT_HEADER_SIZE < sh.payload_len)
             return FWD_ERR_INCOMPLETE;
         fwd_sha256(patch + pos, FWD_SEGMENT_HEADER_SIZE + sh.payload_len, hash);
         if (memcmp(hash, expect, FWD_HASH_SIZE) != 0)
             return FWD_ERR_CHAIN;
-        int last = i + 1 == hdr->segment_count;
-        int model_segment = i == 0 && hdr->model_alg != FWD_MODEL_NONE;
-        if ((model_segment ? sh.out_blocks != 0 : (sh.out_blocks == 0 || sh.out_blocks > hdr->max_segment_blocks)) ||
-            last != fwd_is_zero(sh.next_hash, FWD_HASH_SIZE))
-            return FWD_ERR_BAD_SEGMENT;
+        if ((rc = fwd_segment_place_check(hdr, &sh, i, blocks)) != FWD_OK)
+            return rc;
         blocks += sh.out_blocks;
         memcpy(expect, sh.next_hash, FWD_HASH_SIZE);
         pos += FWD_SEGMENT_HEADER_SIZE + sh.payload_len;
     }
-    if (blocks != fwd_block_count(hdr->new_size, hdr->block_size))
-        return FWD_ERR_BAD_SEGMENT;
     if (pos - area != hdr->patch_size)
         return FWD_ERR_BAD_HEADER;
     return pos == len ? FWD_OK : FWD_ERR_TRAILING_DATA;
