@@ -150,7 +150,7 @@ static inline const fwd_apply_state *fwd_state_c(const fwd_apply_ctx *ctx)
 enum fwd_phase {
     PHASE_PREFIX = 0,  /* gathering the signed header and signature */
     PHASE_RECIPIENTS,  /* encrypted patch: reading the recipients area */
-    PHASE_SEG_HEADER,  /* gathering a segment's 72-byte header */
+    PHASE_SEG_HEADER,  /* gathering a segment's header (FWD_SEGMENT_HEADER_SIZE bytes) */
     PHASE_PAYLOAD,     /* gathering and hashing a segment's payload */
     PHASE_END,         /* every segment applied; only finish is valid */
     PHASE_DONE,        /* finish succeeded */

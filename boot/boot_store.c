@@ -1,7 +1,8 @@
 /* The boot state store: an append-only log of fixed 768-byte records in
  * FWD_BOOT_AREA_STATE, one per transition, each holding the whole state.
  *
- * Rules (shared with the applier's journal, so both can later use one store):
+ * Rules (the applier's journal keeps the same ones in a store of its own,
+ * with its own records and checksum):
  *   - a record slot that does not read (ECC fault) or fails its checksum is
  *     invalid, never an abort;
  *   - a new record's sequence number is 1 + the highest seen in any

@@ -2,7 +2,8 @@
  * P-256 verification; fwd_enc.h adds the encryption primitives). The
  * applier reaches a crypto library only through these functions, so a
  * hardware or another library's backend replaces fwd_crypto.c (and
- * fwd_enc.c) and nothing else. The default backend is mbedTLS 2.28. */
+ * fwd_enc.c), and the SHA-256 and AES context types this header and
+ * fwd_enc.h take from mbedTLS. The default backend is mbedTLS 2.28. */
 #ifndef FWD_CRYPTO_H
 #define FWD_CRYPTO_H
 

@@ -24,8 +24,8 @@ DEV_ARCH_m0plus  = -mcpu=cortex-m0plus -mthumb -Os -ffunction-sections -fdata-se
 DEV_SPECS    = --specs=nano.specs
 DEV_LDFLAGS  = $(DEV_SPECS) -nostartfiles -Wl,--gc-sections -T device/fw/mps2_an386.ld
 
-# Capacities: the generator's defaults, a 4 KiB zstd window and 4 KiB blocks
-# with payloads of at most 4096 + 512 bytes. The zstd workspace is measured
+# Capacities: the generator's defaults, a 4 KiB zstd window and 4 KiB blocks,
+# with room for payloads of up to 4096 + 512 bytes (the default is 4096 + 128). The zstd workspace is measured
 # from the zstd build itself (device/probe_dctx.c).
 DEV_WINDOW_LOG  = 12
 DEV_MAX_PAYLOAD ?= 4608

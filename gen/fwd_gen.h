@@ -24,7 +24,7 @@ typedef struct fwd_gen_options {
     unsigned window_log;          /* zstd window the device can afford; default 12 (4 KiB) */
     int level;                    /* zstd level 1..22; default 19 */
     unsigned codec;               /* FWD_CODEC_RC (default), FWD_CODEC_ZSTD or FWD_CODEC_STORED */
-    uint32_t max_payload;         /* segment payload bound; 0: block_size + 512 */
+    uint32_t max_payload;         /* segment payload bound; 0: block_size + 128 */
     uint32_t max_segment_blocks;  /* bound on blocks redone after a power cut; default 256 */
     char product_id[FWD_PRODUCT_ID_SIZE + 1];
     uint32_t security_version;
