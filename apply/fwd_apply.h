@@ -86,9 +86,8 @@ typedef struct fwd_apply_config {
      *   then check that note after the copy. The applier treats an unreadable
      *   journal slot as invalid, and an unreadable bank as FWD_ERR_FLASH_IO.
      * prog: off and len are multiples of prog_size, len <= FWD_APPLY_PROG_MAX
-     *   (512); the range
-     *   is erased (each byte programmed at most once between erases). Never
-     *   called with FWD_AREA_OLD.
+     *   (512); the range is erased (each byte programmed at most once between
+     *   erases). Never called with FWD_AREA_OLD.
      * erase: exactly one erase sector (sector_size(), block_size, or
      *   journal_sector_size). Never called with FWD_AREA_OLD. */
     int (*read)(void *user, fwd_area area, uint32_t off, void *buf, uint32_t len);
