@@ -8,8 +8,10 @@ CFLAGS  += $(CSTD) $(OPT) -fPIC -Icommon -Iapply -Iboot -Igen -Isim
 LDLIBS   = -lzstd -lmbedcrypto -ldivsufsort
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
-# The shared libraries' ABI version follows FWD_APPLY_API_VERSION.
-SOMAJOR := $(shell sed -n 's/^\#define FWD_APPLY_API_VERSION \([0-9]*\)u.*/\1/p' apply/fwd_apply.h)
+# Each shared library's ABI version is its header's API version.
+api_version = $(shell sed -n 's/^\#define $(1) \([0-9]*\)u.*/\1/p' $(2))
+SOMAJOR_APPLY := $(call api_version,FWD_APPLY_API_VERSION,apply/fwd_apply.h)
+SOMAJOR_GEN   := $(call api_version,FWD_GEN_API_VERSION,gen/fwd_gen.h)
 
 COMMON_SRC = $(wildcard common/*.c)
 APPLY_SRC  = $(wildcard apply/*.c)
@@ -25,8 +27,8 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_APPLY = $(BUILD)/libfwdapply.a
 LIB_GEN   = $(BUILD)/libfwdgen.a
 LIB_BOOT  = $(BUILD)/libfwdboot.a
-SO_APPLY  = $(BUILD)/libfwdapply.so.$(SOMAJOR)
-SO_GEN    = $(BUILD)/libfwdgen.so.$(SOMAJOR)
+SO_APPLY  = $(BUILD)/libfwdapply.so.$(SOMAJOR_APPLY)
+SO_GEN    = $(BUILD)/libfwdgen.so.$(SOMAJOR_GEN)
 CLI       = $(BUILD)/fwdelta
 TESTS     = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
@@ -154,9 +156,9 @@ install: all
 	install -m 755 $(SO_APPLY) $(SO_GEN) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(SO_APPLY)) $(DESTDIR)$(LIBDIR)/libfwdapply.so
 	ln -sf $(notdir $(SO_GEN)) $(DESTDIR)$(LIBDIR)/libfwdgen.so
-	for pc in fwdelta fwdelta-apply; do \
-	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(SOMAJOR)|' \
-	    scripts/$$pc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$$pc.pc; done
+	for pc in fwdelta:$(SOMAJOR_GEN) fwdelta-apply:$(SOMAJOR_APPLY); do \
+	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e "s|@VERSION@|$${pc#*:}|" \
+	    scripts/$${pc%:*}.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$${pc%:*}.pc; done
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 docs/fwdelta.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 

@@ -1,6 +1,8 @@
 /* Status codes shared by the generator, the applier and the boot module.
  * Zero is success; every failure is a distinct negative code with a name, so
- * a caller can branch on the exact reason and a log line can print it. */
+ * a caller can branch on the exact reason and a log line can print it. The
+ * values are part of the ABI: -20 (FWD_ERR_OUTPUT_MISMATCH before format 2)
+ * is retired, never reused. */
 #ifndef FWD_STATUS_H
 #define FWD_STATUS_H
 

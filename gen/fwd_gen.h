@@ -9,6 +9,12 @@
 #include "fwd_format.h"
 #include "fwd_status.h"
 
+/* The interface version: changes whenever a program must be rebuilt against
+ * this header (a field of fwd_gen_options or fwd_gen_stats, a function's
+ * arguments), and names libfwdgen.so's soname. It began at 5, the soname the
+ * library had when it followed the applier's version. */
+#define FWD_GEN_API_VERSION 5u
+
 /* Prediction of moved branches and pointers (FORMAT.md, "Prediction model"):
  * AUTO builds the patch with and without it and keeps the smaller. */
 #define FWD_GEN_MODEL_AUTO 0
@@ -73,16 +79,16 @@ void fwd_gen_options_default(fwd_gen_options *opt);
  * 1 residual context set), "default" (64, 4) or "large" (256, 4). The
  * payload bound stays block size + 128, the smallest that always fits.
  * FWD_OK, or FWD_ERR_ARGUMENT for another name. */
-int fwd_gen_options_profile(fwd_gen_options *opt, const char *name);
+fwd_status fwd_gen_options_profile(fwd_gen_options *opt, const char *name);
 
 /* Writes a new P-256 private key (PEM, mode 0600) and its public key (PEM),
  * each a new file (an existing one is refused) synced to disk. */
-int fwd_gen_keygen(const char *private_path, const char *public_path);
-int fwd_gen_key_load(const char *private_path, fwd_gen_key **key);
+fwd_status fwd_gen_keygen(const char *private_path, const char *public_path);
+fwd_status fwd_gen_key_load(const char *private_path, fwd_gen_key **key);
 void fwd_gen_key_free(fwd_gen_key *key);
 /* Reads a public key PEM (or the public half of a private key PEM) as the
  * 65-byte point a device configuration holds. */
-int fwd_gen_pubkey_load(const char *path, uint8_t point[65]);
+fwd_status fwd_gen_pubkey_load(const char *path, uint8_t point[65]);
 
 /* Why a key file did not load (fwd_gen_key_open, fwd_gen_pubkey_open). */
 enum {
@@ -102,34 +108,34 @@ typedef struct fwd_gen_key_error {
  * passphrase-protected (passphrase NULL: none available) and with the reason
  * of a failure in err (may be NULL). FWD_ERR_IO when the file cannot be read,
  * FWD_ERR_KEY otherwise. */
-int fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key, fwd_gen_key_error *err);
-int fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[65], fwd_gen_key_error *err);
+fwd_status fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key, fwd_gen_key_error *err);
+fwd_status fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[65], fwd_gen_key_error *err);
 
 /* Builds a signed patch. *patch is malloc'ed; free() it. */
-int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
-                 const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
-                 fwd_gen_stats *stats);
+fwd_status fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+                        const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
+                        fwd_gen_stats *stats);
 
 /* Checks a patch without a device: header, signature against pub, and the
  * whole hash chain. Returns FWD_OK or the FWD_ERR_* a device would report. */
-int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_header *hdr);
+fwd_status fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_header *hdr);
 
 /* A key's private scalar and public point, as a device configuration holds
  * them (fwd_apply_config.device_key). */
-int fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[32], uint8_t point[65]);
+fwd_status fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[32], uint8_t point[65]);
 
 /* Recovers the content key of an encrypted patch from the recipient entry of
  * holder (a device key, or a server's key listed as a recipient) and checks it
  * against the signed key commitment. FWD_ERR_NOT_ENCRYPTED, FWD_ERR_NO_RECIPIENT,
  * FWD_ERR_UNWRAP, FWD_ERR_KEY_COMMITMENT, or a structural error. */
-int fwd_gen_unwrap(const uint8_t *patch, size_t len, const fwd_gen_key *holder, uint8_t content_key[16]);
+fwd_status fwd_gen_unwrap(const uint8_t *patch, size_t len, const fwd_gen_key *holder, uint8_t content_key[16]);
 
 /* Writes a copy of an encrypted patch whose recipients area also wraps
  * content_key (checked against the signed commitment) for each device key
  * (an existing entry with the same key id is replaced), or, with replace,
  * holds only those. The signed part is unchanged: no signing key is needed
  * and the patch id stays the same. *out is malloc'ed. */
-int fwd_gen_rewrap(const uint8_t *patch, size_t len, const uint8_t content_key[16], const uint8_t (*devices)[65],
-                   uint32_t count, int replace, uint8_t **out, size_t *out_len);
+fwd_status fwd_gen_rewrap(const uint8_t *patch, size_t len, const uint8_t content_key[16],
+                          const uint8_t (*devices)[65], uint32_t count, int replace, uint8_t **out, size_t *out_len);
 
 #endif

@@ -211,7 +211,7 @@ static int check_commitment(const fwd_header *h, const uint8_t key[FWD_CONTENT_K
     return rc;
 }
 
-int fwd_gen_unwrap(const uint8_t *patch, size_t len, const fwd_gen_key *holder, uint8_t content_key[16])
+fwd_status fwd_gen_unwrap(const uint8_t *patch, size_t len, const fwd_gen_key *holder, uint8_t content_key[16])
 {
     fwd_header h;
     uint32_t count;
@@ -239,8 +239,8 @@ int fwd_gen_unwrap(const uint8_t *patch, size_t len, const fwd_gen_key *holder, 
     return rc;
 }
 
-int fwd_gen_rewrap(const uint8_t *patch, size_t len, const uint8_t content_key[16], const uint8_t (*devices)[65],
-                   uint32_t count, int replace, uint8_t **out, size_t *out_len)
+fwd_status fwd_gen_rewrap(const uint8_t *patch, size_t len, const uint8_t content_key[16],
+                          const uint8_t (*devices)[65], uint32_t count, int replace, uint8_t **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;

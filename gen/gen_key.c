@@ -42,7 +42,7 @@ int gen_seed_drbg(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *entro
     return mbedtls_ctr_drbg_seed(drbg, mbedtls_entropy_func, entropy, (const unsigned char *)pers, strlen(pers));
 }
 
-int fwd_gen_keygen(const char *private_path, const char *public_path)
+fwd_status fwd_gen_keygen(const char *private_path, const char *public_path)
 {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
@@ -163,7 +163,7 @@ static int parse_private(mbedtls_pk_context *pk, const unsigned char *buf, size_
     return key_fail(err, FWD_GEN_KEY_FORMAT, 0, "%s is not a key in PEM or DER", path);
 }
 
-int fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key, fwd_gen_key_error *err)
+fwd_status fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key, fwd_gen_key_error *err)
 {
     size_t len;
     unsigned char *buf;
@@ -186,7 +186,7 @@ int fwd_gen_key_open(const char *path, const char *passphrase, fwd_gen_key **key
     return FWD_OK;
 }
 
-int fwd_gen_key_load(const char *private_path, fwd_gen_key **key)
+fwd_status fwd_gen_key_load(const char *private_path, fwd_gen_key **key)
 {
     return fwd_gen_key_open(private_path, NULL, key, NULL) == FWD_OK ? FWD_OK : FWD_ERR_KEY;
 }
@@ -214,7 +214,7 @@ void gen_key_point(const fwd_gen_key *key, uint8_t point[65])
     point_of((mbedtls_pk_context *)&key->pk, point);
 }
 
-int fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[FWD_SCALAR_SIZE], uint8_t point[FWD_POINT_SIZE])
+fwd_status fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[FWD_SCALAR_SIZE], uint8_t point[FWD_POINT_SIZE])
 {
     const mbedtls_ecp_keypair *ec = mbedtls_pk_ec(key->pk);
     if (mbedtls_mpi_write_binary(&ec->d, scalar, FWD_SCALAR_SIZE) != 0)
@@ -222,7 +222,7 @@ int fwd_gen_key_export(const fwd_gen_key *key, uint8_t scalar[FWD_SCALAR_SIZE], 
     return point_of((mbedtls_pk_context *)&key->pk, point);
 }
 
-int fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[65], fwd_gen_key_error *err)
+fwd_status fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[65], fwd_gen_key_error *err)
 {
     size_t len;
     unsigned char *buf;
@@ -246,7 +246,7 @@ int fwd_gen_pubkey_open(const char *path, const char *passphrase, uint8_t point[
     return st;
 }
 
-int fwd_gen_pubkey_load(const char *path, uint8_t point[65])
+fwd_status fwd_gen_pubkey_load(const char *path, uint8_t point[65])
 {
     return fwd_gen_pubkey_open(path, NULL, point, NULL) == FWD_OK ? FWD_OK : FWD_ERR_KEY;
 }

@@ -28,7 +28,7 @@ void fwd_gen_options_default(fwd_gen_options *opt)
     fwd_gen_options_profile(opt, "default");
 }
 
-int fwd_gen_options_profile(fwd_gen_options *opt, const char *name)
+fwd_status fwd_gen_options_profile(fwd_gen_options *opt, const char *name)
 {
     static const struct { const char *name; uint32_t entries, contexts; } profiles[] = {
         { "small", FWD_GEN_DEFAULT_MODEL_ENTRIES, 1 },
@@ -693,9 +693,9 @@ static int sign_patch(const fwd_gen_key *key, uint8_t *patch)
     return gen_sign(key, hash, patch + FWD_HEADER_SIZE);
 }
 
-int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
-                 const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
-                 fwd_gen_stats *stats_out)
+fwd_status fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+                        const fwd_gen_options *opt, const fwd_gen_key *key, uint8_t **patch, size_t *patch_len,
+                        fwd_gen_stats *stats_out)
 {
     *patch = NULL;
     *patch_len = 0;
@@ -781,7 +781,7 @@ int fwd_gen_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
     return FWD_OK;
 }
 
-int fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_header *hdr)
+fwd_status fwd_gen_verify(const uint8_t *patch, size_t len, const uint8_t pub[65], fwd_header *hdr)
 {
     if (len < FWD_HEADER_SIZE)
         return len >= 4 && fwd_load32(patch) != FWD_MAGIC ? FWD_ERR_BAD_MAGIC : FWD_ERR_INCOMPLETE;

@@ -39,6 +39,15 @@ prog mismatch tests/install/device_prog.c fwdelta-apply -DFWD_APPLY_MAX_PAYLOAD=
 expect "device program, other capacities" FWD_ERR_BUILD_MISMATCH "$("$tmp/mismatch" 2>&1)"
 prog host tests/install/host_prog.c fwdelta
 expect "host program" "4096 FWD_ERR_WRONG_BASE" "$("$tmp/host" 2>&1)"
+# Each shared library's soname and pkg-config version is its installed
+# header's API version.
+versioned() { # library, header, macro, pkg-config package
+  v=$(sed -n "s/^#define $3 \([0-9]*\)u.*/\1/p" "$inc/$2")
+  expect "$1 soname" "$1.so.$v" "$(readelf -d "$tmp/prefix/lib/$1.so" | sed -n 's/.*soname: \[\(.*\)\]/\1/p')"
+  expect "$4.pc version" "$v" "$(pkg-config --modversion "$4")"
+}
+versioned libfwdapply fwd_apply.h FWD_APPLY_API_VERSION fwdelta-apply
+versioned libfwdgen fwd_gen.h FWD_GEN_API_VERSION fwdelta
 # The command: one static executable (the Makefile's CLI_STATIC), so it
 # needs no library at all where it is copied.
 got=$(env -i "$tmp/prefix/bin/fwdelta" --version 2>&1)
