@@ -49,6 +49,9 @@ int cli_check_output(const char *path);
  * place only when complete (never replacing a file without -f), or streams
  * to stdout for "-". Returns 0 or the exit code, after the message. */
 int cli_write_output(const char *path, const void *data, size_t len);
+/* The name of path's temporary file (malloc'd, NULL when out of memory): in
+ * path's directory, so that a rename onto path stays atomic. */
+char *cli_temp_name(const char *path);
 /* Creates path readable by its owner only, never overwriting: for secrets. */
 int cli_write_secret(const char *path, const void *data, size_t len);
 

@@ -172,14 +172,20 @@ static int write_new(const char *path, mode_t mode, const void *data, size_t len
     return ok ? 0 : -1;
 }
 
-/* The temporary file, in path's directory so that the rename stays atomic. */
-static int write_temp(const char *path, const void *data, size_t len, int sync, char **tmp_out)
+char *cli_temp_name(const char *path)
 {
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
+    if (tmp)
+        snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+    return tmp;
+}
+
+static int write_temp(const char *path, const void *data, size_t len, int sync, char **tmp_out)
+{
+    char *tmp = cli_temp_name(path);
     if (!tmp)
         return -1;
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
     if (write_new(tmp, 0666, data, len, sync) != 0) {
         int e = errno;
         free(tmp);

@@ -13,7 +13,8 @@
 static const char help[] =
     "usage: fwdelta keygen [--device] -o KEY.pem\n"
     "Writes a new P-256 private key to KEY.pem (mode 0600) and its public key\n"
-    "to KEY.pub.pem. Existing files are not overwritten without -f.\n"
+    "to KEY.pub.pem. Existing files are not overwritten without -f; with -f\n"
+    "they are replaced only once the new pair is written and synced.\n"
     "  --device    the key is a device's decryption key (the same PEM format): KEY.pem\n"
     "              is provisioned into that one device, KEY.pub.pem goes to\n"
     "              `fwdelta diff --encrypt-for` and `fwdelta wrap --key-for`\n"
@@ -33,20 +34,44 @@ static char *public_name(const char *priv)
     return out;
 }
 
-/* Both files are checked before either is written; with -f the old ones go
- * first, since the keys are created exclusively. */
-static int prepare(const char *priv, const char *pub)
+/* The pair written at priv_at and pub_at, named priv and pub in the message. */
+static int generate(const char *priv_at, const char *pub_at, const char *priv, const char *pub)
+{
+    errno = 0;
+    int st = priv_at && pub_at ? fwd_gen_keygen(priv_at, pub_at) : FWD_ERR_IO;
+    if (st == FWD_OK)
+        return 0;
+    return cli_fail(FWD_ERR_IO, "cannot write %s or %s: %s", priv, pub, errno ? strerror(errno) : fwd_strerror(st));
+}
+
+/* With -f the new pair is written under temporary names and renamed over
+ * the old one: a key that fails to write (disk full) costs nothing, where
+ * deleting the old keys first would lose a key that signs fielded images. */
+static int replace_pair(const char *priv, const char *pub)
+{
+    char *tmp[2] = { cli_temp_name(priv), cli_temp_name(pub) };
+    const char *path[2] = { priv, pub };
+    int rc = generate(tmp[0], tmp[1], priv, pub);
+    for (int i = 0; i < 2 && rc == 0; i++)
+        if (rename(tmp[i], path[i]) != 0)
+            rc = cli_fail(FWD_ERR_IO, "cannot replace %s: %s", path[i], strerror(errno));
+    for (int i = 0; i < 2; i++) {
+        if (rc != 0 && tmp[i])
+            remove(tmp[i]); /* gone already when renamed */
+        free(tmp[i]);
+    }
+    return rc;
+}
+
+/* Both names are checked before either is written. */
+static int write_pair(const char *priv, const char *pub)
 {
     int rc = cli_check_output(priv);
     if (rc == 0)
         rc = cli_check_output(pub);
-    if (rc == 0 && cli.force) {
-        const char *paths[] = { priv, pub };
-        for (int i = 0; i < 2 && rc == 0; i++)
-            if (unlink(paths[i]) != 0 && errno != ENOENT)
-                rc = cli_fail(FWD_ERR_IO, "cannot replace %s: %s", paths[i], strerror(errno));
-    }
-    return rc;
+    if (rc != 0)
+        return rc;
+    return cli.force ? replace_pair(priv, pub) : generate(priv, pub, priv, pub);
 }
 
 int cmd_keygen(int argc, char **argv)
@@ -60,14 +85,7 @@ int cmd_keygen(int argc, char **argv)
     char *pub = public_name(opts[0].value);
     if (!pub)
         return cli_fail(FWD_ERR_IO, "out of memory");
-    int rc = prepare(opts[0].value, pub);
-    if (rc == 0) {
-        errno = 0;
-        int st = fwd_gen_keygen(opts[0].value, pub);
-        if (st != FWD_OK)
-            rc = cli_fail(FWD_ERR_IO, "cannot write %s or %s: %s", opts[0].value, pub,
-                          errno ? strerror(errno) : fwd_strerror(st));
-    }
+    int rc = write_pair(opts[0].value, pub);
     uint8_t point[FWD_POINT_SIZE], id[FWD_KEY_ID_SIZE];
     if (rc == 0 && (rc = cli_load_point(pub, point)) == 0) {
         fwd_key_id(point, id);

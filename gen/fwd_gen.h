@@ -82,7 +82,8 @@ void fwd_gen_options_default(fwd_gen_options *opt);
 fwd_status fwd_gen_options_profile(fwd_gen_options *opt, const char *name);
 
 /* Writes a new P-256 private key (PEM, mode 0600) and its public key (PEM),
- * each a new file (an existing one is refused) synced to disk. */
+ * each a new file (an existing one is refused) synced to disk. On failure
+ * neither file is left (errno says why when it was the file system). */
 fwd_status fwd_gen_keygen(const char *private_path, const char *public_path);
 fwd_status fwd_gen_key_load(const char *private_path, fwd_gen_key **key);
 void fwd_gen_key_free(fwd_gen_key *key);

@@ -25,7 +25,9 @@ struct fwd_gen_key {
 
 /* Creates path (never overwriting a key); a private key is readable by its
  * owner only. Synced before it returns: a public key copied into firmware
- * right after keygen must not outlive its private key in a crash. */
+ * right after keygen must not outlive its private key in a crash. A file
+ * cut short (disk full) is removed, keeping errno: a partial key left
+ * behind would block the retry as an existing key. */
 static int write_file(const char *path, const unsigned char *pem, int private_key)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, private_key ? 0600 : 0644);
@@ -33,7 +35,12 @@ static int write_file(const char *path, const unsigned char *pem, int private_ke
         return FWD_ERR_IO;
     size_t n = strlen((const char *)pem);
     int ok = write(fd, pem, n) == (ssize_t)n && fsync(fd) == 0;
+    int e = errno;
     ok &= close(fd) == 0;
+    if (!ok) {
+        remove(path);
+        errno = e;
+    }
     return ok ? FWD_OK : FWD_ERR_IO;
 }
 
@@ -57,9 +64,14 @@ fwd_status fwd_gen_keygen(const char *private_path, const char *public_path)
         mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &drbg) == 0 &&
         mbedtls_pk_write_key_pem(&pk, pem, sizeof(pem)) == 0) {
         st = write_file(private_path, pem, 1);
-        if (st == FWD_OK)
+        if (st == FWD_OK) {
             st = mbedtls_pk_write_pubkey_pem(&pk, pem, sizeof(pem)) == 0 ? write_file(public_path, pem, 0)
                                                                          : FWD_ERR_KEY;
+            int e = errno;
+            if (st != FWD_OK) /* no private key without its public one */
+                remove(private_path);
+            errno = e;
+        }
     }
     mbedtls_platform_zeroize(pem, sizeof(pem));
     mbedtls_pk_free(&pk);

@@ -70,6 +70,24 @@ expect "keygen -f" 0 "$fw" keygen -f -q -o k2.pem
 expect "keygen -f over existing" 0 "$fw" keygen -f -q -o k2.pem
 [ ! -s err ] && ok || bad "keygen -q printed: $(cat err)"
 expect "keygen --device" 0 "$fw" keygen --device -q -o dev.pem
+# disk_full CMD...: CMD as on a full disk (every write past 0 bytes fails with
+# EFBIG); its stdout and stderr come through pipes, which the limit spares.
+disk_full() {
+  python3 -c 'import resource, signal, subprocess, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # inherited: EFBIG instead of the signal
+r = subprocess.run(sys.argv[1:], capture_output=True, restore_signals=False,
+                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)))
+sys.stdout.buffer.write(r.stdout); sys.stderr.buffer.write(r.stderr); sys.exit(r.returncode)' "$@"
+}
+expect "keygen, disk full" 4 disk_full "$fw" keygen -o full.pem
+has err "cannot write full.pem or full.pub.pem: File too large" "keygen on a full disk says why"
+[ ! -e full.pem ] && [ ! -e full.pub.pem ] && ok || bad "keygen on a full disk left $(ls full*)"
+cp k2.pem k2.keep && cp k2.pub.pem k2.pub.keep
+expect "keygen -f, disk full" 4 disk_full "$fw" keygen -f -o k2.pem
+cmp -s k2.pem k2.keep && cmp -s k2.pub.pem k2.pub.keep && ok || bad "keygen -f on a full disk lost the old keys"
+[ -z "$(ls | grep '\.tmp')" ] && ok || bad "keygen -f on a full disk left $(ls | grep '\.tmp')"
+expect "keygen -f replaces" 0 "$fw" keygen -f -q -o k2.pem
+cmp -s k2.pem k2.keep && bad "keygen -f kept the old private key" || ok
 
 # ---- diff, info, verify, apply: files and JSON --------------------------------
 expect "diff" 0 "$fw" diff --key k.pem --product board --security-version 3 old.bin new.bin -o p.fwd
@@ -143,6 +161,7 @@ if command -v strace >/dev/null; then
   synced "replaced output" "fsync rename " "$fw" diff -q -f --key k.pem old.bin new.bin -o d2.fwd
   cmp -s d.fwd d2.fwd && ok || bad "the replacing diff did not write its patch"
   synced "keygen" "fsync fsync " "$fw" keygen -q -o sync.pem # key files always
+  synced "keygen -f" "fsync fsync rename rename " "$fw" keygen -f -q -o sync.pem
 else
   bad "strace is not installed (scripts/setup.sh check installs it)"
 fi

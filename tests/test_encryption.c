@@ -4,6 +4,7 @@
  * at every flash operation with no key material ever reaching flash. */
 #define _GNU_SOURCE /* memmem */
 #include <string.h>
+#include <unistd.h>
 
 
 #define XXH_INLINE_ALL
@@ -56,6 +57,34 @@ static void make_device_keys(void)
         remove(priv);
         remove(pub);
     }
+    remove(dir);
+}
+
+/* A keygen that fails leaves no key behind: a lone private key would be
+ * refused as existing by the retry, and would sign for no public key. */
+static void keygen_failures(void)
+{
+    char dir[] = "/tmp/fwdkeygenXXXXXX", priv[64], pub[64], missing[64];
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(priv, sizeof(priv), "%s/k.pem", dir);
+    snprintf(pub, sizeof(pub), "%s/k.pub.pem", dir);
+    snprintf(missing, sizeof(missing), "%s/none/k.pub.pem", dir);
+    fwd_status st = fwd_gen_keygen(priv, missing);
+    CHECK_STATUS(st, FWD_ERR_IO, "keygen, public key's directory missing");
+    CHECK(access(priv, F_OK) != 0, "that keygen left its private key");
+    FILE *f = fopen(pub, "w");
+    if (!f || fputs("kept", f) < 0 || fclose(f) != 0)
+        abort();
+    st = fwd_gen_keygen(priv, pub);
+    CHECK_STATUS(st, FWD_ERR_IO, "keygen, public key exists");
+    CHECK(access(priv, F_OK) != 0, "that keygen left its private key");
+    char got[8] = { 0 };
+    f = fopen(pub, "r");
+    CHECK(f && fread(got, 1, sizeof(got), f) == 4 && !memcmp(got, "kept", 4), "that keygen changed the existing key");
+    if (f)
+        fclose(f);
+    remove(pub);
     remove(dir);
 }
 
@@ -813,6 +842,7 @@ static void resume_cases(const tl_buf *a, const tl_buf *b)
 int main(void)
 {
     make_device_keys();
+    keygen_failures();
     kat_hkdf();
     kat_ctr();
     kat_wrap();
