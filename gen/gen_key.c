@@ -67,10 +67,11 @@ fwd_status fwd_gen_keygen(const char *private_path, const char *public_path)
         if (st == FWD_OK) {
             st = mbedtls_pk_write_pubkey_pem(&pk, pem, sizeof(pem)) == 0 ? write_file(public_path, pem, 0)
                                                                          : FWD_ERR_KEY;
-            int e = errno;
-            if (st != FWD_OK) /* no private key without its public one */
+            if (st != FWD_OK) { /* no private key without its public one */
+                int e = errno;
                 remove(private_path);
-            errno = e;
+                errno = e;
+            }
         }
     }
     mbedtls_platform_zeroize(pem, sizeof(pem));
